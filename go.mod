@@ -1,0 +1,23 @@
+module github.com/ktrdr/sandbox
+
+go 1.26.8
+
+tool github.com/magefile/mage
+
+require (
+	github.com/gofrs/flock v0.13.1
+	github.com/google/renameio/v2 v2.0.2
+	github.com/joho/godotenv v1.5.1
+	github.com/magefile/mage v1.17.2
+	github.com/otiai10/copy v1.14.1
+	github.com/schollz/progressbar/v3 v3.19.1
+	golang.org/x/sys v0.47.0
+	golang.org/x/term v0.44.0
+)
+
+require (
+	github.com/mitchellh/colorstring v0.0.0-20190213212951-d06e56a500db // indirect
+	github.com/otiai10/mint v1.6.3 // indirect
+	github.com/rivo/uniseg v0.4.7 // indirect
+	golang.org/x/sync v0.8.0 // indirect
+)

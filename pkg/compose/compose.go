@@ -1,0 +1,263 @@
+// Package compose drives the docker compose v2 command line. Every call is scoped by
+// project name, project directory, compose file and an explicit environment, so one
+// instance's command can never reach another's containers.
+package compose
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/ktrdr/sandbox/pkg/execx"
+)
+
+// Project is one compose project: one instance.
+type Project struct {
+	Name     string
+	Dir      string
+	File     string
+	Profiles []string
+	// Env is the complete environment compose runs with.
+	Env []string
+}
+
+func (p Project) args(sub ...string) []string {
+	args := []string{"compose", "--project-name", p.Name, "--project-directory", p.Dir, "--file", p.File}
+	for _, prof := range p.Profiles {
+		args = append(args, "--profile", prof)
+	}
+	return append(args, sub...)
+}
+
+func (p Project) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, sub ...string) error {
+	return execx.Run(ctx, execx.Cmd{Name: "docker", Args: p.args(sub...), Dir: p.Dir, Env: p.Env,
+		Stdin: stdin, Stdout: stdout, Stderr: stderr})
+}
+
+// Up starts the project detached, building images that are missing (or all, with build).
+func (p Project) Up(ctx context.Context, build bool, out, errw io.Writer) error {
+	sub := []string{"up", "--detach", "--remove-orphans"}
+	if build {
+		sub = append(sub, "--build")
+	}
+	if err := p.run(ctx, nil, out, errw, sub...); err != nil {
+		return fmt.Errorf("docker compose up (%s): %w", p.Name, err)
+	}
+	return nil
+}
+
+// Down stops and removes the project's containers, and its volumes with volumes.
+func (p Project) Down(ctx context.Context, volumes bool, out, errw io.Writer) error {
+	sub := []string{"down", "--remove-orphans"}
+	if volumes {
+		sub = append(sub, "--volumes")
+	}
+	if err := p.run(ctx, nil, out, errw, sub...); err != nil {
+		return fmt.Errorf("docker compose down (%s): %w", p.Name, err)
+	}
+	return nil
+}
+
+// DownByName removes the containers and networks of a project known only by name (its
+// compose file may be gone); volumes are kept.
+func (p Project) DownByName(ctx context.Context, out, errw io.Writer) error {
+	err := execx.Run(ctx, execx.Cmd{Name: "docker", Args: []string{"compose", "--project-name", p.Name, "down", "--remove-orphans"},
+		Dir: p.Dir, Env: p.Env, Stdout: out, Stderr: errw})
+	if err != nil {
+		return fmt.Errorf("docker compose down (%s): %w", p.Name, err)
+	}
+	return nil
+}
+
+// Logs prints the project's logs.
+func (p Project) Logs(ctx context.Context, service string, follow bool, tail int, out, errw io.Writer) error {
+	sub := []string{"logs", "--tail", fmt.Sprint(tail)}
+	if follow {
+		sub = append(sub, "--follow")
+	}
+	if service != "" {
+		sub = append(sub, "--", service)
+	}
+	if err := p.run(ctx, nil, out, errw, sub...); err != nil {
+		return fmt.Errorf("docker compose logs (%s): %w", p.Name, err)
+	}
+	return nil
+}
+
+// Exec runs a command in a running service container, interactive when stdin is given.
+func (p Project) Exec(ctx context.Context, service string, cmd []string, stdin io.Reader, out, errw io.Writer) error {
+	sub := []string{"exec"}
+	if stdin == nil {
+		sub = append(sub, "-T")
+	}
+	sub = append(sub, service)
+	return p.run(ctx, stdin, out, errw, append(sub, cmd...)...)
+}
+
+// Container is one entry of `docker compose ps --format json`.
+type Container struct {
+	Name       string
+	Service    string
+	State      string
+	Health     string
+	Publishers []Publisher
+}
+
+// Publisher is one published port of a container.
+type Publisher struct {
+	URL           string
+	TargetPort    int
+	PublishedPort int
+	Protocol      string
+}
+
+// PS lists the project's containers, stopped ones included.
+func (p Project) PS(ctx context.Context) ([]Container, error) {
+	var out bytes.Buffer
+	if err := p.run(ctx, nil, &out, nil, "ps", "--all", "--format", "json"); err != nil {
+		return nil, fmt.Errorf("docker compose ps (%s): %w", p.Name, err)
+	}
+	return parsePS(out.Bytes())
+}
+
+// parsePS reads both formats compose has used: one JSON array (before 2.21) and one
+// object per line (since).
+func parsePS(data []byte) ([]Container, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return nil, nil
+	}
+	var list []Container
+	if data[0] == '[' {
+		if err := json.Unmarshal(data, &list); err != nil {
+			return nil, fmt.Errorf("docker compose ps: %w", err)
+		}
+		return list, nil
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var c Container
+		if err := json.Unmarshal(line, &c); err != nil {
+			return nil, fmt.Errorf("docker compose ps: %w", err)
+		}
+		list = append(list, c)
+	}
+	return list, sc.Err()
+}
+
+// PublishedPorts are the host ports the project's containers hold.
+func PublishedPorts(cs []Container) map[int]bool {
+	m := map[int]bool{}
+	for _, c := range cs {
+		for _, p := range c.Publishers {
+			if p.PublishedPort > 0 {
+				m[p.PublishedPort] = true
+			}
+		}
+	}
+	return m
+}
+
+// Counts is how many of a project's containers run, of how many exist.
+type Counts struct {
+	Running, Total int
+}
+
+// State words used by list and status.
+func (c Counts) State() string {
+	switch {
+	case c.Total == 0 || c.Running == 0:
+		return "stopped"
+	case c.Running == c.Total:
+		return "running"
+	}
+	return fmt.Sprintf("partial (%d/%d)", c.Running, c.Total)
+}
+
+// Engine is the Docker engine as seen through the docker command line.
+type Engine struct {
+	Env []string
+}
+
+// Errors that say which part of Docker is missing, each with what to do.
+var (
+	ErrDockerMissing  = errors.New("docker is not installed (install Docker Engine or Docker Desktop)")
+	ErrDaemonDown     = errors.New("the Docker daemon does not answer (start Docker, or check DOCKER_HOST and permissions on the socket)")
+	ErrComposeMissing = errors.New("docker compose v2 is missing (install the docker-compose-plugin package, or put the compose binary in ~/.docker/cli-plugins/docker-compose)")
+)
+
+// Versions returns the engine and compose versions, or which one is missing.
+func (e Engine) Versions(ctx context.Context) (engine, compose string, err error) {
+	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Args: []string{"version", "--format", "{{.Server.Version}}"}, Env: e.Env})
+	if errors.Is(err, execx.ErrNotFound) {
+		return "", "", ErrDockerMissing
+	}
+	if err != nil || strings.TrimSpace(out) == "" {
+		return "", "", ErrDaemonDown
+	}
+	engine = strings.TrimSpace(out)
+	cout, err := execx.Output(ctx, execx.Cmd{Name: "docker", Args: []string{"compose", "version", "--short"}, Env: e.Env})
+	compose = strings.TrimPrefix(strings.TrimSpace(cout), "v")
+	if err != nil || !strings.HasPrefix(compose, "2.") && !strings.HasPrefix(compose, "5.") {
+		return engine, "", ErrComposeMissing
+	}
+	return engine, compose, nil
+}
+
+// ProjectStates counts containers per compose project label across the engine, in one
+// docker call, so listing many instances costs one round trip.
+func (e Engine) ProjectStates(ctx context.Context, label string) (map[string]Counts, error) {
+	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Env: e.Env, Args: []string{"ps", "--all",
+		"--filter", "label=" + label, "--format", fmt.Sprintf(`{{.Label %q}}	{{.State}}`, label)}})
+	if errors.Is(err, execx.ErrNotFound) {
+		return nil, ErrDockerMissing
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDaemonDown, err)
+	}
+	states := map[string]Counts{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		project, state, ok := strings.Cut(line, "\t")
+		if !ok || project == "" {
+			continue
+		}
+		c := states[project]
+		c.Total++
+		if state == "running" {
+			c.Running++
+		}
+		states[project] = c
+	}
+	return states, nil
+}
+
+// Projects returns the sorted project names in states.
+func Projects(states map[string]Counts) []string {
+	names := make([]string, 0, len(states))
+	for n := range states {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// VolumesOf lists the volumes labelled as belonging to project.
+func (e Engine) VolumesOf(ctx context.Context, project string) ([]string, error) {
+	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Env: e.Env, Args: []string{"volume", "ls", "--quiet",
+		"--filter", "label=com.docker.compose.project=" + project}})
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(out), nil
+}

@@ -1,0 +1,198 @@
+// Package gate is the startability gate: the checks of the configuration, run in order
+// under one deadline, each polled until it passes or the deadline passes.
+package gate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/ktrdr/sandbox/pkg/config"
+)
+
+// Outcome of one check.
+type Outcome string
+
+const (
+	Passed  Outcome = "passed"
+	Failed  Outcome = "failed"
+	Skipped Outcome = "skipped"
+)
+
+// Result of one check.
+type Result struct {
+	Name    string  `json:"name"`
+	Outcome Outcome `json:"outcome"`
+	Detail  string  `json:"detail"`
+}
+
+// Report of the whole gate.
+type Report struct {
+	Results  []Result      `json:"results"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Passed reports whether no check failed.
+func (r Report) Passed() bool {
+	for _, res := range r.Results {
+		if res.Outcome == Failed {
+			return false
+		}
+	}
+	return true
+}
+
+// Options for Run.
+type Options struct {
+	Checks  []config.Check
+	Ports   map[string]int // port variable -> host port
+	Timeout time.Duration
+	// Poll is the pause between attempts of one check; at most 2 s.
+	Poll time.Duration
+	Host string // "127.0.0.1" when empty
+	Out  io.Writer
+}
+
+// Run runs every check in order and writes one line per check as it finishes.
+func Run(ctx context.Context, o Options) Report {
+	start := time.Now()
+	if o.Poll <= 0 || o.Poll > 2*time.Second {
+		o.Poll = 2 * time.Second
+	}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var rep Report
+	passed := map[string]bool{}
+	for _, c := range o.Checks {
+		res := Result{Name: c.Name}
+		switch {
+		case c.After != "" && !passed[c.After]:
+			res.Outcome, res.Detail = Skipped, c.After+" not ready"
+		default:
+			addr := net.JoinHostPort(o.Host, strconv.Itoa(o.Ports[c.PortEnv]))
+			res.Outcome, res.Detail = poll(ctx, o.Poll, func(actx context.Context) (bool, string) {
+				return probe(actx, client, c, addr)
+			})
+			if res.Outcome == Failed && ctx.Err() != nil {
+				res.Detail = fmt.Sprintf("timeout after %s: %s", o.Timeout, res.Detail)
+			}
+		}
+		passed[c.Name] = res.Outcome == Passed
+		rep.Results = append(rep.Results, res)
+		if o.Out != nil {
+			fmt.Fprintln(o.Out, Line(res))
+		}
+	}
+	rep.Duration = time.Since(start)
+	return rep
+}
+
+// Line renders a result as the user sees it.
+func Line(r Result) string {
+	switch r.Outcome {
+	case Passed:
+		return fmt.Sprintf("  ✓ %s ready (%s)", r.Name, r.Detail)
+	case Skipped:
+		return fmt.Sprintf("  ○ %s skipped (%s)", r.Name, r.Detail)
+	}
+	return fmt.Sprintf("  ✗ %s failed: %s", r.Name, r.Detail)
+}
+
+func poll(ctx context.Context, every time.Duration, try func(context.Context) (bool, string)) (Outcome, string) {
+	last := "not tried before the deadline"
+	for {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ok, detail := try(actx)
+		cancel()
+		if ok {
+			return Passed, detail
+		}
+		last = detail
+		t := time.NewTimer(every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Failed, last
+		case <-t.C:
+		}
+	}
+}
+
+func probe(ctx context.Context, client *http.Client, c config.Check, addr string) (bool, string) {
+	switch c.Kind {
+	case config.CheckTCP:
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return false, "connect " + addr + ": " + shortErr(err)
+		}
+		_ = conn.Close()
+		return true, "connection accepted on " + addr
+	case config.CheckHTTP, config.CheckWorkers:
+		url := "http://" + addr + c.Path
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return false, err.Error()
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return false, "GET " + url + ": " + shortErr(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if c.Kind == config.CheckHTTP {
+			accept := c.Accept
+			if len(accept) == 0 {
+				accept = []int{http.StatusOK}
+			}
+			if !slices.Contains(accept, resp.StatusCode) {
+				return false, fmt.Sprintf("GET %s → %d", url, resp.StatusCode)
+			}
+			return true, fmt.Sprintf("GET %s → %d", c.Path, resp.StatusCode)
+		}
+		if resp.StatusCode != http.StatusOK {
+			return false, fmt.Sprintf("GET %s → %d", url, resp.StatusCode)
+		}
+		n, err := CountWorkers(body)
+		if err != nil {
+			return false, fmt.Sprintf("GET %s: %v", url, err)
+		}
+		if n < c.MinWorkers {
+			return false, fmt.Sprintf("expected %d workers, found %d", c.MinWorkers, n)
+		}
+		return true, fmt.Sprintf("%d workers registered", n)
+	}
+	return false, fmt.Sprintf("unknown check kind %q", c.Kind)
+}
+
+// CountWorkers reads a worker list as `[...]` or `{"workers": [...]}`.
+func CountWorkers(body []byte) (int, error) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(body, &list); err == nil {
+		return len(list), nil
+	}
+	var obj struct {
+		Workers []json.RawMessage `json:"workers"`
+	}
+	if err := json.Unmarshal(body, &obj); err != nil {
+		return 0, fmt.Errorf("not a worker list: %v", err)
+	}
+	return len(obj.Workers), nil
+}
+
+func shortErr(err error) string {
+	if oe, ok := err.(*net.OpError); ok && oe.Err != nil {
+		return oe.Err.Error()
+	}
+	return err.Error()
+}

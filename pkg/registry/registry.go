@@ -1,0 +1,319 @@
+// Package registry reads and writes the per-machine instances.json that records every
+// sandbox and the local-prod. The format is the one KTRDR machines already have; fields
+// this tool does not know are carried through every save. Writes happen under an exclusive
+// lock on a sidecar file and land atomically (temp file + rename), so concurrent commands
+// never lose each other's updates and a crash never leaves a half-written file. A file
+// that does not parse is an error naming the file; it is never replaced.
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
+	"github.com/google/renameio/v2"
+)
+
+// Instance is one registered instance.
+type Instance struct {
+	InstanceID string  `json:"instance_id"`
+	Slot       int     `json:"slot"`
+	Path       string  `json:"path"`
+	CreatedAt  string  `json:"created_at"`
+	IsWorktree bool    `json:"is_worktree"`
+	ParentRepo *string `json:"parent_repo"`
+	// Extra holds fields written by other tools or newer versions, kept on save.
+	Extra map[string]json.RawMessage `json:"-"`
+}
+
+// File is the whole registry.
+type File struct {
+	Version   int
+	LocalProd *Instance
+	Instances map[string]*Instance
+	Extra     map[string]json.RawMessage
+}
+
+// New returns an empty registry of the current version.
+func New() *File {
+	return &File{Version: 1, Instances: map[string]*Instance{}}
+}
+
+// Sorted returns the sandbox instances ordered by id.
+func (f *File) Sorted() []*Instance {
+	out := make([]*Instance, 0, len(f.Instances))
+	for _, in := range f.Instances {
+		out = append(out, in)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].InstanceID < out[j].InstanceID })
+	return out
+}
+
+// SlotHolders maps each slot to the ids of the instances (local-prod included) on it.
+// More than one id on a slot means the file was edited by hand or by a broken tool.
+func (f *File) SlotHolders() map[int][]string {
+	m := map[int][]string{}
+	for _, in := range f.Sorted() {
+		m[in.Slot] = append(m[in.Slot], in.InstanceID)
+	}
+	if f.LocalProd != nil {
+		m[f.LocalProd.Slot] = append(m[f.LocalProd.Slot], f.LocalProd.InstanceID)
+	}
+	return m
+}
+
+// ByPath finds the sandbox registered at dir (compared after resolving symlinks).
+func (f *File) ByPath(dir string) *Instance {
+	want := canonical(dir)
+	for _, in := range f.Sorted() {
+		if canonical(in.Path) == want {
+			return in
+		}
+	}
+	return nil
+}
+
+// IsLocalProdPath reports whether dir is the registered local-prod clone.
+func (f *File) IsLocalProdPath(dir string) bool {
+	return f.LocalProd != nil && canonical(f.LocalProd.Path) == canonical(dir)
+}
+
+func canonical(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return filepath.Clean(p)
+}
+
+// Store is the registry at one path.
+type Store struct {
+	Path string
+	// LockWait bounds how long a writer waits for another; past it, ErrBusy.
+	LockWait time.Duration
+}
+
+// ErrBusy is returned when another process holds the lock longer than LockWait.
+var ErrBusy = errors.New("registry is busy")
+
+// ErrCorrupt wraps every parse or type error.
+var ErrCorrupt = errors.New("registry unreadable")
+
+// Load reads the registry; a missing file is an empty registry.
+func (s Store) Load() (*File, error) {
+	data, err := os.ReadFile(s.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return New(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", s.Path, err)
+	}
+	f, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w (fix or move the file; it was not changed)", s.Path, err)
+	}
+	return f, nil
+}
+
+// Update runs fn on the current registry under the lock and saves what fn leaves, unless
+// fn returns an error, in which case nothing is written.
+func (s Store) Update(ctx context.Context, fn func(*File) error) error {
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	f, err := s.Load()
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		return err
+	}
+	data, err := f.Marshal()
+	if err != nil {
+		return fmt.Errorf("registry %s: %w", s.Path, err)
+	}
+	if err := renameio.WriteFile(s.Path, data, 0o644); err != nil {
+		return fmt.Errorf("registry %s: write: %w", s.Path, err)
+	}
+	return nil
+}
+
+func (s Store) lock(ctx context.Context) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(s.Path), 0o755); err != nil {
+		return nil, fmt.Errorf("registry %s: %w", s.Path, err)
+	}
+	lockPath := s.Path + ".lock"
+	fl := flock.New(lockPath)
+	wait := s.LockWait
+	if wait <= 0 {
+		wait = 10 * time.Second
+	}
+	lctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	ok, err := fl.TryLockContext(lctx, 20*time.Millisecond)
+	if !ok {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("registry %s: %w", s.Path, ctx.Err())
+		}
+		holder := "another process"
+		if b, rerr := os.ReadFile(lockPath); rerr == nil {
+			if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
+				holder = fmt.Sprintf("pid %d", pid)
+			}
+		}
+		if err == nil || errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w (held by %s for over %s; retry, or check that process)", ErrBusy, holder, wait)
+		}
+		return nil, fmt.Errorf("registry lock %s: %w", lockPath, err)
+	}
+	// Record who holds the lock so a waiting process can name it. The lock is on the
+	// inode, so rewriting the content does not disturb it.
+	_ = os.WriteFile(lockPath, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+	return func() { _ = fl.Unlock() }, nil
+}
+
+// Parse decodes a registry file, checking every known field's type.
+func Parse(data []byte) (*File, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("%w: file is empty", ErrCorrupt)
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, describeJSONError(data, err)
+	}
+	if top == nil {
+		return nil, fmt.Errorf("%w: top level is null, want an object", ErrCorrupt)
+	}
+	f := New()
+	if raw, ok := top["version"]; ok {
+		if err := json.Unmarshal(raw, &f.Version); err != nil {
+			return nil, fmt.Errorf("%w: \"version\" must be a whole number", ErrCorrupt)
+		}
+		delete(top, "version")
+	}
+	if raw, ok := top["local_prod"]; ok {
+		if string(bytes.TrimSpace(raw)) != "null" {
+			in, err := parseInstance(raw)
+			if err != nil {
+				return nil, fmt.Errorf("%w: \"local_prod\": %v", ErrCorrupt, err)
+			}
+			f.LocalProd = in
+		}
+		delete(top, "local_prod")
+	}
+	if raw, ok := top["instances"]; ok {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, fmt.Errorf("%w: \"instances\" must be an object of instances", ErrCorrupt)
+		}
+		for id, r := range m {
+			in, err := parseInstance(r)
+			if err != nil {
+				return nil, fmt.Errorf("%w: instance %q: %v", ErrCorrupt, id, err)
+			}
+			if in.InstanceID == "" {
+				in.InstanceID = id
+			}
+			f.Instances[id] = in
+		}
+		delete(top, "instances")
+	}
+	if len(top) > 0 {
+		f.Extra = top
+	}
+	return f, nil
+}
+
+func parseInstance(raw json.RawMessage) (*Instance, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return nil, errors.New("must be an object")
+	}
+	in := &Instance{}
+	fields := []struct {
+		key string
+		dst any
+	}{
+		{"instance_id", &in.InstanceID},
+		{"slot", &in.Slot},
+		{"path", &in.Path},
+		{"created_at", &in.CreatedAt},
+		{"is_worktree", &in.IsWorktree},
+		{"parent_repo", &in.ParentRepo},
+	}
+	for _, fd := range fields {
+		r, ok := m[fd.key]
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal(r, fd.dst); err != nil {
+			return nil, fmt.Errorf("field %q has the wrong type (%s)", fd.key, strings.TrimSpace(string(r)))
+		}
+		delete(m, fd.key)
+	}
+	if in.Path == "" {
+		return nil, errors.New("field \"path\" is missing or empty")
+	}
+	if len(m) > 0 {
+		in.Extra = m
+	}
+	return in, nil
+}
+
+func describeJSONError(data []byte, err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		line := 1 + bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n"))
+		return fmt.Errorf("%w: line %d: invalid JSON (%v)", ErrCorrupt, line, se)
+	case errors.As(err, &te):
+		return fmt.Errorf("%w: top level must be an object, found %s", ErrCorrupt, te.Value)
+	}
+	return fmt.Errorf("%w: invalid JSON (%v)", ErrCorrupt, err)
+}
+
+// Marshal encodes the registry as KTRDR writes it: two-space indent, keys in a fixed
+// order for the known ones, unknown ones kept.
+func (f *File) Marshal() ([]byte, error) {
+	top := map[string]any{}
+	for k, v := range f.Extra {
+		top[k] = v
+	}
+	top["version"] = f.Version
+	if f.LocalProd != nil {
+		top["local_prod"] = f.LocalProd.object()
+	} else {
+		top["local_prod"] = nil
+	}
+	inst := map[string]any{}
+	for id, in := range f.Instances {
+		inst[id] = in.object()
+	}
+	top["instances"] = inst
+	return json.MarshalIndent(top, "", "  ")
+}
+
+func (in *Instance) object() map[string]any {
+	m := map[string]any{}
+	for k, v := range in.Extra {
+		m[k] = v
+	}
+	m["instance_id"] = in.InstanceID
+	m["slot"] = in.Slot
+	m["path"] = in.Path
+	m["created_at"] = in.CreatedAt
+	m["is_worktree"] = in.IsWorktree
+	m["parent_repo"] = in.ParentRepo
+	return m
+}

@@ -1,0 +1,5 @@
+//go:build !linux && !darwin
+
+package shared
+
+func swap(work, dst string) error { return swapByRenames(work, dst) }
