@@ -53,7 +53,8 @@ type Options struct {
 	Checks  []config.Check
 	Ports   map[string]int // port variable -> host port
 	Timeout time.Duration
-	// Poll is the pause between attempts of one check; at most 2 s.
+	// Poll is the pause between attempts of one check; at most 2 s, 250 ms when unset
+	// (a check that has just passed should not cost the user a long sleep).
 	Poll time.Duration
 	Host string // "127.0.0.1" when empty
 	Out  io.Writer
@@ -62,7 +63,10 @@ type Options struct {
 // Run runs every check in order and writes one line per check as it finishes.
 func Run(ctx context.Context, o Options) Report {
 	start := time.Now()
-	if o.Poll <= 0 || o.Poll > 2*time.Second {
+	switch {
+	case o.Poll <= 0:
+		o.Poll = 250 * time.Millisecond
+	case o.Poll > 2*time.Second:
 		o.Poll = 2 * time.Second
 	}
 	if o.Host == "" {
