@@ -231,6 +231,7 @@ func scan(root string) (tree, error) {
 		case d.IsDir():
 			e.mtime = time.Time{}
 		case d.Type()&fs.ModeSymlink != 0:
+			e.mtime = time.Time{} // a copied link gets a new mtime; its target is what matters
 			if e.target, err = os.Readlink(p); err != nil {
 				return err
 			}

@@ -1,0 +1,229 @@
+package shared
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// manifest maps every entry under root to a description of its content.
+func manifest(t *testing.T, root string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		switch {
+		case d.Type()&os.ModeSymlink != 0:
+			target, _ := os.Readlink(p)
+			m[rel] = "link:" + target
+		case d.IsDir():
+			m[rel] = "dir"
+		default:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			m[rel] = "file:" + string(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func sameManifest(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestReplaceCopiesThenRerunsCheaply(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "shared", "data")
+	write(t, filepath.Join(src, "AAPL_1d.csv"), "a,b\n1,2\n")
+	write(t, filepath.Join(src, "sub", "deep", "MSFT.csv"), "x")
+	if err := os.Symlink("AAPL_1d.csv", filepath.Join(src, "latest")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(".", filepath.Join(src, "sub", "loop")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Replace(context.Background(), src, dst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Copied != 2 || res.UpToDate || res.Source.Files != 2 {
+		t.Fatalf("first run: %+v", res)
+	}
+	if !sameManifest(manifest(t, src), manifest(t, dst)) {
+		t.Fatalf("destination differs:\n%v\n%v", manifest(t, src), manifest(t, dst))
+	}
+
+	res, err = Replace(context.Background(), src, dst, nil)
+	if err != nil || !res.UpToDate {
+		t.Fatalf("re-run over unchanged source: %+v, %v", res, err)
+	}
+
+	// A change, an addition and a removal: unchanged files are linked, not copied.
+	write(t, filepath.Join(src, "AAPL_1d.csv"), "changed content")
+	write(t, filepath.Join(src, "new.csv"), "new")
+	if err := os.Remove(filepath.Join(src, "sub", "deep", "MSFT.csv")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(src, "keep.csv"), "k")
+	old := time.Now().Add(-time.Hour)
+	_ = os.Chtimes(filepath.Join(src, "keep.csv"), old, old)
+	if _, err := Replace(context.Background(), src, dst, nil); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(src, "new2.csv"), "n2")
+	res, err = Replace(context.Background(), src, dst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Copied != 1 || res.Linked != 3 {
+		t.Fatalf("incremental run copied %d and linked %d, want 1 and 3", res.Copied, res.Linked)
+	}
+	if !sameManifest(manifest(t, src), manifest(t, dst)) {
+		t.Fatalf("destination differs after changes:\n%v\n%v", manifest(t, src), manifest(t, dst))
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(dst), tempPrefix+"*"))
+	if len(leftovers) != 0 {
+		t.Fatalf("work directories left: %v", leftovers)
+	}
+}
+
+func TestReplaceSkipsSocketsWithANote(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "s"), filepath.Join(dir, "d")
+	write(t, filepath.Join(src, "a"), "a")
+	l, err := net.Listen("unix", filepath.Join(src, "sock"))
+	if err != nil {
+		t.Skip("no unix sockets here:", err)
+	}
+	defer l.Close()
+	res, err := Replace(context.Background(), src, dst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Skipped) != 1 || res.Skipped[0] != "sock" {
+		t.Fatalf("Skipped = %v", res.Skipped)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "a")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnreadableFileLeavesDestinationUnchanged(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads every file; the suite's testscript covers this as a normal user where possible")
+	}
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "s"), filepath.Join(dir, "d")
+	write(t, filepath.Join(dst, "old"), "old")
+	write(t, filepath.Join(src, "secret"), "x")
+	if err := os.Chmod(filepath.Join(src, "secret"), 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Replace(context.Background(), src, dst, nil)
+	if err == nil || !strings.Contains(err.Error(), "secret") {
+		t.Fatalf("err = %v, want one naming the file", err)
+	}
+	if got := manifest(t, dst); got["old"] != "file:old" || len(got) != 2 {
+		t.Fatalf("destination changed: %v", got)
+	}
+}
+
+func TestCancelledCopyLeavesDestinationUnchanged(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "s"), filepath.Join(dir, "d")
+	write(t, filepath.Join(dst, "old"), "old")
+	for i := 0; i < 50; i++ {
+		write(t, filepath.Join(src, "f", strings.Repeat("x", i+1)), "new")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Replace(ctx, src, dst, nil); err == nil {
+		t.Fatal("cancelled copy reported success")
+	}
+	if got := manifest(t, dst); len(got) != 2 || got["old"] != "file:old" {
+		t.Fatalf("destination changed: %v", got)
+	}
+}
+
+func TestLeftoversOfACrashAreCleaned(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "s"), filepath.Join(dir, "d")
+	write(t, filepath.Join(src, "a"), "a")
+	stale := filepath.Join(dir, tempPrefix+"d-123")
+	write(t, filepath.Join(stale, "new", "half"), "half")
+	if _, err := Replace(context.Background(), src, dst, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatal("leftover of an interrupted run was not removed")
+	}
+}
+
+func TestIsWithin(t *testing.T) {
+	for _, c := range []struct {
+		p, base string
+		want    bool
+	}{
+		{"/a/b", "/a", true}, {"/a", "/a", true}, {"/ab", "/a", false}, {"/a/../b", "/a", false}, {"/", "/a", false},
+	} {
+		if got := IsWithin(c.p, c.base); got != c.want {
+			t.Errorf("IsWithin(%q, %q) = %v", c.p, c.base, got)
+		}
+	}
+}
+
+func TestFormatSize(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1: "1.0 B", 1023: "1023.0 B", 1024: "1.0 KB", 1536: "1.5 KB",
+		1 << 20: "1.0 MB", 1288490189: "1.2 GB", 1 << 40: "1.0 TB", 5 << 40: "5.0 TB"} {
+		if got := FormatSize(n); got != want {
+			t.Errorf("FormatSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestInspect(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "data", "a"), "12345")
+	write(t, filepath.Join(root, "data", "x", "b"), "1")
+	rep := Inspect(root, []string{"data", "models"})
+	if !rep.Initialized || !rep.Subdirs[0].Exists || rep.Subdirs[0].Files != 2 || rep.Subdirs[0].Bytes != 6 || rep.Subdirs[1].Exists {
+		t.Fatalf("%+v", rep)
+	}
+	if Inspect(filepath.Join(root, "nope"), []string{"data"}).Initialized {
+		t.Fatal("missing root reported initialized")
+	}
+}
