@@ -31,10 +31,15 @@ func New(code int, hint, format string, args ...any) error {
 	return &Error{Code: code, Err: fmt.Errorf(format, args...), Hint: hint}
 }
 
-// With gives err a code and hint, keeping it unwrappable.
+// With gives err a code and hint, keeping it unwrappable. An err that already carries
+// a hint keeps its own code and hint when no new hint is given.
 func With(code int, hint string, err error) error {
 	if err == nil {
 		return nil
+	}
+	var inner *Error
+	if hint == "" && errors.As(err, &inner) {
+		return err
 	}
 	return &Error{Code: code, Err: err, Hint: hint}
 }

@@ -5,6 +5,7 @@
 package instance
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,27 @@ type Host struct {
 // Registry is the host's registry store.
 func (h *Host) Registry() registry.Store {
 	return registry.Store{Path: h.Config.RegistryPath(h.Home)}
+}
+
+// LoadRegistry reads the registry, with the hint a user needs when it cannot.
+func (h *Host) LoadRegistry() (*registry.File, error) {
+	f, err := h.Registry().Load()
+	if err != nil {
+		return nil, fail.With(fail.CodeError, "Fix the file or move it away; it was not changed", err)
+	}
+	return f, nil
+}
+
+// UpdateRegistry changes the registry under its lock; errors keep their own code and hint.
+func (h *Host) UpdateRegistry(ctx context.Context, fn func(*registry.File) error) error {
+	err := h.Registry().Update(ctx, fn)
+	if err != nil && fail.Hint(err) == "" && fail.Code(err) == fail.CodeError {
+		if errors.Is(err, registry.ErrBusy) {
+			return fail.With(fail.CodeError, "Another command is changing the registry; retry when it is done", err)
+		}
+		return fail.With(fail.CodeError, "Fix the file or move it away; it was not changed", err)
+	}
+	return err
 }
 
 // SharedPath is the host's shared-data directory.

@@ -46,7 +46,7 @@ func (l LocalProd) Init(ctx context.Context) error {
 			"already initialized: %s exists", envPath)
 	}
 	now := h.Now()
-	err := h.Registry().Update(ctx, func(f *registry.File) error {
+	err := h.UpdateRegistry(ctx, func(f *registry.File) error {
 		if f.LocalProd != nil {
 			return fail.New(fail.CodeError, "Only one local-prod is allowed; remove it first with: go tool mage localProd:destroy",
 				"local-prod already exists at %s", f.LocalProd.Path)
@@ -60,10 +60,10 @@ func (l LocalProd) Init(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
-		return fail.With(fail.CodeError, "", err)
+		return err
 	}
 	if err := envfile.Write(envPath, instance.EnvVars(cfg, h.Home, lc.InstanceID, lc.Slot, now)); err != nil {
-		_ = h.Registry().Update(context.WithoutCancel(ctx), func(f *registry.File) error { f.LocalProd = nil; return nil })
+		_ = h.UpdateRegistry(context.WithoutCancel(ctx), func(f *registry.File) error { f.LocalProd = nil; return nil })
 		return fail.With(fail.CodeError, "Nothing was kept; check the disk and permissions", err)
 	}
 	in, err := instance.Load(cfg, dir)
@@ -85,9 +85,9 @@ func (l LocalProd) Init(ctx context.Context) error {
 // resolve finds local-prod through the registry, from any directory.
 func (l LocalProd) resolve() (*instance.Instance, *registry.Instance, error) {
 	h := l.Host
-	reg, err := h.Registry().Load()
+	reg, err := h.LoadRegistry()
 	if err != nil {
-		return nil, nil, fail.With(fail.CodeError, "", err)
+		return nil, nil, err
 	}
 	if reg.LocalProd == nil {
 		return nil, nil, fail.New(fail.CodeError, "In a clone of the repository run: go tool mage localProd:init",
@@ -158,9 +158,9 @@ func (l LocalProd) Logs(ctx context.Context, service string, follow bool, tail i
 func (l LocalProd) Destroy(ctx context.Context, force bool) error {
 	h := l.Host
 	lc := h.Config.LocalProd
-	reg, err := h.Registry().Load()
+	reg, err := h.LoadRegistry()
 	if err != nil {
-		return fail.With(fail.CodeError, "", err)
+		return err
 	}
 	if reg.LocalProd == nil {
 		return fail.New(fail.CodeError, "Nothing to destroy", "no local-prod instance exists")
@@ -193,11 +193,11 @@ func (l LocalProd) Destroy(ctx context.Context, force bool) error {
 	} else {
 		fmt.Fprintf(h.Err, "⚠ %s not found or not local-prod's; containers not stopped (sandbox:gc finds leftovers)\n", envPath)
 	}
-	if err := h.Registry().Update(ctx, func(f *registry.File) error {
+	if err := h.UpdateRegistry(ctx, func(f *registry.File) error {
 		f.LocalProd = nil
 		return nil
 	}); err != nil {
-		return fail.With(fail.CodeError, "", err)
+		return err
 	}
 	h.Printf("✓ Registry cleared\n")
 	h.Printf("Local-prod destroyed\n")

@@ -105,7 +105,7 @@ type Store struct {
 var ErrBusy = errors.New("registry is busy")
 
 // ErrCorrupt wraps every parse or type error.
-var ErrCorrupt = errors.New("registry unreadable")
+var ErrCorrupt = errors.New("unreadable")
 
 // Load reads the registry; a missing file is an empty registry.
 func (s Store) Load() (*File, error) {
@@ -118,7 +118,7 @@ func (s Store) Load() (*File, error) {
 	}
 	f, err := Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("registry %s: %w (fix or move the file; it was not changed)", s.Path, err)
+		return nil, fmt.Errorf("registry %s: %w", s.Path, err)
 	}
 	return f, nil
 }

@@ -40,6 +40,10 @@ func (s Sandboxes) InstanceID(name string) (string, error) {
 	if strings.HasPrefix(name, "-") {
 		return "", fail.New(fail.CodeError, "Flags go after the name: sandbox:create <name> -slot=N", "sandbox name %q starts with a dash", name)
 	}
+	if strings.ContainsAny(name, `/\`) {
+		return "", fail.New(fail.CodeError, hint+"; the sandbox directory is always created beside the repository",
+			"sandbox name %q contains a path separator; give a name, not a path", name)
+	}
 	slug := Slugify(strings.TrimPrefix(name, s.Host.Config.IDPrefix))
 	if slug == "" {
 		return "", fail.New(fail.CodeError, hint, "sandbox name %q has no letters or digits", name)
@@ -134,7 +138,7 @@ func (s Sandboxes) checkBranchName(ctx context.Context, branch string) error {
 // slot's ports, all under the registry lock.
 func (s Sandboxes) reserve(ctx context.Context, entry *registry.Instance, want int) error {
 	cfg := s.Host.Config
-	return s.Host.Registry().Update(ctx, func(f *registry.File) error {
+	return s.Host.UpdateRegistry(ctx, func(f *registry.File) error {
 		if _, taken := f.Instances[entry.InstanceID]; taken {
 			return fail.New(fail.CodeError, "Pick another name, or destroy the existing one first",
 				"instance %s is already registered", entry.InstanceID)
@@ -197,7 +201,7 @@ func (s Sandboxes) rollback(ctx context.Context, id, repo string) {
 			return // keep the entry so list and gc still see it
 		}
 	}
-	if err := s.Host.Registry().Update(ctx, func(f *registry.File) error {
+	if err := s.Host.UpdateRegistry(ctx, func(f *registry.File) error {
 		delete(f.Instances, id)
 		return nil
 	}); err != nil {
@@ -226,9 +230,9 @@ func (s Sandboxes) Init(ctx context.Context, name string, slot int) error {
 	if err != nil {
 		return err
 	}
-	reg, err := h.Registry().Load()
+	reg, err := h.LoadRegistry()
 	if err != nil {
-		return fail.With(fail.CodeError, "", err)
+		return err
 	}
 	if reg.IsLocalProdPath(dir) {
 		return fail.New(fail.CodeError, "A directory is either local-prod or a sandbox", "%s is the registered local-prod clone", dir)

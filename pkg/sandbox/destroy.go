@@ -27,9 +27,9 @@ type DestroyOptions struct {
 // are never deleted.
 func (s Sandboxes) Destroy(ctx context.Context, o DestroyOptions) error {
 	h := s.Host
-	reg, err := h.Registry().Load()
+	reg, err := h.LoadRegistry()
 	if err != nil {
-		return fail.With(fail.CodeError, "", err)
+		return err
 	}
 	if reg.IsLocalProdPath(h.Cwd) {
 		return fail.New(fail.CodeError, "To remove local-prod use: go tool mage localProd:destroy (it keeps the clone)",
@@ -98,7 +98,7 @@ func (s Sandboxes) Destroy(ctx context.Context, o DestroyOptions) error {
 		}
 		h.Printf("✓ %s removed; directory kept at %s\n", h.Config.EnvFile, in.Dir)
 	}
-	if err := h.Registry().Update(ctx, func(f *registry.File) error {
+	if err := h.UpdateRegistry(ctx, func(f *registry.File) error {
 		delete(f.Instances, entry.InstanceID)
 		return nil
 	}); err != nil {

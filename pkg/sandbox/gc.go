@@ -68,9 +68,9 @@ func (s Sandboxes) unregisteredWorktrees(ctx context.Context, reg *registry.File
 // unregistered sandbox worktrees with no uncommitted changes (their branches are kept).
 func (s Sandboxes) GC(ctx context.Context, dryRun bool) error {
 	h := s.Host
-	reg, err := h.Registry().Load()
+	reg, err := h.LoadRegistry()
 	if err != nil {
-		return fail.With(fail.CodeError, "", err)
+		return err
 	}
 	verb := map[bool]string{true: "would remove", false: "removing"}[dryRun]
 	actions := 0
@@ -86,7 +86,7 @@ func (s Sandboxes) GC(ctx context.Context, dryRun bool) error {
 		h.Printf("%s stale registry entry %s (directory %s is gone)\n", verb, id, reg.Instances[id].Path)
 	}
 	if !dryRun && len(stale) > 0 {
-		err := h.Registry().Update(ctx, func(f *registry.File) error {
+		err := h.UpdateRegistry(ctx, func(f *registry.File) error {
 			for _, id := range stale {
 				if in, ok := f.Instances[id]; ok && !exists(in.Path) {
 					delete(f.Instances, id)
@@ -95,7 +95,7 @@ func (s Sandboxes) GC(ctx context.Context, dryRun bool) error {
 			return nil
 		})
 		if err != nil {
-			return fail.With(fail.CodeError, "", err)
+			return err
 		}
 		for _, repo := range s.repos(ctx, reg) {
 			_ = s.Git.WorktreePrune(ctx, repo)
@@ -120,7 +120,7 @@ func (s Sandboxes) GC(ctx context.Context, dryRun bool) error {
 			}
 			orphan := compose.Project{Name: p, Dir: h.Cwd, Env: h.Env}
 			if err := orphan.DownByName(ctx, discard{}, h.Err); err != nil {
-				return fail.With(fail.CodeError, "", err)
+				return fail.With(fail.CodeError, "Check Docker with: go tool mage sandbox:doctor", err)
 			}
 			if vols, err := engine.VolumesOf(ctx, p); err == nil && len(vols) > 0 {
 				h.Printf("  kept its volumes (they may hold data): %s\n  remove them with: docker volume rm %s\n", strings.Join(vols, " "), strings.Join(vols, " "))

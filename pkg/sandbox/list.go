@@ -12,7 +12,6 @@ import (
 
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/envfile"
-	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/registry"
 )
 
@@ -37,9 +36,9 @@ type Listing struct {
 // container states, and each instance's env file for its API port.
 func (s Sandboxes) Collect(ctx context.Context) (Listing, error) {
 	h := s.Host
-	reg, err := h.Registry().Load()
+	reg, err := h.LoadRegistry()
 	if err != nil {
-		return Listing{}, fail.With(fail.CodeError, "", err)
+		return Listing{}, err
 	}
 	states, dockerErr := compose.Engine{Env: h.Env}.ProjectStates(ctx, h.Config.ComposeProjectLabel)
 	l := Listing{Instances: []Row{}, Orphans: []string{}, Warnings: []string{}}
