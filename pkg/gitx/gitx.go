@@ -8,6 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
 
 	"github.com/ktrdr/sandbox/pkg/execx"
 )
@@ -15,6 +18,30 @@ import (
 // Git runs git with a fixed environment (nil: the process's).
 type Git struct {
 	Env []string
+	// LockPath, when set, is a file locked around every worktree change: git itself
+	// races when several worktrees of one repository are added at once.
+	LockPath string
+}
+
+// lockWorktrees holds LockPath for the duration of one worktree change.
+func (g Git) lockWorktrees(ctx context.Context) (func(), error) {
+	if g.LockPath == "" {
+		return func() {}, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(g.LockPath), 0o755); err != nil {
+		return nil, err
+	}
+	fl := flock.New(g.LockPath)
+	lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	ok, err := fl.TryLockContext(lctx, 25*time.Millisecond)
+	if !ok {
+		if err == nil {
+			err = lctx.Err()
+		}
+		return nil, fmt.Errorf("waiting for another worktree change (lock %s): %w", g.LockPath, err)
+	}
+	return func() { _ = fl.Unlock() }, nil
 }
 
 func (g Git) output(ctx context.Context, dir string, args ...string) (string, error) {
@@ -97,7 +124,12 @@ func (g Git) WorktreeAdd(ctx context.Context, repo, path, branch string) error {
 	} else {
 		args = append(args, "--", path)
 	}
-	_, err := g.output(ctx, repo, args...)
+	unlock, err := g.lockWorktrees(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	_, err = g.output(ctx, repo, args...)
 	return err
 }
 
@@ -109,13 +141,23 @@ func (g Git) WorktreeRemove(ctx context.Context, repo, path string, force bool) 
 		args = append(args, "--force")
 	}
 	args = append(args, "--", path)
-	_, err := g.output(ctx, repo, args...)
+	unlock, err := g.lockWorktrees(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	_, err = g.output(ctx, repo, args...)
 	return err
 }
 
 // WorktreePrune drops git's records of worktrees whose directories are gone.
 func (g Git) WorktreePrune(ctx context.Context, repo string) error {
-	_, err := g.output(ctx, repo, "worktree", "prune")
+	unlock, err := g.lockWorktrees(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	_, err = g.output(ctx, repo, "worktree", "prune")
 	return err
 }
 

@@ -63,6 +63,9 @@ func (h *Host) UpdateRegistry(ctx context.Context, fn func(*registry.File) error
 	return err
 }
 
+// WorktreeLockPath serializes git worktree changes on this machine.
+func (h *Host) WorktreeLockPath() string { return h.Registry().Path + ".worktrees.lock" }
+
 // SharedPath is the host's shared-data directory.
 func (h *Host) SharedPath() string { return h.Config.SharedPath(h.Home) }
 

@@ -91,7 +91,7 @@ func run(fn func(h *instance.Host) error) error {
 }
 
 func sandboxes(h *instance.Host) sandbox.Sandboxes {
-	return sandbox.Sandboxes{Host: h, Git: gitx.Git{Env: h.Env}}
+	return sandbox.Sandboxes{Host: h, Git: gitx.Git{Env: h.Env, LockPath: h.WorktreeLockPath()}}
 }
 
 func val[T any](p *T) T {
@@ -218,7 +218,7 @@ func (Sandbox) Gc(ctx context.Context, dryRun *bool) error {
 }
 
 func localProd(h *instance.Host) localprod.LocalProd {
-	return localprod.LocalProd{Host: h, Git: gitx.Git{Env: h.Env}}
+	return localprod.LocalProd{Host: h, Git: gitx.Git{Env: h.Env, LockPath: h.WorktreeLockPath()}}
 }
 
 // Init registers the current clone as local-prod (slot 0, the standard ports).
