@@ -34,6 +34,14 @@ import (
 
 func main() {
 	log.SetFlags(log.LstdFlags | log.LUTC)
+	// The image has no shell or coreutils; the binary is also /bin/ls and /bin/sh so
+	// `docker exec <c> ls /app/data` and `sandbox:shell` work in it.
+	switch filepath.Base(os.Args[0]) {
+	case "ls":
+		os.Exit(listDirs(os.Stdout, os.Args[1:]))
+	case "sh":
+		os.Exit(miniShell(os.Stdin, os.Stdout))
+	}
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: demo backend|worker|db|http PORT...|idle|mcp-stdio|probe URL")
 		os.Exit(2)
@@ -314,4 +322,65 @@ func probe(args []string) error {
 		return fmt.Errorf("%s answered %d", args[0], resp.StatusCode)
 	}
 	return nil
+}
+
+// listDirs prints the names in each directory, like a bare ls.
+func listDirs(w io.Writer, dirs []string) int {
+	if len(dirs) == 0 {
+		dirs = []string{"."}
+	}
+	status := 0
+	for _, d := range dirs {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ls:", err)
+			status = 1
+			continue
+		}
+		for _, e := range entries {
+			fmt.Fprintln(w, e.Name())
+		}
+	}
+	return status
+}
+
+// miniShell understands ls, cat, echo, env and exit: enough to look around a container.
+func miniShell(in io.Reader, out io.Writer) int {
+	fmt.Fprintln(out, "demo shell: ls [DIR...], cat FILE..., echo ..., env, exit")
+	sc := bufio.NewScanner(in)
+	for fmt.Fprint(out, "$ "); sc.Scan(); fmt.Fprint(out, "$ ") {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		switch f[0] {
+		case "exit":
+			return 0
+		case "ls":
+			listDirs(out, f[1:])
+		case "cat":
+			for _, name := range f[1:] {
+				b, err := os.ReadFile(name)
+				if err != nil {
+					fmt.Fprintln(out, "cat:", err)
+					continue
+				}
+				out.Write(b)
+			}
+		case "echo":
+			fmt.Fprintln(out, strings.Join(f[1:], " "))
+		case "env":
+			for _, kv := range os.Environ() {
+				if k, _, _ := strings.Cut(kv, "="); strings.Contains(k, "PASSWORD") || strings.Contains(k, "SECRET") || strings.Contains(k, "KEY") {
+					fmt.Fprintln(out, k+"=(hidden)")
+					continue
+				}
+				fmt.Fprintln(out, kv)
+			}
+		default:
+			fmt.Fprintf(out, "%s: not available in the demo shell\n", f[0])
+		}
+	}
+	fmt.Fprintln(out)
+	return 0
 }

@@ -4,6 +4,7 @@
 package e2e
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"net"
 	"os"
@@ -25,6 +26,7 @@ var (
 	repoRoot  string // this repository
 	binDir    string // holds the compiled targets as `sandbox`
 	realEnv   = map[string]string{}
+	demoImage string // a tag unique to this build of the demo program
 	setupFail error
 )
 
@@ -50,6 +52,12 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "mage -compile: %v\n%s", err, out)
 		return 1
 	}
+	demoSrc, err := os.ReadFile(filepath.Join(repoRoot, "demo", "main.go"))
+	if err != nil {
+		panic(err)
+	}
+	dockerfile, _ := os.ReadFile(filepath.Join(repoRoot, "demo", "Dockerfile"))
+	demoImage = fmt.Sprintf("ktrdr-sandbox-demo:e2e-%x", sha256.Sum256(append(demoSrc, dockerfile...)))[:len("ktrdr-sandbox-demo:e2e-")+12]
 	// Children run with a fake HOME; keep Go's caches and Docker's CLI plugins where
 	// they really are.
 	for _, k := range []string{"GOCACHE", "GOMODCACHE", "GOPATH"} {
@@ -76,6 +84,7 @@ func env(work string) []string {
 		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com",
 		"SANDBOX_PORT_OFFSET=" + strconv.Itoa(portOffset),
 		"CGO_ENABLED=0",
+		"KTRDR_DEMO_IMAGE=" + demoImage,
 	}
 	for k, v := range realEnv {
 		vars = append(vars, k+"="+v)

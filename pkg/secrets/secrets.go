@@ -56,11 +56,9 @@ func (o OP) Fetch(ctx context.Context, item string, fields []config.SecretField)
 			msg = strings.ToLower(ee.Stderr)
 		}
 		switch {
-		case strings.Contains(msg, "not signed in") || strings.Contains(msg, "signin") ||
-			strings.Contains(msg, "session expired") || strings.Contains(msg, "authorization"):
+		case containsAny(msg, "signed in", "signin", "sign in", "session expired", "no account", "authorization"):
 			return nil, ErrNotSignedIn
-		case strings.Contains(msg, "isn't an item") || strings.Contains(msg, "not found") ||
-			strings.Contains(msg, "no item"):
+		case containsAny(msg, "isn't an item", "not found", "no item"):
 			return nil, fmt.Errorf("%w: %q (create it with fields %s, or pass -noSecrets)", ErrItemMissing, item, labels(fields))
 		}
 		// op's own message is not echoed: it can quote the request, never a value, but
@@ -111,4 +109,13 @@ func exitCode(err error) int {
 		return ee.Code
 	}
 	return -1
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }

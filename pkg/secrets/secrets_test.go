@@ -55,6 +55,7 @@ func TestFetchFailuresAreDistinctAndCarryNoValue(t *testing.T) {
 		want         error
 	}{
 		{"not signed in", `[ERROR] 2026/01/01 00:00:00 You are not currently signed in. Please run "op signin --help"`, ErrNotSignedIn},
+		{"no accounts", `[ERROR] 2026/01/01 00:00:00 no accounts configured for use with 1Password CLI`, ErrNotSignedIn},
 		{"item missing", `[ERROR] 2026/01/01 00:00:00 "ktrdr-sandbox-dev" isn't an item. Specify the item with its UUID, name, or domain.`, ErrItemMissing},
 	}
 	for _, c := range cases {

@@ -1,0 +1,348 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// requireDocker skips loudly without a Docker engine and compose v2, except in CI,
+// where the Docker suites must run.
+func requireDocker(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: Docker suites skipped")
+	}
+	for _, args := range [][]string{{"version", "--format", "{{.Server.Version}}"}, {"compose", "version"}} {
+		cmd := exec.Command("docker", args...)
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+realEnv["DOCKER_CONFIG"])
+		if out, err := cmd.CombinedOutput(); err != nil {
+			msg := fmt.Sprintf("DOCKER SUITE NOT RUN: docker %s failed: %v: %s", strings.Join(args, " "), err, out)
+			if os.Getenv("CI") == "true" {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
+		}
+	}
+}
+
+// stack is one test's machine: a repository, a home, and the compiled targets.
+type stack struct {
+	t    *testing.T
+	work string
+	path []string // extra PATH entries (fake op)
+}
+
+func newStack(t *testing.T) *stack {
+	requireDocker(t)
+	work := t.TempDir()
+	if err := makeRepo(work); err != nil {
+		t.Fatal(err)
+	}
+	return &stack{t: t, work: work}
+}
+
+// run runs a target in dir and returns stdout+stderr and the exit code.
+func (s *stack) run(dir string, args ...string) (string, int) {
+	s.t.Helper()
+	cmd := sandboxCmd(s.work, dir, args...)
+	if len(s.path) > 0 {
+		for i, kv := range cmd.Env {
+			if strings.HasPrefix(kv, "PATH=") {
+				cmd.Env[i] = "PATH=" + strings.Join(s.path, ":") + ":" + strings.TrimPrefix(kv, "PATH=")
+			}
+		}
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		s.t.Fatal(err)
+	}
+	return out.String(), code
+}
+
+func (s *stack) must(dir string, args ...string) string {
+	s.t.Helper()
+	out, code := s.run(dir, args...)
+	if code != 0 {
+		s.t.Fatalf("%v in %s: exit %d\n%s", args, dir, code, out)
+	}
+	return out
+}
+
+// cleanup removes every container and volume a test's instances left, whatever failed.
+func (s *stack) cleanup(projects ...string) {
+	s.t.Cleanup(func() {
+		for _, p := range projects {
+			_ = exec.Command("docker", "compose", "--project-name", p, "down", "--volumes", "--remove-orphans", "--timeout", "1").Run()
+		}
+	})
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func workerCount(t *testing.T, port int) int {
+	t.Helper()
+	code, body := get(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/workers", port))
+	if code != 200 {
+		t.Fatalf("workers on %d: %d %s", port, code, body)
+	}
+	var w struct{ Workers []json.RawMessage }
+	if err := json.Unmarshal([]byte(body), &w); err != nil {
+		t.Fatal(err)
+	}
+	return len(w.Workers)
+}
+
+func docker(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("docker", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// The issue's scenario: two sandboxes up side by side on the real engine.
+func TestDockerTwoSandboxes(t *testing.T) {
+	s := newStack(t)
+	s.cleanup("ktrdr--a", "ktrdr--b")
+	repo := filepath.Join(s.work, "repo")
+	s.must(repo, "sandbox:initShared", "-minimal")
+	if err := os.WriteFile(filepath.Join(s.work, "home", ".ktrdr", "shared", "data", "AAPL_1d.csv"), []byte("a,b\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.must(repo, "sandbox:create", "a")
+	s.must(repo, "sandbox:create", "b")
+	a, b := filepath.Join(s.work, "ktrdr--a"), filepath.Join(s.work, "ktrdr--b")
+
+	out := s.must(a, "sandbox:up", "-noSecrets")
+	for _, want := range []string{"✓ Database ready", "✓ Backend ready", "✓ Workers ready (4 workers registered)", "✓ Jaeger ready", "Startability Gate: PASSED", "http://localhost:28001"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("up output lacks %q:\n%s", want, out)
+		}
+	}
+	s.must(b, "sandbox:up", "-noSecrets")
+	for _, port := range []int{28001, 28002} {
+		if code, body := get(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/health", port)); code != 200 {
+			t.Errorf("health on %d: %d %s", port, code, body)
+		}
+		if n := workerCount(t, port); n != 4 {
+			t.Errorf("%d workers on %d, want 4", n, port)
+		}
+	}
+	if ls := docker(t, "exec", "ktrdr--a-backend-1", "ls", "/app/data"); strings.TrimSpace(ls) != "AAPL_1d.csv" {
+		t.Errorf("ls /app/data in the backend: %q", ls)
+	}
+
+	// up again on a running instance: its own ports do not count as busy
+	s.must(a, "sandbox:up", "-noSecrets", "-noWait")
+
+	var st struct {
+		State    string
+		Services []struct{ Label, URL string }
+		Workers  []struct{ Label, URL string }
+	}
+	if err := json.Unmarshal([]byte(s.must(b, "sandbox:status", "-json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.State != "running" || st.Services[0].URL != "http://localhost:28002" || st.Workers[0].URL != "http://localhost:25021" {
+		t.Errorf("status of b: %+v", st)
+	}
+	if out := s.must(repo, "sandbox:list"); !strings.Contains(out, "ktrdr--a  1     running") || !strings.Contains(out, "ktrdr--b  2     running") {
+		t.Errorf("list:\n%s", out)
+	}
+
+	// gate failure: exit 4 with the reasons
+	if out, code := s.run(a, "sandbox:up", "-noSecrets", "-timeout=1ms"); code != 4 || !strings.Contains(out, "startability gate failed") {
+		t.Errorf("gate with a 1ms deadline: exit %d\n%s", code, out)
+	}
+
+	// down keeps the volume; a foreign listener on a port then blocks up with exit 3
+	s.must(a, "sandbox:down")
+	if vols := docker(t, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=ktrdr--a"); !strings.Contains(vols, "ktrdr--a_postgres_data") {
+		t.Errorf("down removed the volume: %q", vols)
+	}
+	if out := s.must(repo, "sandbox:list"); !strings.Contains(out, "ktrdr--a  1     stopped") {
+		t.Errorf("list after down:\n%s", out)
+	}
+	l := listen(t, 28001)
+	if out, code := s.run(a, "sandbox:up", "-noSecrets"); code != 3 || !strings.Contains(out, "28001 (KTRDR_API_PORT)") {
+		t.Errorf("up with a foreign listener: exit %d\n%s", code, out)
+	}
+	l.Close()
+
+	// destroy removes containers, volumes and worktree
+	s.must(a, "sandbox:destroy", "-force")
+	s.must(b, "sandbox:destroy", "-force")
+	if left := docker(t, "ps", "-aq", "--filter", "label=com.docker.compose.project=ktrdr--b"); strings.TrimSpace(left) != "" {
+		t.Errorf("containers left: %s", left)
+	}
+	if vols := docker(t, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=ktrdr--a"); strings.TrimSpace(vols) != "" {
+		t.Errorf("volumes left: %s", vols)
+	}
+	for _, d := range []string{a, b} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s still exists", d)
+		}
+	}
+}
+
+// Secrets reach compose's environment and nothing else: not a file, not the output.
+func TestDockerSecretsStayOutOfFilesAndOutput(t *testing.T) {
+	s := newStack(t)
+	s.cleanup("ktrdr--sec", "ktrdr-prod")
+	const secret = "Zq7-known-secret-value-41"
+	opDir := filepath.Join(s.work, "fakebin")
+	if err := os.MkdirAll(opDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	item := `{"fields":[{"label":"db_password","type":"CONCEALED","value":"` + secret + `"},{"label":"jwt_secret","type":"CONCEALED","value":"` + secret + `-jwt"}]}`
+	if err := os.WriteFile(filepath.Join(opDir, "item.json"), []byte(item), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\n# a scripted op: `op item get ITEM --format json`\n[ \"$1 $2\" = \"item get\" ] || exit 2\ncat " + filepath.Join(opDir, "item.json") + "\n"
+	if err := os.WriteFile(filepath.Join(opDir, "op"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.path = []string{opDir}
+	repo := filepath.Join(s.work, "repo")
+	s.must(repo, "sandbox:create", "sec")
+	dir := filepath.Join(s.work, "ktrdr--sec")
+	var all strings.Builder
+	out := s.must(dir, "sandbox:up")
+	all.WriteString(out)
+	if !strings.Contains(out, "Loaded secrets: DB_PASSWORD, JWT_SECRET") {
+		t.Errorf("up did not load the secrets:\n%s", out)
+	}
+	env := docker(t, "inspect", "--format", "{{json .Config.Env}}", "ktrdr--sec-backend-1")
+	if !strings.Contains(env, "DB_PASSWORD="+secret) {
+		t.Errorf("the backend did not get the secret: %s", env)
+	}
+	for _, args := range [][]string{{"sandbox:status"}, {"sandbox:status", "-json"}, {"sandbox:list", "-json"}, {"sandbox:logs", "-tail=50"}, {"sandbox:doctor"}} {
+		o, _ := s.run(dir, args...)
+		all.WriteString(o)
+	}
+	// local-prod fails without secrets, and its error carries no value either
+	s.path = nil
+	clone := filepath.Join(s.work, "prod")
+	if out, err := exec.Command("git", "clone", "-q", repo, clone).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	s.must(clone, "localProd:init")
+	notSignedIn := filepath.Join(s.work, "nosign")
+	_ = os.MkdirAll(notSignedIn, 0o755)
+	_ = os.WriteFile(filepath.Join(notSignedIn, "op"), []byte("#!/bin/sh\necho '[ERROR] You are not currently signed in.' >&2\nexit 1\n"), 0o755)
+	s.path = []string{notSignedIn}
+	o, code := s.run(clone, "localProd:up")
+	all.WriteString(o)
+	if code != 1 || !strings.Contains(o, "not signed in to 1Password") {
+		t.Errorf("local-prod up without secrets: exit %d\n%s", code, o)
+	}
+	s.must(clone, "localProd:destroy", "-force")
+	s.must(dir, "sandbox:destroy", "-force")
+
+	if strings.Contains(all.String(), secret) {
+		t.Errorf("a secret value appeared in the output")
+	}
+	for _, root := range []string{filepath.Join(s.work, "home"), filepath.Join(s.work, "repo"), clone} {
+		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte(secret)) {
+				t.Errorf("secret value written to %s", p)
+			}
+			return nil
+		})
+	}
+}
+
+// The M6 scenario: local-prod on the standard ports (moved by the suite's offset).
+func TestDockerLocalProd(t *testing.T) {
+	s := newStack(t)
+	s.cleanup("ktrdr-prod")
+	clone := filepath.Join(s.work, "prod")
+	if out, err := exec.Command("git", "clone", "-q", filepath.Join(s.work, "repo"), clone).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	s.must(clone, "localProd:init")
+	out := s.must(s.work, "localProd:up", "-noSecrets")
+	if !strings.Contains(out, "Startability Gate: PASSED") || !strings.Contains(out, "KTRDR_ENV=production") {
+		t.Errorf("localProd:up:\n%s", out)
+	}
+	if code, body := get(t, "http://127.0.0.1:28000/api/v1/health"); code != 200 || !strings.Contains(body, "production") {
+		t.Errorf("health: %d %s", code, body)
+	}
+	if n := workerCount(t, 28000); n != 4 {
+		t.Errorf("%d workers, want exactly 4", n)
+	}
+	if st := docker(t, "inspect", "--format", "{{.State.Status}}", "ktrdr-prod-mcp-local-1"); strings.TrimSpace(st) != "running" {
+		t.Errorf("mcp-local: %s", st)
+	}
+	mcp := exec.Command("docker", "exec", "-i", "ktrdr-prod-mcp-local-1", "/demo", "mcp-stdio")
+	mcp.Stdin = strings.NewReader("ping\n")
+	if b, err := mcp.Output(); err != nil || !strings.Contains(string(b), `"backend_status":200`) {
+		t.Errorf("mcp over docker exec -i: %v %s", err, b)
+	}
+	status := s.must(s.work, "localProd:status")
+	for _, want := range []string{"Instance: ktrdr-prod (slot 0)", "Status: running", "mcp-local", "http://localhost:28000", "Worker 4    http://localhost:25006"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("status lacks %q:\n%s", want, status)
+		}
+	}
+	s.must(s.work, "localProd:down")
+	if code, _ := get(t, "http://127.0.0.1:28000/api/v1/health"); code != 0 {
+		t.Errorf("health answered %d after down", code)
+	}
+	s.must(clone, "localProd:up", "-noSecrets", "-noWait")
+	out = s.must(s.work, "localProd:destroy", "-force")
+	if !strings.Contains(out, "Note: local-prod is at "+clone) || !strings.Contains(out, "Clone directory preserved") {
+		t.Errorf("destroy:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(clone, ".env.sandbox")); !os.IsNotExist(err) {
+		t.Error(".env.sandbox kept")
+	}
+	if _, err := os.Stat(filepath.Join(clone, "demo", "main.go")); err != nil {
+		t.Error("the clone lost files")
+	}
+	if vols := docker(t, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=ktrdr-prod"); strings.TrimSpace(vols) != "" {
+		t.Errorf("volumes left: %s", vols)
+	}
+	data, _ := os.ReadFile(filepath.Join(s.work, "home", ".ktrdr", "sandbox", "instances.json"))
+	if !strings.Contains(string(data), `"local_prod": null`) {
+		t.Errorf("registry: %s", data)
+	}
+}
+
+func listen(t *testing.T, port int) io.Closer {
+	t.Helper()
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
