@@ -1,0 +1,68 @@
+# Aliases for the Mage targets (go tool mage <target>), plus the demo and the tests.
+# Flags: NAME=, BRANCH=, SLOT=, FROM=, SERVICE=, TAIL=, TIMEOUT=, and 1 for booleans:
+#   make sandbox-create NAME=feat-x SLOT=3
+#   make sandbox-up NOSECRETS=1
+#   make sandbox-destroy FORCE=1
+
+MAGE := go tool mage
+flag = $(if $($(1)),-$(2)=$($(1)))
+bool = $(if $($(1)),-$(2))
+
+.PHONY: demo demo-clean test check bench help
+help:
+	@$(MAGE) -l
+
+# The main job on the demo stack: create a sandbox, bring it up, show it healthy.
+demo:
+	./scripts/demo.sh
+
+demo-clean:
+	./scripts/demo.sh --clean
+
+# The test suite (Docker suites included; they need the engine and compose v2).
+test:
+	go test -race -count=1 -timeout 30m ./...
+
+check:
+	go vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+bench:
+	./scripts/bench/run.sh
+
+sandbox-create:
+	$(MAGE) sandbox:create "$(NAME)" $(call flag,BRANCH,branch) $(call flag,SLOT,slot)
+sandbox-init:
+	$(MAGE) sandbox:init $(call flag,SLOT,slot) $(call flag,NAME,name)
+sandbox-up:
+	$(MAGE) sandbox:up $(call bool,NOWAIT,noWait) $(call bool,BUILD,build) $(call flag,TIMEOUT,timeout) $(call bool,NOSECRETS,noSecrets)
+sandbox-down:
+	$(MAGE) sandbox:down $(call bool,VOLUMES,volumes)
+sandbox-destroy:
+	$(MAGE) sandbox:destroy $(call bool,FORCE,force) $(call bool,KEEPWORKTREE,keepWorktree) $(call bool,DISCARDCHANGES,discardChanges)
+sandbox-list:
+	$(MAGE) sandbox:list $(call bool,JSON,json)
+sandbox-status:
+	$(MAGE) sandbox:status $(call bool,JSON,json)
+sandbox-logs:
+	$(MAGE) sandbox:logs $(call flag,SERVICE,service) $(call bool,FOLLOW,follow) $(call flag,TAIL,tail)
+sandbox-shell:
+	$(MAGE) sandbox:shell $(call flag,SERVICE,service)
+sandbox-init-shared:
+	$(MAGE) sandbox:initShared $(call flag,FROM,from) $(call bool,MINIMAL,minimal)
+sandbox-doctor:
+	$(MAGE) sandbox:doctor $(call bool,JSON,json)
+sandbox-gc:
+	$(MAGE) sandbox:gc $(call bool,DRYRUN,dryRun)
+local-prod-init:
+	$(MAGE) localProd:init
+local-prod-up:
+	$(MAGE) localProd:up $(call bool,NOWAIT,noWait) $(call bool,BUILD,build) $(call flag,TIMEOUT,timeout) $(call bool,NOSECRETS,noSecrets)
+local-prod-down:
+	$(MAGE) localProd:down $(call bool,VOLUMES,volumes)
+local-prod-destroy:
+	$(MAGE) localProd:destroy $(call bool,FORCE,force)
+local-prod-status:
+	$(MAGE) localProd:status $(call bool,JSON,json)
+local-prod-logs:
+	$(MAGE) localProd:logs $(call flag,SERVICE,service) $(call bool,FOLLOW,follow) $(call flag,TAIL,tail)
