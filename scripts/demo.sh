@@ -22,7 +22,7 @@ if [ ! -f "$dir/.env.sandbox" ]; then
   go tool mage sandbox:create "$name"
 fi
 cd "$dir"
-go tool mage sandbox:up -noSecrets
+go tool mage sandbox:up -noSecrets -build
 go tool mage sandbox:status
 echo
 echo "Try: curl -s http://localhost:$(grep '^KTRDR_API_PORT=' .env.sandbox | cut -d= -f2)/api/v1/workers"

@@ -90,10 +90,11 @@ func (p Project) Logs(ctx context.Context, service string, follow bool, tail int
 	return nil
 }
 
-// Exec runs a command in a running service container, interactive when stdin is given.
-func (p Project) Exec(ctx context.Context, service string, cmd []string, stdin io.Reader, out, errw io.Writer) error {
+// Exec runs a command in a running service container; tty allocates a terminal (only
+// when stdin is one).
+func (p Project) Exec(ctx context.Context, service string, cmd []string, tty bool, stdin io.Reader, out, errw io.Writer) error {
 	sub := []string{"exec"}
-	if stdin == nil {
+	if !tty {
 		sub = append(sub, "-T")
 	}
 	sub = append(sub, service)

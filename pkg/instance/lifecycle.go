@@ -231,12 +231,14 @@ func (h *Host) Shell(ctx context.Context, in *Instance, lc config.Lifecycle, ser
 		service = "backend"
 	}
 	p := h.Project(in, lc, nil)
-	err := p.Exec(ctx, service, []string{"bash"}, h.In, h.Out, h.Err)
+	// Probe for bash without stdin: a failed exec would already have consumed what the
+	// user piped in.
+	shell := "bash"
 	var ee *execx.ExitError
-	if errors.As(err, &ee) && (ee.Code == 126 || ee.Code == 127) {
-		err = p.Exec(ctx, service, []string{"sh"}, h.In, h.Out, h.Err)
+	if err := p.Exec(ctx, service, []string{"bash", "-c", "exit 0"}, false, nil, io.Discard, io.Discard); errors.As(err, &ee) && (ee.Code == 126 || ee.Code == 127) {
+		shell = "sh"
 	}
-	if err != nil {
+	if err := p.Exec(ctx, service, []string{shell}, h.Terminal, h.In, h.Out, h.Err); err != nil {
 		return fail.With(fail.CodeError, fmt.Sprintf("Is %s running? See: go tool mage %s:status", service, lc.TargetPrefix), err)
 	}
 	return nil
