@@ -127,7 +127,7 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata",
 		Setup: func(e *testscript.Env) error {
 			e.Vars = append(e.Vars, env(e.WorkDir)...)
-			e.Vars = append(e.Vars, "OFFSET="+strconv.Itoa(portOffset))
+			e.Vars = append(e.Vars, "OFFSET="+strconv.Itoa(portOffset), "SCRIPTS="+filepath.Join(repoRoot, "scripts"))
 			e.Cd = filepath.Join(e.WorkDir, "repo")
 			return makeRepo(e.WorkDir)
 		},
