@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,6 +79,9 @@ func Replace(ctx context.Context, src, dst string, prog Progress) (ReplaceResult
 	err = cp.Copy(src, work, cp.Options{
 		OnSymlink:     func(string) cp.SymlinkAction { return cp.Shallow },
 		PreserveTimes: true,
+		// Several files in flight: the kernel copies each (copy_file_range), and with
+		// more than one core that finishes sooner than one file at a time.
+		NumOfWorkers: int64(2 * runtime.GOMAXPROCS(0)),
 		Skip: func(info os.FileInfo, s, d string) (bool, error) {
 			if err := ctx.Err(); err != nil {
 				return true, err

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Benchmarks where users wait, each quoted as a ratio against a reference command timed
+# in the same run (machines are noisy; absolute seconds mean little):
+#   copy    sandbox:initShared -from  vs  cp -a          (1 GiB in 64 files; 20k small files)
+#   rerun   initShared over unchanged data  vs  its first run
+#   stats   sandbox:status (Shared Data of 100k files)  vs  du -sb
+#   list    sandbox:list / sandbox:status with 10 instances  vs  docker compose ls
+#   up      sandbox:up to gate PASSED  vs  docker compose up -d --wait   (needs Docker)
+# Usage: scripts/bench/run.sh [copy|stats|list|up ...]   (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$(pwd)
+work=$(mktemp -d /tmp/sandbox-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export HOME="$work/home" GIT_CONFIG_GLOBAL="$work/gitconfig" SANDBOX_PORT_OFFSET=${SANDBOX_PORT_OFFSET:-21000}
+export DOCKER_CONFIG=${DOCKER_CONFIG:-$(eval echo ~"$(id -un)")/.docker}
+mkdir -p "$HOME"
+git config --global user.email bench@example.com; git config --global user.name bench
+go tool mage -compile "$work/sandbox" >/dev/null
+sbx="$work/sandbox"
+what=${*:-copy stats list up}
+
+now() { date +%s.%N; }
+# median of N timings of a command (seconds)
+timeit() {
+  local n=$1; shift
+  local ts=()
+  for _ in $(seq "$n"); do
+    local t0; t0=$(now); "$@" >/dev/null 2>&1; ts+=("$(echo "$(now) - $t0" | bc -l)")
+  done
+  printf '%s\n' "${ts[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+ratio() { echo "scale=2; $1 / $2" | bc -l; }
+report() { printf '%-58s %8.3fs  vs %-26s %8.3fs  ratio %s\n' "$1" "$2" "$3" "$4" "$(ratio "$2" "$4")"; }
+
+mktree_big() { mkdir -p "$1/data"; for i in $(seq 64); do head -c $((16<<20)) /dev/urandom >"$1/data/f$i.bin"; done; }
+mktree_small() { mkdir -p "$1/data"; for d in $(seq 200); do mkdir -p "$1/data/d$d"; for f in $(seq 100); do head -c 8192 /dev/urandom >"$1/data/d$d/f$f.csv"; done; done; }
+
+bench_copy() {
+  for kind in big small; do
+    src="$work/src-$kind"; "mktree_$kind" "$src"
+    cp -a "$src/data" "$work/warm" && rm -rf "$work/warm"          # same cache state for both
+    cpa() { rm -rf "$work/cp"; cp -a "$src/data" "$work/cp"; }
+    ours() { rm -rf "$HOME/.ktrdr/shared"; "$sbx" sandbox:initShared -from="$src"; }
+    t_cp=$(timeit 5 cpa); t_ours=$(timeit 5 ours); t_cp2=$(timeit 5 cpa); t_cp=$(printf "%s\n" "$t_cp" "$t_cp2" | sort -g | head -1)
+    label="initShared -from ($kind: $(du -sh "$src/data" | cut -f1), $(find "$src/data" -type f | wc -l) files)"
+    report "$label" "$t_ours" "cp -a" "$t_cp"
+    rerun() { "$sbx" sandbox:initShared -from="$src"; }
+    t_rerun=$(timeit 3 rerun)
+    report "initShared -from again, unchanged ($kind)" "$t_rerun" "first initShared -from" "$t_ours"
+    rm -rf "$src" "$work/cp" "$HOME/.ktrdr/shared"
+  done
+}
+
+bench_stats() {
+  mkdir -p "$HOME/.ktrdr/shared/data" "$HOME/.ktrdr/shared/models" "$HOME/.ktrdr/shared/strategies"
+  for d in $(seq 400); do mkdir -p "$HOME/.ktrdr/shared/data/d$d"; (cd "$HOME/.ktrdr/shared/data/d$d" && touch $(seq -f 'f%g.csv' 250)); done
+  (cd "$repo" && "$sbx" sandbox:create statbench >/dev/null)
+  dir="$(dirname "$repo")/ktrdr--statbench"
+  t_du=$(timeit 5 du -sb "$HOME/.ktrdr/shared")
+  st() { (cd "$dir" && "$sbx" sandbox:status); }
+  t_st=$(timeit 5 st)
+  report "sandbox:status (Shared Data: $(find "$HOME/.ktrdr/shared" -type f | wc -l) files)" "$t_st" "du -sb" "$t_du"
+  (cd "$dir" && "$sbx" sandbox:destroy -force >/dev/null)
+  rm -rf "$HOME/.ktrdr/shared"
+}
+
+bench_list() {
+  for i in $(seq 10); do (cd "$repo" && "$sbx" sandbox:create "lb$i" >/dev/null); done
+  dir="$(dirname "$repo")/ktrdr--lb1"
+  t_ls=$(timeit 7 docker compose ls)
+  li() { "$sbx" sandbox:list; }
+  st() { (cd "$dir" && "$sbx" sandbox:status); }
+  t_li=$(timeit 7 li); t_st=$(timeit 7 st)
+  report "sandbox:list (10 instances)" "$t_li" "docker compose ls" "$t_ls"
+  report "sandbox:status (10 instances registered)" "$t_st" "docker compose ls" "$t_ls"
+  for i in $(seq 10); do (cd "$(dirname "$repo")/ktrdr--lb$i" && "$sbx" sandbox:destroy -force >/dev/null); done
+}
+
+bench_up() {
+  docker compose version >/dev/null 2>&1 || { echo "up: skipped (no docker compose v2)"; return; }
+  (cd "$repo" && "$sbx" sandbox:create upbench >/dev/null)
+  dir="$(dirname "$repo")/ktrdr--upbench"
+  (cd "$dir" && "$sbx" sandbox:up -noSecrets -noWait >/dev/null 2>&1 && "$sbx" sandbox:down >/dev/null 2>&1)  # image built, binary cached
+  set -a; . "$dir/.env.sandbox"; set +a
+  ref() { docker compose -p upbench-ref --project-directory "$dir" -f "$dir/docker-compose.sandbox.yml" up -d --wait --wait-timeout 120; docker compose -p upbench-ref -f "$dir/docker-compose.sandbox.yml" down -v -t 1; }
+  ours() { (cd "$dir" && "$sbx" sandbox:up -noSecrets && "$sbx" sandbox:down -volumes); }
+  # time only the up part of each: measure up+down and down alone
+  refdown() { docker compose -p upbench-ref --project-directory "$dir" -f "$dir/docker-compose.sandbox.yml" up -d --wait --wait-timeout 120 >/dev/null 2>&1; t0=$(now); docker compose -p upbench-ref -f "$dir/docker-compose.sandbox.yml" down -v -t 1 >/dev/null 2>&1; echo "$(now) - $t0" | bc -l; }
+  oursdown() { (cd "$dir" && "$sbx" sandbox:up -noSecrets >/dev/null 2>&1); t0=$(now); (cd "$dir" && "$sbx" sandbox:down -volumes >/dev/null 2>&1); echo "$(now) - $t0" | bc -l; }
+  local r=() o=()
+  for _ in 1 2 3; do
+    t0=$(now); d=$(refdown); r+=("$(echo "$(now) - $t0 - $d" | bc -l)")
+    t0=$(now); d=$(oursdown); o+=("$(echo "$(now) - $t0 - $d" | bc -l)")
+  done
+  med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+  report "sandbox:up to Startability Gate: PASSED" "$(med "${o[@]}")" "docker compose up -d --wait" "$(med "${r[@]}")"
+  (cd "$dir" && "$sbx" sandbox:destroy -force >/dev/null 2>&1)
+}
+
+for w in $what; do "bench_$w"; done
