@@ -12,6 +12,8 @@ cd "$(dirname "$0")/../.."
 repo=$(pwd)
 work=$(mktemp -d /tmp/sandbox-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+# Keep Go's caches where they are; only the tool's state moves to the temp home.
+export GOPATH=$(go env GOPATH) GOMODCACHE=$(go env GOMODCACHE) GOCACHE=$(go env GOCACHE)
 export HOME="$work/home" GIT_CONFIG_GLOBAL="$work/gitconfig" SANDBOX_PORT_OFFSET=${SANDBOX_PORT_OFFSET:-21000}
 export DOCKER_CONFIG=${DOCKER_CONFIG:-$(eval echo ~"$(id -un)")/.docker}
 mkdir -p "$HOME"
