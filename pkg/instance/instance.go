@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/ktrdr/sandbox/pkg/config"
@@ -35,6 +36,17 @@ type Host struct {
 	Progress bool
 	// Now returns the current time (fixed in tests).
 	Now func() time.Time
+	// CrashAt names a step at which the process kills itself with SIGKILL. Only the
+	// crash-point tests set it, to prove every intermediate state is reported and repaired.
+	CrashAt string
+}
+
+// Step marks a point between two changes of a multi-step command.
+func (h *Host) Step(name string) {
+	if h.CrashAt != "" && h.CrashAt == name {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // SIGKILL is not deliverable late; never continue past the crash point
+	}
 }
 
 // Registry is the host's registry store.

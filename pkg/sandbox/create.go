@@ -99,11 +99,13 @@ func (s Sandboxes) Create(ctx context.Context, name string, o CreateOptions) err
 	if err := s.reserve(ctx, entry, o.Slot); err != nil {
 		return err
 	}
+	h.Step("create:reserved")
 	h.Printf("Creating worktree at %s...\n", path)
 	if err := s.Git.WorktreeAdd(ctx, repo, path, o.Branch); err != nil {
 		s.rollback(ctx, id, "")
 		return fail.With(fail.CodeError, "Nothing was created; see git's message", err)
 	}
+	h.Step("create:worktree")
 	if err := envfile.Write(filepath.Join(path, h.Config.EnvFile), instance.EnvVars(h.Config, h.Home, id, entry.Slot, now)); err != nil {
 		s.rollback(ctx, id, repo)
 		return fail.With(fail.CodeError, "Nothing was kept; check the disk and permissions", err)

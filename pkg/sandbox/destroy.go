@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,7 +36,15 @@ func (s Sandboxes) Destroy(ctx context.Context, o DestroyOptions) error {
 		return fail.New(fail.CodeError, "To remove local-prod use: go tool mage localProd:destroy (it keeps the clone)",
 			"%s is the local-prod clone; sandbox:destroy never touches it", h.Cwd)
 	}
+	entry := reg.ByPath(h.Cwd)
 	in, err := instance.Load(h.Config, h.Cwd)
+	if err != nil && entry != nil && errors.Is(err, instance.ErrNotInstance) {
+		// A create killed before it wrote the env file: the registry still knows the
+		// instance, which is enough to finish taking it apart.
+		in = &instance.Instance{ID: entry.InstanceID, Slot: entry.Slot, Dir: h.Cwd,
+			Vars: instance.EnvVars(h.Config, h.Home, entry.InstanceID, entry.Slot, h.Now())}
+		err = nil
+	}
 	if err != nil {
 		return err
 	}
@@ -43,7 +52,6 @@ func (s Sandboxes) Destroy(ctx context.Context, o DestroyOptions) error {
 		return fail.New(fail.CodeError, "To remove local-prod use: go tool mage localProd:destroy",
 			"%s is a local-prod instance (slot %d); sandbox:destroy refuses it", in.ID, in.Slot)
 	}
-	entry := reg.ByPath(h.Cwd)
 	if entry == nil {
 		return fail.New(fail.CodeError,
 			"Nothing was deleted. Stop its containers with sandbox:down -volumes, then remove the directory yourself if you mean to",
@@ -86,12 +94,14 @@ func (s Sandboxes) Destroy(ctx context.Context, o DestroyOptions) error {
 	} else {
 		h.Printf("✓ Containers stopped and volumes removed\n")
 	}
+	h.Step("destroy:down")
 	envPath := filepath.Join(in.Dir, h.Config.EnvFile)
 	if removeTree {
 		if err := s.removeWorktree(ctx, *entry.ParentRepo, in.Dir, o.DiscardChanges); err != nil {
 			return fail.With(fail.CodeError, "The registry entry was kept; resolve git's complaint and retry", err)
 		}
 		h.Printf("✓ Worktree removed (branch kept)\n")
+		h.Step("destroy:worktree")
 	} else {
 		if err := os.Remove(envPath); err != nil && !os.IsNotExist(err) {
 			return fail.With(fail.CodeError, "", fmt.Errorf("remove %s: %w", envPath, err))

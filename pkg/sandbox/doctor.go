@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -163,7 +164,11 @@ func (s Sandboxes) entryFinding(in *registry.Instance, fix string) Finding {
 	}
 	loaded, err := instance.Load(h.Config, in.Path)
 	if err != nil {
-		return Finding{Check: name, Detail: err.Error(), Fix: fail.Hint(err)}
+		fix := fail.Hint(err)
+		if errors.Is(err, instance.ErrNotInstance) && fix != "" {
+			fix = "cd " + in.Path + " && go tool mage sandbox:destroy (an interrupted create)"
+		}
+		return Finding{Check: name, Detail: err.Error(), Fix: fix}
 	}
 	if loaded.ID != in.InstanceID || loaded.Slot != in.Slot {
 		return Finding{Check: name, Detail: fmt.Sprintf("%s says %s on slot %d, registry says %s on slot %d", h.Config.EnvFile, loaded.ID, loaded.Slot, in.InstanceID, in.Slot),

@@ -54,6 +54,8 @@ func (s Sandboxes) Collect(ctx context.Context) (Listing, error) {
 		switch {
 		case !exists(in.Path):
 			r.Status = "missing"
+		case err != nil:
+			r.Status = "broken (no " + h.Config.EnvFile + ")"
 		case dockerErr != nil:
 			r.Status = "unknown"
 		default:

@@ -33,6 +33,9 @@ var Config = config.Default()
 // touch a developer's running stacks.
 const PortOffsetEnv = "SANDBOX_PORT_OFFSET"
 
+// CrashAtEnv names a step at which a command kills itself; for the crash-point tests only.
+const CrashAtEnv = "SANDBOX_TEST_CRASH_AT"
+
 // Sandbox manages sandboxes: one per git worktree, each on its own port slot.
 type Sandbox mg.Namespace
 
@@ -70,6 +73,7 @@ func newHost() (*instance.Host, error) {
 		Terminal: term.IsTerminal(int(os.Stdin.Fd())),
 		Progress: term.IsTerminal(int(os.Stdout.Fd())),
 		Now:      time.Now,
+		CrashAt:  os.Getenv(CrashAtEnv),
 	}, nil
 }
 
