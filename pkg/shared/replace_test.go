@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +226,23 @@ func TestInspect(t *testing.T) {
 	}
 	if Inspect(filepath.Join(root, "nope"), []string{"data"}).Initialized {
 		t.Fatal("missing root reported initialized")
+	}
+}
+
+// BenchmarkMeasure walks 20k files; compare with `du -sb` of the same tree (scripts/bench).
+func BenchmarkMeasure(b *testing.B) {
+	root := b.TempDir()
+	for d := 0; d < 80; d++ {
+		dir := filepath.Join(root, strconv.Itoa(d))
+		_ = os.MkdirAll(dir, 0o755)
+		for f := 0; f < 250; f++ {
+			_ = os.WriteFile(filepath.Join(dir, strconv.Itoa(f)), nil, 0o644)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if st, err := Measure(root); err != nil || st.Files != 20000 {
+			b.Fatal(st, err)
+		}
 	}
 }

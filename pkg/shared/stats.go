@@ -31,20 +31,26 @@ func Measure(dir string) (Stats, error) {
 	walk = func(d string) {
 		defer wg.Done()
 		sem <- struct{}{}
-		entries, err := os.ReadDir(d)
-		<-sem
+		defer func() { <-sem }()
+		f, err := os.Open(d)
+		if err != nil {
+			setErr(err)
+			return
+		}
+		defer f.Close()
+		entries, err := f.ReadDir(-1)
 		if err != nil {
 			setErr(err)
 			return
 		}
 		for _, e := range entries {
-			p := filepath.Join(d, e.Name())
 			switch {
 			case e.IsDir():
 				wg.Add(1)
-				go walk(p)
+				go walk(filepath.Join(d, e.Name()))
 			case e.Type().IsRegular():
-				fi, err := e.Info()
+				// Stat relative to the open directory, as du does: no path to resolve.
+				size, err := sizeAt(f, e)
 				if err != nil {
 					if !errors.Is(err, fs.ErrNotExist) {
 						setErr(err)
@@ -52,7 +58,7 @@ func Measure(dir string) (Stats, error) {
 					continue
 				}
 				files.Add(1)
-				bytes.Add(fi.Size())
+				bytes.Add(size)
 			}
 		}
 	}
