@@ -262,3 +262,33 @@ func (e Engine) VolumesOf(ctx context.Context, project string) ([]string, error)
 	}
 	return strings.Fields(out), nil
 }
+
+// Containers lists one project's containers through the docker CLI, which answers in a
+// fraction of the time `docker compose ps` takes; status uses it to feel instant.
+func (e Engine) Containers(ctx context.Context, label, project string) ([]Container, error) {
+	format := `{{.Label "com.docker.compose.service"}}	{{.Names}}	{{.State}}	{{.Status}}`
+	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Env: e.Env, Args: []string{"ps", "--all",
+		"--filter", "label=" + label + "=" + project, "--format", format}})
+	if errors.Is(err, execx.ErrNotFound) {
+		return nil, ErrDockerMissing
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDaemonDown, err)
+	}
+	var list []Container
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 4 {
+			continue
+		}
+		c := Container{Service: f[0], Name: f[1], State: f[2]}
+		for _, h := range []string{"healthy", "unhealthy", "starting"} {
+			if strings.Contains(f[3], "("+h+")") || strings.Contains(f[3], "(health: "+h+")") {
+				c.Health = h
+				break
+			}
+		}
+		list = append(list, c)
+	}
+	return list, nil
+}

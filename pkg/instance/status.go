@@ -72,7 +72,7 @@ func (h *Host) Status(ctx context.Context, in *Instance, lc config.Lifecycle) St
 		Services: h.URLs(in), Workers: h.WorkerURLs(in), Containers: []ContainerState{}}
 	sharedDone := make(chan shared.Report, 1)
 	go func() { sharedDone <- shared.Inspect(h.SharedPath(), h.SharedNames()) }()
-	cs, err := h.Project(in, lc, nil).PS(ctx)
+	cs, err := compose.Engine{Env: h.Env}.Containers(ctx, h.Config.ComposeProjectLabel, in.ID)
 	if err != nil {
 		rep.State, rep.Error = "unknown", err.Error()
 	} else {
