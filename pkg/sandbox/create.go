@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/ktrdr/sandbox/pkg/envfile"
@@ -276,12 +275,3 @@ func canonical(p string) string {
 
 // errNotRegistered is the refusal for an instance directory the registry does not know.
 var errNotRegistered = errors.New("not registered")
-
-func sortedIDs(m map[string]*registry.Instance) []string {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
-}

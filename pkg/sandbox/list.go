@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -140,10 +141,6 @@ func sortedSlots(m map[int][]string) []int {
 	for s := range m {
 		slots = append(slots, s)
 	}
-	for i := 1; i < len(slots); i++ {
-		for j := i; j > 0 && slots[j] < slots[j-1]; j-- {
-			slots[j], slots[j-1] = slots[j-1], slots[j]
-		}
-	}
+	sort.Ints(slots)
 	return slots
 }

@@ -79,9 +79,7 @@ func Replace(ctx context.Context, src, dst string, prog Progress) (ReplaceResult
 	err = cp.Copy(src, work, cp.Options{
 		OnSymlink:     func(string) cp.SymlinkAction { return cp.Shallow },
 		PreserveTimes: true,
-		// Several files in flight: the kernel copies each (copy_file_range), and with
-		// more than one core that finishes sooner than one file at a time.
-		NumOfWorkers: int64(2 * runtime.GOMAXPROCS(0)),
+		NumOfWorkers: workersFor(srcTree.stats),
 		Skip: func(info os.FileInfo, s, d string) (bool, error) {
 			if err := ctx.Err(); err != nil {
 				return true, err
@@ -125,6 +123,17 @@ func Replace(ctx context.Context, src, dst string, prog Progress) (ReplaceResult
 	}
 	res.Destroyed = old != nil
 	return res, nil
+}
+
+// workersFor picks how many files to copy at once. Large files are copied by the kernel
+// (copy_file_range) and several in flight use every core; small files are dominated by
+// metadata updates that contend on the filesystem journal, so one at a time is faster
+// (measured by scripts/bench: see docs/decisions.md).
+func workersFor(st Stats) int64 {
+	if st.Files == 0 || st.Bytes/st.Files < 256<<10 {
+		return 1
+	}
+	return int64(2 * runtime.GOMAXPROCS(0))
 }
 
 // countingReader reports progress and stops the copy when the context ends. Its WriteTo
