@@ -79,7 +79,7 @@ func Replace(ctx context.Context, src, dst string, prog Progress) (ReplaceResult
 	err = cp.Copy(src, work, cp.Options{
 		OnSymlink:     func(string) cp.SymlinkAction { return cp.Shallow },
 		PreserveTimes: true,
-		NumOfWorkers: workersFor(srcTree.stats),
+		NumOfWorkers:  workersFor(srcTree.stats),
 		Skip: func(info os.FileInfo, s, d string) (bool, error) {
 			if err := ctx.Err(); err != nil {
 				return true, err
