@@ -13,6 +13,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ktrdr/sandbox/pkg/execx"
 )
@@ -35,9 +36,16 @@ func (p Project) args(sub ...string) []string {
 	return append(args, sub...)
 }
 
-func (p Project) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, sub ...string) error {
+// Bounds on docker calls: a query answers in seconds; up may build images.
+const (
+	queryTimeout  = 30 * time.Second
+	upTimeout     = 15 * time.Minute
+	changeTimeout = 5 * time.Minute
+)
+
+func (p Project) run(ctx context.Context, timeout time.Duration, stdin io.Reader, stdout, stderr io.Writer, sub ...string) error {
 	return execx.Run(ctx, execx.Cmd{Name: "docker", Args: p.args(sub...), Dir: p.Dir, Env: p.Env,
-		Stdin: stdin, Stdout: stdout, Stderr: stderr})
+		Stdin: stdin, Stdout: stdout, Stderr: stderr, Timeout: timeout})
 }
 
 // Up starts the project detached, building images that are missing (or all, with build).
@@ -46,7 +54,7 @@ func (p Project) Up(ctx context.Context, build bool, out, errw io.Writer) error 
 	if build {
 		sub = append(sub, "--build")
 	}
-	if err := p.run(ctx, nil, out, errw, sub...); err != nil {
+	if err := p.run(ctx, upTimeout, nil, out, errw, sub...); err != nil {
 		return fmt.Errorf("docker compose up (%s): %w", p.Name, err)
 	}
 	return nil
@@ -58,7 +66,7 @@ func (p Project) Down(ctx context.Context, volumes bool, out, errw io.Writer) er
 	if volumes {
 		sub = append(sub, "--volumes")
 	}
-	if err := p.run(ctx, nil, out, errw, sub...); err != nil {
+	if err := p.run(ctx, changeTimeout, nil, out, errw, sub...); err != nil {
 		return fmt.Errorf("docker compose down (%s): %w", p.Name, err)
 	}
 	return nil
@@ -68,7 +76,7 @@ func (p Project) Down(ctx context.Context, volumes bool, out, errw io.Writer) er
 // compose file may be gone); volumes are kept.
 func (p Project) DownByName(ctx context.Context, out, errw io.Writer) error {
 	err := execx.Run(ctx, execx.Cmd{Name: "docker", Args: []string{"compose", "--project-name", p.Name, "down", "--remove-orphans"},
-		Dir: p.Dir, Env: p.Env, Stdout: out, Stderr: errw})
+		Dir: p.Dir, Env: p.Env, Stdout: out, Stderr: errw, Timeout: changeTimeout})
 	if err != nil {
 		return fmt.Errorf("docker compose down (%s): %w", p.Name, err)
 	}
@@ -84,7 +92,7 @@ func (p Project) Logs(ctx context.Context, service string, follow bool, tail int
 	if service != "" {
 		sub = append(sub, "--", service)
 	}
-	if err := p.run(ctx, nil, out, errw, sub...); err != nil {
+	if err := p.run(ctx, 0, nil, out, errw, sub...); err != nil {
 		return fmt.Errorf("docker compose logs (%s): %w", p.Name, err)
 	}
 	return nil
@@ -98,7 +106,7 @@ func (p Project) Exec(ctx context.Context, service string, cmd []string, tty boo
 		sub = append(sub, "-T")
 	}
 	sub = append(sub, service)
-	return p.run(ctx, stdin, out, errw, append(sub, cmd...)...)
+	return p.run(ctx, 0, stdin, out, errw, append(sub, cmd...)...)
 }
 
 // Container is one entry of `docker compose ps --format json`.
@@ -121,7 +129,7 @@ type Publisher struct {
 // PS lists the project's containers, stopped ones included.
 func (p Project) PS(ctx context.Context) ([]Container, error) {
 	var out bytes.Buffer
-	if err := p.run(ctx, nil, &out, nil, "ps", "--all", "--format", "json"); err != nil {
+	if err := p.run(ctx, queryTimeout, nil, &out, nil, "ps", "--all", "--format", "json"); err != nil {
 		return nil, fmt.Errorf("docker compose ps (%s): %w", p.Name, err)
 	}
 	return parsePS(out.Bytes())
@@ -200,7 +208,7 @@ var (
 
 // Versions returns the engine and compose versions, or which one is missing.
 func (e Engine) Versions(ctx context.Context) (engine, compose string, err error) {
-	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Args: []string{"version", "--format", "{{.Server.Version}}"}, Env: e.Env})
+	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Timeout: queryTimeout, Args: []string{"version", "--format", "{{.Server.Version}}"}, Env: e.Env})
 	if errors.Is(err, execx.ErrNotFound) {
 		return "", "", ErrDockerMissing
 	}
@@ -208,7 +216,7 @@ func (e Engine) Versions(ctx context.Context) (engine, compose string, err error
 		return "", "", ErrDaemonDown
 	}
 	engine = strings.TrimSpace(out)
-	cout, err := execx.Output(ctx, execx.Cmd{Name: "docker", Args: []string{"compose", "version", "--short"}, Env: e.Env})
+	cout, err := execx.Output(ctx, execx.Cmd{Name: "docker", Timeout: queryTimeout, Args: []string{"compose", "version", "--short"}, Env: e.Env})
 	compose = strings.TrimPrefix(strings.TrimSpace(cout), "v")
 	if err != nil || !strings.HasPrefix(compose, "2.") && !strings.HasPrefix(compose, "5.") {
 		return engine, "", ErrComposeMissing
@@ -219,7 +227,7 @@ func (e Engine) Versions(ctx context.Context) (engine, compose string, err error
 // ProjectStates counts containers per compose project label across the engine, in one
 // docker call, so listing many instances costs one round trip.
 func (e Engine) ProjectStates(ctx context.Context, label string) (map[string]Counts, error) {
-	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Env: e.Env, Args: []string{"ps", "--all",
+	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Timeout: queryTimeout, Env: e.Env, Args: []string{"ps", "--all",
 		"--filter", "label=" + label, "--format", fmt.Sprintf(`{{.Label %q}}	{{.State}}`, label)}})
 	if errors.Is(err, execx.ErrNotFound) {
 		return nil, ErrDockerMissing
@@ -255,7 +263,7 @@ func Projects(states map[string]Counts) []string {
 
 // VolumesOf lists the volumes labelled as belonging to project.
 func (e Engine) VolumesOf(ctx context.Context, project string) ([]string, error) {
-	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Env: e.Env, Args: []string{"volume", "ls", "--quiet",
+	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Timeout: queryTimeout, Env: e.Env, Args: []string{"volume", "ls", "--quiet",
 		"--filter", "label=com.docker.compose.project=" + project}})
 	if err != nil {
 		return nil, err
@@ -267,7 +275,7 @@ func (e Engine) VolumesOf(ctx context.Context, project string) ([]string, error)
 // fraction of the time `docker compose ps` takes; status uses it to feel instant.
 func (e Engine) Containers(ctx context.Context, label, project string) ([]Container, error) {
 	format := `{{.Label "com.docker.compose.service"}}	{{.Names}}	{{.State}}	{{.Status}}`
-	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Env: e.Env, Args: []string{"ps", "--all",
+	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Timeout: queryTimeout, Env: e.Env, Args: []string{"ps", "--all",
 		"--filter", "label=" + label + "=" + project, "--format", format}})
 	if errors.Is(err, execx.ErrNotFound) {
 		return nil, ErrDockerMissing

@@ -25,7 +25,13 @@ type Cmd struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Timeout bounds the run (0: only the context does), so a hung daemon or a prompt
+	// nobody answers fails the command instead of hanging it.
+	Timeout time.Duration
 }
+
+// ErrTimeout wraps a run that outlived its Timeout.
+var ErrTimeout = errors.New("did not finish in time")
 
 // ErrNotFound wraps the error when the program is not on PATH.
 var ErrNotFound = errors.New("program not found")
@@ -51,6 +57,12 @@ func Run(ctx context.Context, c Cmd) error {
 	if _, err := exec.LookPath(c.Name); err != nil {
 		return fmt.Errorf("%s: %w", c.Name, ErrNotFound)
 	}
+	parent := ctx
+	if c.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+	}
 	cmd := exec.CommandContext(ctx, c.Name, c.Args...)
 	cmd.Dir = c.Dir
 	cmd.Env = c.Env
@@ -67,6 +79,9 @@ func Run(ctx context.Context, c Cmd) error {
 	err := cmd.Run()
 	if err == nil {
 		return nil
+	}
+	if parent.Err() == nil && ctx.Err() != nil {
+		return fmt.Errorf("%s: %w (%s)", describe(c), ErrTimeout, c.Timeout)
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: %w", c.Name, ctx.Err())

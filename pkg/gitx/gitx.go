@@ -45,7 +45,7 @@ func (g Git) lockWorktrees(ctx context.Context) (func(), error) {
 }
 
 func (g Git) output(ctx context.Context, dir string, args ...string) (string, error) {
-	out, err := execx.Output(ctx, execx.Cmd{Name: "git", Args: args, Dir: dir, Env: g.Env})
+	out, err := execx.Output(ctx, execx.Cmd{Name: "git", Args: args, Dir: dir, Env: g.Env, Timeout: 2 * time.Minute})
 	if err != nil {
 		return "", fmt.Errorf("git %s: %w", args[0], err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -42,12 +43,12 @@ func (s Sandboxes) Diagnose(ctx context.Context) []Finding {
 	default:
 		add(Finding{Check: "docker", Detail: err.Error(), Fix: "see docs/NEW_MACHINE_SETUP.md"})
 	}
-	if v, err := execx.Output(ctx, execx.Cmd{Name: "git", Args: []string{"version"}, Env: h.Env}); err == nil {
+	if v, err := execx.Output(ctx, execx.Cmd{Name: "git", Args: []string{"version"}, Env: h.Env, Timeout: 10 * time.Second}); err == nil {
 		add(Finding{Check: "git", OK: true, Detail: strings.TrimSpace(v)})
 	} else {
 		add(Finding{Check: "git", Detail: err.Error(), Fix: "install git"})
 	}
-	switch _, err := execx.Output(ctx, execx.Cmd{Name: "op", Args: []string{"whoami"}, Env: h.Env}); {
+	switch _, err := execx.Output(ctx, execx.Cmd{Name: "op", Args: []string{"whoami"}, Env: h.Env, Timeout: 10 * time.Second}); {
 	case err == nil:
 		add(Finding{Check: "1password", OK: true, Detail: "op installed and signed in"})
 	case strings.Contains(err.Error(), execx.ErrNotFound.Error()):

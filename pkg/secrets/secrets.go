@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/execx"
@@ -45,7 +46,7 @@ type OP struct {
 
 // Fetch reads item and maps its CONCEALED fields by label.
 func (o OP) Fetch(ctx context.Context, item string, fields []config.SecretField) (Values, error) {
-	out, err := execx.Output(ctx, execx.Cmd{Name: "op", Args: []string{"item", "get", item, "--format", "json"}, Env: o.Env})
+	out, err := execx.Output(ctx, execx.Cmd{Name: "op", Args: []string{"item", "get", item, "--format", "json"}, Env: o.Env, Timeout: 30 * time.Second})
 	if errors.Is(err, execx.ErrNotFound) {
 		return nil, ErrNotInstalled
 	}
