@@ -127,7 +127,9 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata",
 		Setup: func(e *testscript.Env) error {
 			e.Vars = append(e.Vars, env(e.WorkDir)...)
-			e.Vars = append(e.Vars, "OFFSET="+strconv.Itoa(portOffset), "SCRIPTS="+filepath.Join(repoRoot, "scripts"))
+			realDocker, _ := exec.LookPath("docker")
+			e.Vars = append(e.Vars, "REAL_DOCKER="+realDocker)
+			e.Vars = append(e.Vars, "OFFSET="+strconv.Itoa(portOffset), "SCRIPTS="+filepath.Join(repoRoot, "scripts"), "SANDBOX_BIN="+binDir)
 			e.Cd = filepath.Join(e.WorkDir, "repo")
 			return makeRepo(e.WorkDir)
 		},
