@@ -158,6 +158,35 @@ func TestDockerTwoSandboxes(t *testing.T) {
 		t.Errorf("ls /app/data in the backend: %q", ls)
 	}
 
+	// logs and shell reach the running services
+	if out := s.must(a, "sandbox:logs", "-service=backend", "-tail=20"); !strings.Contains(out, "backend listening on :8000") {
+		t.Errorf("logs:\n%s", out)
+	}
+	shell := sandboxCmd(s.work, a, "sandbox:shell")
+	shell.Stdin = strings.NewReader("ls /app\nexit\n")
+	if out, err := shell.CombinedOutput(); err != nil || !strings.Contains(string(out), "strategies") {
+		t.Errorf("shell: %v\n%s", err, out)
+	}
+
+	// Replacing shared data under running instances names them as needing a restart,
+	// and after down/up they see the new data.
+	src := filepath.Join(s.work, "newdata")
+	if err := os.MkdirAll(filepath.Join(src, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "data", "MSFT_1h.csv"), []byte("m\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = s.must(repo, "sandbox:initShared", "-from="+src)
+	if !strings.Contains(out, "Restart needed") || !strings.Contains(out, "ktrdr--a ("+a+")") || !strings.Contains(out, "ktrdr--b ("+b+")") {
+		t.Errorf("initShared under running instances:\n%s", out)
+	}
+	s.must(b, "sandbox:down")
+	s.must(b, "sandbox:up", "-noSecrets")
+	if ls := docker(t, "exec", "ktrdr--b-backend-1", "ls", "/app/data"); strings.TrimSpace(ls) != "MSFT_1h.csv" {
+		t.Errorf("after down/up, /app/data holds %q", ls)
+	}
+
 	// up again on a running instance: its own ports do not count as busy
 	s.must(a, "sandbox:up", "-noSecrets", "-noWait")
 
