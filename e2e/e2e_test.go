@@ -16,6 +16,7 @@ import (
 
 	"errors"
 
+	"github.com/gofrs/flock"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -136,6 +137,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"holdport": holdPort,
 			"code":     exitCode,
+			"holdlock": holdLock,
 		},
 		RequireExplicitExec: true,
 	})
@@ -171,4 +173,22 @@ func exitCode(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("exit status %d, want %d", got, want)
 	}
+}
+
+// holdlock PATH: hold an exclusive lock on PATH until the script ends, recording this
+// process's pid in it the way the tool does.
+func holdLock(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: holdlock PATH")
+	}
+	path := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(filepath.Dir(path), 0o755))
+	fl := flock.New(path)
+	ok, err := fl.TryLock()
+	ts.Check(err)
+	if !ok {
+		ts.Fatalf("%s is already locked", path)
+	}
+	ts.Check(os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644))
+	ts.Defer(func() { _ = fl.Unlock() })
 }

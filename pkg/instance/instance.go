@@ -36,6 +36,8 @@ type Host struct {
 	Progress bool
 	// Now returns the current time (fixed in tests).
 	Now func() time.Time
+	// RegistryWait bounds the wait for another process's registry lock (0: 10 s).
+	RegistryWait time.Duration
 	// CrashAt names a step at which the process kills itself with SIGKILL. Only the
 	// crash-point tests set it, to prove every intermediate state is reported and repaired.
 	CrashAt string
@@ -51,7 +53,7 @@ func (h *Host) Step(name string) {
 
 // Registry is the host's registry store.
 func (h *Host) Registry() registry.Store {
-	return registry.Store{Path: h.Config.RegistryPath(h.Home)}
+	return registry.Store{Path: h.Config.RegistryPath(h.Home), LockWait: h.RegistryWait}
 }
 
 // LoadRegistry reads the registry, with the hint a user needs when it cannot.

@@ -33,6 +33,9 @@ var Config = config.Default()
 // touch a developer's running stacks.
 const PortOffsetEnv = "SANDBOX_PORT_OFFSET"
 
+// RegistryWaitEnv bounds the wait for the registry lock (default 10s).
+const RegistryWaitEnv = "SANDBOX_REGISTRY_WAIT"
+
 // CrashAtEnv names a step at which a command kills itself; for the crash-point tests only.
 const CrashAtEnv = "SANDBOX_TEST_CRASH_AT"
 
@@ -54,6 +57,14 @@ func newHost() (*instance.Host, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	var wait time.Duration
+	if v := os.Getenv(RegistryWaitEnv); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, fail.New(fail.CodeUsage, "Give a duration such as 30s", "%s=%q is not a duration", RegistryWaitEnv, v)
+		}
+		wait = d
+	}
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return nil, fail.With(fail.CodeError, "Set HOME", err)
@@ -63,17 +74,18 @@ func newHost() (*instance.Host, error) {
 		return nil, err
 	}
 	return &instance.Host{
-		Config:   cfg,
-		Home:     home,
-		Cwd:      cwd,
-		Env:      os.Environ(),
-		In:       os.Stdin,
-		Out:      os.Stdout,
-		Err:      os.Stderr,
-		Terminal: term.IsTerminal(int(os.Stdin.Fd())),
-		Progress: term.IsTerminal(int(os.Stdout.Fd())),
-		Now:      time.Now,
-		CrashAt:  os.Getenv(CrashAtEnv),
+		Config:       cfg,
+		Home:         home,
+		Cwd:          cwd,
+		Env:          os.Environ(),
+		In:           os.Stdin,
+		Out:          os.Stdout,
+		Err:          os.Stderr,
+		Terminal:     term.IsTerminal(int(os.Stdin.Fd())),
+		Progress:     term.IsTerminal(int(os.Stdout.Fd())),
+		Now:          time.Now,
+		CrashAt:      os.Getenv(CrashAtEnv),
+		RegistryWait: wait,
 	}, nil
 }
 
