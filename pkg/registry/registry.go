@@ -283,25 +283,57 @@ func describeJSONError(data []byte, err error) error {
 	return fmt.Errorf("%w: invalid JSON (%v)", ErrCorrupt, err)
 }
 
-// Marshal encodes the registry as KTRDR writes it: two-space indent, keys in a fixed
-// order for the known ones, unknown ones kept.
+// Marshal encodes the registry as KTRDR writes it: two-space indent, "version",
+// "local_prod" and "instances" first, then any fields of other tools, sorted.
 func (f *File) Marshal() ([]byte, error) {
-	top := map[string]any{}
-	for k, v := range f.Extra {
-		top[k] = v
-	}
-	top["version"] = f.Version
+	var lp any
 	if f.LocalProd != nil {
-		top["local_prod"] = f.LocalProd.object()
-	} else {
-		top["local_prod"] = nil
+		lp = f.LocalProd.object()
 	}
 	inst := map[string]any{}
 	for id, in := range f.Instances {
 		inst[id] = in.object()
 	}
-	top["instances"] = inst
-	return json.MarshalIndent(top, "", "  ")
+	var b bytes.Buffer
+	b.WriteByte('{')
+	write := func(key string, v any) error {
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(key)
+		val, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(val)
+		return nil
+	}
+	for _, kv := range []struct {
+		k string
+		v any
+	}{{"version", f.Version}, {"local_prod", lp}, {"instances", inst}} {
+		if err := write(kv.k, kv.v); err != nil {
+			return nil, err
+		}
+	}
+	extra := make([]string, 0, len(f.Extra))
+	for k := range f.Extra {
+		extra = append(extra, k)
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		if err := write(k, f.Extra[k]); err != nil {
+			return nil, err
+		}
+	}
+	b.WriteByte('}')
+	var out bytes.Buffer
+	if err := json.Indent(&out, b.Bytes(), "", "  "); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 func (in *Instance) object() map[string]any {

@@ -202,3 +202,16 @@ func TestLockHeldTooLongNamesTheHolder(t *testing.T) {
 		t.Fatalf("waited %s for a 300ms bound", time.Since(start))
 	}
 }
+
+func TestKeyOrderIsKTRDRs(t *testing.T) {
+	f := New()
+	f.Extra = map[string]json.RawMessage{"slots": json.RawMessage(`{}`)}
+	data, err := f.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "{\n  \"version\": 1,\n  \"local_prod\": null,\n  \"instances\": {},\n  \"slots\": {}\n}"
+	if string(data) != want {
+		t.Fatalf("got\n%s\nwant\n%s", data, want)
+	}
+}
