@@ -375,3 +375,43 @@ func listen(t *testing.T, port int) io.Closer {
 	}
 	return l
 }
+
+// A registry entry lost while its stack runs: list warns about the orphaned compose
+// project, gc removes its containers (keeping the volume, which may hold data) and the
+// worktree left clean behind it.
+func TestDockerOrphansAndGC(t *testing.T) {
+	s := newStack(t)
+	s.cleanup("ktrdr--o")
+	repo := filepath.Join(s.work, "repo")
+	s.must(repo, "sandbox:create", "o")
+	dir := filepath.Join(s.work, "ktrdr--o")
+	s.must(dir, "sandbox:up", "-noSecrets", "-noWait")
+	regPath := filepath.Join(s.work, "home", ".ktrdr", "sandbox", "instances.json")
+	if err := os.WriteFile(regPath, []byte(`{"version": 1, "local_prod": null, "instances": {}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := s.must(repo, "sandbox:list"); !strings.Contains(out, "orphaned compose projects (containers with no registry entry): ktrdr--o") {
+		t.Errorf("list:\n%s", out)
+	}
+	if out, code := s.run(repo, "sandbox:doctor"); code != 1 || !strings.Contains(out, "compose project ktrdr--o: has containers but no registry entry") {
+		t.Errorf("doctor: exit %d\n%s", code, out)
+	}
+	out := s.must(repo, "sandbox:gc")
+	for _, want := range []string{"removing containers of orphaned compose project ktrdr--o", "kept its volumes", "ktrdr--o_postgres_data", "removing unregistered worktree " + dir} {
+		if !strings.Contains(out, want) {
+			t.Errorf("gc lacks %q:\n%s", want, out)
+		}
+	}
+	if left := docker(t, "ps", "-aq", "--filter", "label=com.docker.compose.project=ktrdr--o"); strings.TrimSpace(left) != "" {
+		t.Errorf("containers left: %s", left)
+	}
+	if vols := docker(t, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=ktrdr--o"); !strings.Contains(vols, "ktrdr--o_postgres_data") {
+		t.Errorf("gc removed the volume: %q", vols)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("worktree kept: %v", err)
+	}
+	if out := s.must(repo, "sandbox:gc"); !strings.Contains(out, "Nothing to clean up") {
+		t.Errorf("second gc:\n%s", out)
+	}
+}
