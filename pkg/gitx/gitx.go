@@ -124,13 +124,7 @@ func (g Git) WorktreeAdd(ctx context.Context, repo, path, branch string) error {
 	} else {
 		args = append(args, "--", path)
 	}
-	unlock, err := g.lockWorktrees(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	_, err = g.output(ctx, repo, args...)
-	return err
+	return g.changeWorktrees(ctx, repo, args...)
 }
 
 // WorktreeRemove removes the worktree at path. Without force git refuses a worktree
@@ -141,23 +135,22 @@ func (g Git) WorktreeRemove(ctx context.Context, repo, path string, force bool) 
 		args = append(args, "--force")
 	}
 	args = append(args, "--", path)
+	return g.changeWorktrees(ctx, repo, args...)
+}
+
+// WorktreePrune drops git's records of worktrees whose directories are gone.
+func (g Git) WorktreePrune(ctx context.Context, repo string) error {
+	return g.changeWorktrees(ctx, repo, "worktree", "prune")
+}
+
+// changeWorktrees runs a git command that changes worktrees, under the worktree lock.
+func (g Git) changeWorktrees(ctx context.Context, repo string, args ...string) error {
 	unlock, err := g.lockWorktrees(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
 	_, err = g.output(ctx, repo, args...)
-	return err
-}
-
-// WorktreePrune drops git's records of worktrees whose directories are gone.
-func (g Git) WorktreePrune(ctx context.Context, repo string) error {
-	unlock, err := g.lockWorktrees(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	_, err = g.output(ctx, repo, "worktree", "prune")
 	return err
 }
 

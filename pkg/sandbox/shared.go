@@ -50,13 +50,8 @@ func (s Sandboxes) InitShared(ctx context.Context, from string, minimal bool) er
 	defer unlock()
 	switch {
 	case minimal:
-		h.Printf("  Creating empty structure...\n")
-		if err := s.mkdirs(root); err != nil {
+		if err := s.createStructure(root, "minimal"); err != nil {
 			return err
-		}
-		h.Printf("\nShared data initialized (minimal):\n")
-		for _, sd := range h.Config.Shared {
-			h.Printf("  %s/\n", filepath.Join(root, sd.Name))
 		}
 		h.Printf("\nNote: no data copied; existing data was kept. Copy data with: go tool mage sandbox:initShared -from=PATH\n")
 		return nil
@@ -74,23 +69,26 @@ func (s Sandboxes) InitShared(ctx context.Context, from string, minimal bool) er
 		h.Printf("\nUse -from=PATH to replace it from a checkout, or -minimal to add any missing directories.\n")
 		return nil
 	}
-	h.Printf("  Creating empty structure...\n")
-	if err := s.mkdirs(root); err != nil {
+	if err := s.createStructure(root, "empty"); err != nil {
 		return err
-	}
-	h.Printf("\nShared data initialized (empty):\n")
-	for _, sd := range h.Config.Shared {
-		h.Printf("  %s/\n", filepath.Join(root, sd.Name))
 	}
 	h.Printf("\nPopulate it with:\n  go tool mage sandbox:initShared -from=/path/to/existing/checkout\n")
 	return nil
 }
 
-func (s Sandboxes) mkdirs(root string) error {
-	for _, sd := range s.Host.Config.Shared {
+// createStructure makes every missing shared subdirectory (never touching existing
+// content) and lists them.
+func (s Sandboxes) createStructure(root, how string) error {
+	h := s.Host
+	h.Printf("  Creating empty structure...\n")
+	for _, sd := range h.Config.Shared {
 		if err := os.MkdirAll(filepath.Join(root, sd.Name), 0o755); err != nil {
 			return fail.With(fail.CodeError, "Check permissions on "+root, err)
 		}
+	}
+	h.Printf("\nShared data initialized (%s):\n", how)
+	for _, sd := range h.Config.Shared {
+		h.Printf("  %s/\n", filepath.Join(root, sd.Name))
 	}
 	return nil
 }
