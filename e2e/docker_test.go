@@ -37,9 +37,10 @@ func requireDocker(t *testing.T) {
 
 // stack is one test's machine: a repository, a home, and the compiled targets.
 type stack struct {
-	t    *testing.T
-	work string
-	path []string // extra PATH entries (fake op)
+	t     *testing.T
+	work  string
+	path  []string // extra PATH entries (fake op)
+	extra []string // extra environment, as a user's shell might have it
 }
 
 func newStack(t *testing.T) *stack {
@@ -62,6 +63,7 @@ func (s *stack) run(dir string, args ...string) (string, int) {
 			}
 		}
 	}
+	cmd.Env = append(cmd.Env, s.extra...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -319,7 +321,10 @@ func TestDockerLocalProd(t *testing.T) {
 		t.Fatalf("%v %s", err, out)
 	}
 	s.must(clone, "localProd:init")
+	// A stray port variable in the caller's shell does not override .env.sandbox.
+	s.extra = []string{"KTRDR_API_PORT=1", "COMPOSE_PROJECT_NAME=wrong"}
 	out := s.must(s.work, "localProd:up", "-noSecrets")
+	s.extra = nil
 	if !strings.Contains(out, "Startability Gate: PASSED") || !strings.Contains(out, "KTRDR_ENV=production") {
 		t.Errorf("localProd:up:\n%s", out)
 	}
