@@ -46,6 +46,15 @@ const tempPrefix = ".sandbox-tmp-"
 // only the time to compare the two trees' metadata.
 func Replace(ctx context.Context, src, dst string, prog Progress) (ReplaceResult, error) {
 	var res ReplaceResult
+	// A destination that is a symlink (data kept on another disk) is replaced where it
+	// points; swapping the link itself would silently move the data home.
+	if fi, err := os.Lstat(dst); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		target, err := filepath.EvalSymlinks(dst)
+		if err != nil {
+			return res, fmt.Errorf("%s is a symlink whose target is missing: %w", dst, err)
+		}
+		dst = target
+	}
 	if err := cleanLeftovers(dst); err != nil {
 		return res, err
 	}

@@ -246,3 +246,23 @@ func BenchmarkMeasure(b *testing.B) {
 		}
 	}
 }
+
+func TestSymlinkedDestinationIsReplacedWhereItPoints(t *testing.T) {
+	dir := t.TempDir()
+	src, big, dst := filepath.Join(dir, "src"), filepath.Join(dir, "bigdisk", "data"), filepath.Join(dir, "shared", "data")
+	write(t, filepath.Join(src, "new.csv"), "new")
+	write(t, filepath.Join(big, "old.csv"), "old")
+	_ = os.MkdirAll(filepath.Dir(dst), 0o755)
+	if err := os.Symlink(big, dst); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Replace(context.Background(), src, dst, nil); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(dst); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatal("the symlink was replaced")
+	}
+	if got := manifest(t, big); got["new.csv"] != "file:new" || len(got) != 2 {
+		t.Fatalf("target holds %v", got)
+	}
+}
