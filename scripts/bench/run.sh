@@ -32,8 +32,16 @@ timeit() {
   done
   printf '%s\n' "${ts[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
+# What the harness itself costs per timing (bash, date, bc), subtracted from every figure
+# so a 10 ms command is not reported as 40 ms.
+harness=0
+calibrate() { harness=$(timeit 9 true); }
+net() { echo "x = $1 - $harness; if (x < 0) x = 0; x" | bc -l; }
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
-report() { printf '%-58s %8.3fs  vs %-26s %8.3fs  ratio %s\n' "$1" "$2" "$3" "$4" "$(ratio "$2" "$4")"; }
+report() {
+  local a b; a=$(net "$2"); b=$(net "$4")
+  printf '%-58s %8.3fs  vs %-26s %8.3fs  ratio %s\n' "$1" "$a" "$3" "$b" "$(ratio "$a" "$b")"
+}
 
 mktree_big() { mkdir -p "$1/data"; for i in $(seq 64); do head -c $((16<<20)) /dev/urandom >"$1/data/f$i.bin"; done; }
 mktree_small() { mkdir -p "$1/data"; for d in $(seq 200); do mkdir -p "$1/data/d$d"; for f in $(seq 100); do head -c 8192 /dev/urandom >"$1/data/d$d/f$f.csv"; done; done; }
@@ -100,4 +108,6 @@ bench_up() {
   (cd "$dir" && "$sbx" sandbox:destroy -force >/dev/null 2>&1)
 }
 
+calibrate
+echo "(harness overhead per timing: ${harness}s, subtracted)"
 for w in $what; do "bench_$w"; done
