@@ -2,11 +2,15 @@ package shared
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -143,23 +147,58 @@ func TestReplaceSkipsSocketsWithANote(t *testing.T) {
 	}
 }
 
+// TestUnreadableFileLeavesDestinationUnchanged copies as an unprivileged user (root reads
+// every file, so under root the copy runs in a child process as nobody).
 func TestUnreadableFileLeavesDestinationUnchanged(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root reads every file; the suite's testscript covers this as a normal user where possible")
+	// Not t.TempDir: its parent is private to this user, and the child runs as nobody.
+	dir, err := os.MkdirTemp("", "unreadable-")
+	if err != nil {
+		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	src, dst := filepath.Join(dir, "s"), filepath.Join(dir, "d")
+	defer os.RemoveAll(dir)
+	src, dst := filepath.Join(dir, "s"), filepath.Join(dir, "shared", "d")
 	write(t, filepath.Join(dst, "old"), "old")
+	write(t, filepath.Join(src, "readable"), "r")
 	write(t, filepath.Join(src, "secret"), "x")
 	if err := os.Chmod(filepath.Join(src, "secret"), 0); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Replace(context.Background(), src, dst, nil)
-	if err == nil || !strings.Contains(err.Error(), "secret") {
+	for _, d := range []string{dir, src, filepath.Dir(dst), dst} {
+		_ = os.Chmod(d, 0o777)
+	}
+	_ = os.Chmod(filepath.Join(dst, "old"), 0o666)
+	if os.Geteuid() == 0 {
+		bin := filepath.Join(dir, "copier")
+		data, rerr := os.ReadFile(os.Args[0])
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		if err := os.WriteFile(bin, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "-test.run=^TestHelperCopyProcess$")
+		cmd.Env = append(os.Environ(), "SHARED_HELPER_SRC="+src, "SHARED_HELPER_DST="+dst)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		cmd.Dir = dir
+		out, runErr := cmd.CombinedOutput()
+		if errors.Is(runErr, syscall.EPERM) {
+			t.Skip("cannot switch to an unprivileged user here:", runErr)
+		}
+		if runErr == nil {
+			t.Fatal("copy of an unreadable file succeeded")
+		}
+		err = fmt.Errorf("%v: %s", runErr, out)
+	} else {
+		_, err = Replace(context.Background(), src, dst, nil)
+	}
+	if err == nil || !strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "permission denied") {
 		t.Fatalf("err = %v, want one naming the file", err)
 	}
 	if got := manifest(t, dst); got["old"] != "file:old" || len(got) != 2 {
 		t.Fatalf("destination changed: %v", got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(dst), tempPrefix+"*")); len(left) != 0 {
+		t.Fatalf("work directory left: %v", left)
 	}
 }
 
