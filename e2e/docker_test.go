@@ -141,13 +141,33 @@ func TestDockerTwoSandboxes(t *testing.T) {
 	s.must(repo, "sandbox:create", "b")
 	a, b := filepath.Join(s.work, "ktrdr--a"), filepath.Join(s.work, "ktrdr--b")
 
-	out := s.must(a, "sandbox:up", "-noSecrets")
+	// Both up at once, while another sandbox is created and destroyed and shared data
+	// is initialised: the registry must come out whole.
+	var upA bytes.Buffer
+	upCmd := sandboxCmd(s.work, a, "sandbox:up", "-noSecrets")
+	upCmd.Stdout = &upA
+	results := runAll(t, map[string]*exec.Cmd{
+		"up a":       upCmd,
+		"up b":       sandboxCmd(s.work, b, "sandbox:up", "-noSecrets"),
+		"create c":   sandboxCmd(s.work, repo, "sandbox:create", "c"),
+		"initShared": sandboxCmd(s.work, repo, "sandbox:initShared", "-minimal"),
+	})
+	for _, r := range results {
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s", r.name, r.code, r.stderr)
+		}
+	}
+	s.must(filepath.Join(s.work, "ktrdr--c"), "sandbox:destroy", "-force")
+	reg := readRegistry(t, s.work)
+	if len(reg.Instances) != 2 || reg.Instances["ktrdr--a"].Slot != 1 || reg.Instances["ktrdr--b"].Slot != 2 {
+		t.Fatalf("registry after the parallel run: %+v", reg)
+	}
+	out := upA.String()
 	for _, want := range []string{"✓ Database ready", "✓ Backend ready", "✓ Workers ready (4 workers registered)", "✓ Jaeger ready", "Startability Gate: PASSED", "http://localhost:28001"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("up output lacks %q:\n%s", want, out)
 		}
 	}
-	s.must(b, "sandbox:up", "-noSecrets")
 	for _, port := range []int{28001, 28002} {
 		if code, body := get(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/health", port)); code != 200 {
 			t.Errorf("health on %d: %d %s", port, code, body)
