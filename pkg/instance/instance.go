@@ -103,7 +103,7 @@ func Load(cfg config.Config, dir string) (*Instance, error) {
 	vars, err := envfile.Read(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fail.With(fail.CodeError,
-			fmt.Sprintf("Run it from a sandbox directory, or create one: go tool mage sandbox:create <name>"),
+			"Run it from a sandbox directory, or create one: go tool mage sandbox:create <name>",
 			fmt.Errorf("%s: %w (%s not found)", dir, ErrNotInstance, cfg.EnvFile))
 	}
 	if err != nil {
