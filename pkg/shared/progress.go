@@ -31,6 +31,7 @@ func (b *barProgress) Start(total Stats) {
 		progressbar.OptionSetDescription("    "+b.label),
 		progressbar.OptionShowBytes(true),
 		progressbar.OptionShowTotalBytes(true),
+		progressbar.OptionShowCount(),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionSetWidth(30),
