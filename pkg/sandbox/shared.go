@@ -14,6 +14,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/envfile"
 	"github.com/ktrdr/sandbox/pkg/fail"
+	"github.com/ktrdr/sandbox/pkg/instance"
 	"github.com/ktrdr/sandbox/pkg/shared"
 )
 
@@ -96,6 +97,7 @@ func (s Sandboxes) createStructure(root, how string) error {
 func (s Sandboxes) copyShared(ctx context.Context, root, from string) error {
 	h := s.Host
 	var replaced []string
+	copied := map[string]shared.Stats{} // a copied subdir now equals its source
 	for _, sd := range h.Config.Shared {
 		src, dst := filepath.Join(from, sd.Name), filepath.Join(root, sd.Name)
 		fi, err := os.Stat(src)
@@ -103,16 +105,12 @@ func (s Sandboxes) copyShared(ctx context.Context, root, from string) error {
 			h.Printf("  Skipping %s/ (not found in %s; existing data left alone)\n", sd.Name, from)
 			continue
 		}
-		st, err := shared.Measure(src)
-		if err != nil {
-			return fail.With(fail.CodeError, "Fix the permissions and retry; nothing was changed", fmt.Errorf("cannot read source: %w", err))
-		}
-		h.Printf("  Copying %s/ ... %s (%d files)\n", sd.Name, shared.FormatSize(st.Bytes), st.Files)
-		prog := shared.NewProgress(h.Out, sd.Name+"/", h.Progress, ProgressInterval)
+		prog := announce{Progress: shared.NewProgress(h.Out, sd.Name+"/", h.Progress, ProgressInterval), h: h, name: sd.Name}
 		res, err := shared.Replace(ctx, src, dst, prog)
 		if err != nil {
 			return fail.With(fail.CodeError, "Fix the cause and run it again; it resumes cheaply", err)
 		}
+		copied[sd.Name] = res.Source
 		for _, sk := range res.Skipped {
 			h.Printf("    Note: skipped %s/%s (not a regular file, directory or symlink)\n", sd.Name, sk)
 		}
@@ -127,7 +125,15 @@ func (s Sandboxes) copyShared(ctx context.Context, root, from string) error {
 		}
 	}
 	h.Printf("\nShared data initialized:\n")
-	s.printSummary(shared.Inspect(root, h.SharedNames()))
+	summary := shared.Report{Path: root, Initialized: true}
+	for _, sd := range h.Config.Shared {
+		if st, ok := copied[sd.Name]; ok {
+			summary.Subdirs = append(summary.Subdirs, shared.SubdirReport{Name: sd.Name, Path: filepath.Join(root, sd.Name), Exists: true, Stats: st})
+			continue
+		}
+		summary.Subdirs = append(summary.Subdirs, shared.Inspect(root, []string{sd.Name}).Subdirs...)
+	}
+	s.printSummary(summary)
 	if len(replaced) > 0 {
 		s.warnStaleMounts(ctx, replaced)
 	}
@@ -213,4 +219,16 @@ func lockShared(root string) (func(), error) {
 	}
 	_ = os.WriteFile(path, []byte(fmt.Sprintln(os.Getpid())), 0o644)
 	return func() { _ = fl.Unlock() }, nil
+}
+
+// announce prints the "Copying" line with the source's size once Replace has measured it.
+type announce struct {
+	shared.Progress
+	h    *instance.Host
+	name string
+}
+
+func (a announce) Start(total shared.Stats) {
+	a.h.Printf("  Copying %s/ ... %s (%d files)\n", a.name, shared.FormatSize(total.Bytes), total.Files)
+	a.Progress.Start(total)
 }

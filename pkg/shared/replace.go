@@ -60,15 +60,19 @@ func Replace(ctx context.Context, src, dst string, prog Progress) (ReplaceResult
 	}
 	srcTree, err := scan(src)
 	if err != nil {
-		return res, err
+		return res, describeCopyError(err)
 	}
 	res.Source = srcTree.stats
-	if dstTree, err := scan(dst); err == nil && srcTree.equal(dstTree) {
-		res.UpToDate = true
-		return res, nil
+	if prog != nil {
+		prog.Start(srcTree.stats)
+		defer prog.Finish()
 	}
 	var old *tree
 	if t, err := scan(dst); err == nil {
+		if srcTree.equal(t) {
+			res.UpToDate = true
+			return res, nil
+		}
 		old = &t
 	}
 
@@ -79,10 +83,6 @@ func Replace(ctx context.Context, src, dst string, prog Progress) (ReplaceResult
 	defer os.RemoveAll(tmp) // after a successful swap it holds the old content
 	work := filepath.Join(tmp, "new")
 
-	if prog != nil {
-		prog.Start(srcTree.stats)
-		defer prog.Finish()
-	}
 	var linked, copied atomic.Int64
 	var skippedMu sync.Mutex
 	err = cp.Copy(src, work, cp.Options{
