@@ -7,6 +7,7 @@ package localprod
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -110,7 +111,7 @@ func (l LocalProd) resolve() (*instance.Instance, *registry.Instance, error) {
 }
 
 func (l LocalProd) noteCwd(entry *registry.Instance) {
-	if !samePath(l.Host.Cwd, entry.Path) {
+	if !registry.SamePath(l.Host.Cwd, entry.Path) {
 		l.Host.Printf("Note: local-prod is at %s (current directory is %s)\n", entry.Path, l.Host.Cwd)
 	}
 }
@@ -181,7 +182,7 @@ func (l LocalProd) Destroy(ctx context.Context, force bool) error {
 	if in, err := instance.Load(h.Config, entry.Path); err == nil && in.ID == entry.InstanceID {
 		if err := h.CheckDocker(ctx); err != nil {
 			fmt.Fprintf(h.Err, "⚠ Could not stop containers: %v (sandbox:gc can remove them later)\n", err)
-		} else if err := h.Project(in, lc, nil).Down(ctx, true, nopWriter{}, h.Err); err != nil {
+		} else if err := h.Project(in, lc, nil).Down(ctx, true, io.Discard, h.Err); err != nil {
 			return fail.With(fail.CodeError, "Nothing else was changed; fix Docker and retry", err)
 		} else {
 			h.Printf("✓ Containers stopped and volumes removed\n")
@@ -204,16 +205,3 @@ func (l LocalProd) Destroy(ctx context.Context, force bool) error {
 	h.Printf("Clone directory preserved at: %s\n", entry.Path)
 	return nil
 }
-
-func samePath(a, b string) bool {
-	ca, errA := filepath.EvalSymlinks(a)
-	cb, errB := filepath.EvalSymlinks(b)
-	if errA != nil || errB != nil {
-		return filepath.Clean(a) == filepath.Clean(b)
-	}
-	return ca == cb
-}
-
-type nopWriter struct{}
-
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }

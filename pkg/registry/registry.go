@@ -84,8 +84,12 @@ func (f *File) ByPath(dir string) *Instance {
 
 // IsLocalProdPath reports whether dir is the registered local-prod clone.
 func (f *File) IsLocalProdPath(dir string) bool {
-	return f.LocalProd != nil && canonical(f.LocalProd.Path) == canonical(dir)
+	return f.LocalProd != nil && SamePath(f.LocalProd.Path, dir)
 }
+
+// SamePath reports whether a and b name the same directory once symlinks are resolved
+// (a path that does not resolve is compared as written, cleaned).
+func SamePath(a, b string) bool { return canonical(a) == canonical(b) }
 
 func canonical(p string) string {
 	if r, err := filepath.EvalSymlinks(p); err == nil {

@@ -217,7 +217,7 @@ func (s Sandboxes) Init(ctx context.Context, name string, slot int) error {
 	if err != nil {
 		return fail.With(fail.CodeError, "Run it at the top of a clone or worktree of the repository", err)
 	}
-	if dir != h.Cwd && canonical(dir) != canonical(h.Cwd) {
+	if !registry.SamePath(dir, h.Cwd) {
 		return fail.New(fail.CodeError, "cd "+dir+" and run it again", "run init at the top of the checkout, not in a subdirectory")
 	}
 	envPath := filepath.Join(dir, h.Config.EnvFile)
@@ -264,13 +264,6 @@ func (s Sandboxes) Init(ctx context.Context, name string, slot int) error {
 	h.Printf("  Port slot: %d\n", entry.Slot)
 	h.Printf("Next: go tool mage sandbox:up\n")
 	return nil
-}
-
-func canonical(p string) string {
-	if r, err := filepath.EvalSymlinks(p); err == nil {
-		return r
-	}
-	return filepath.Clean(p)
 }
 
 // errNotRegistered is the refusal for an instance directory the registry does not know.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,7 +90,7 @@ func (s Sandboxes) Destroy(ctx context.Context, o DestroyOptions) error {
 	h.Printf("Destroying sandbox: %s\n", in.ID)
 	if err := h.CheckDocker(ctx); err != nil {
 		fmt.Fprintf(h.Err, "⚠ Could not stop containers: %v (sandbox:gc can remove them later)\n", err)
-	} else if err := h.Project(in, h.Config.Sandbox, nil).Down(ctx, true, discard{}, h.Err); err != nil {
+	} else if err := h.Project(in, h.Config.Sandbox, nil).Down(ctx, true, io.Discard, h.Err); err != nil {
 		return fail.With(fail.CodeError, "Nothing else was changed; fix Docker and retry", err)
 	} else {
 		h.Printf("✓ Containers stopped and volumes removed\n")
@@ -134,7 +135,7 @@ func (s Sandboxes) createdHere(entry *registry.Instance) bool {
 		return false
 	}
 	for i, wt := range list {
-		if i > 0 && canonical(wt.Path) == canonical(entry.Path) {
+		if i > 0 && registry.SamePath(wt.Path, entry.Path) {
 			return true
 		}
 	}
@@ -147,10 +148,6 @@ func preview(paths []string) string {
 	}
 	return strings.Join(paths, ", ")
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // removeWorktree removes a worktree through git, which refuses one with modified or
 // untracked files unless force. The tool's own env file would count as untracked, so it

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"io"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -119,7 +120,7 @@ func (s Sandboxes) GC(ctx context.Context, dryRun bool) error {
 				continue
 			}
 			orphan := compose.Project{Name: p, Dir: h.Cwd, Env: h.Env}
-			if err := orphan.DownByName(ctx, discard{}, h.Err); err != nil {
+			if err := orphan.DownByName(ctx, io.Discard, h.Err); err != nil {
 				return fail.With(fail.CodeError, "Check Docker with: go tool mage sandbox:doctor", err)
 			}
 			if vols, err := engine.VolumesOf(ctx, p); err == nil && len(vols) > 0 {
