@@ -5,7 +5,6 @@ package sandbox
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -62,7 +61,7 @@ type Sandboxes struct {
 // CreateOptions are the flags of create.
 type CreateOptions struct {
 	Branch string
-	Slot   int // 0: the lowest free slot
+	Slot   *int // nil: the lowest free slot
 }
 
 // Create adds a worktree beside the repository containing the current directory,
@@ -95,7 +94,8 @@ func (s Sandboxes) Create(ctx context.Context, name string, o CreateOptions) err
 	now := h.Now()
 	parent := repo
 	entry := &registry.Instance{InstanceID: id, Path: path, CreatedAt: instance.Timestamp(now), IsWorktree: true, ParentRepo: &parent}
-	if err := s.reserve(ctx, entry, o.Slot); err != nil {
+	if err := s.reserve(ctx, entry, o.Slot, fail.New(fail.CodeError, "Pick another name, or destroy the existing one first",
+		"instance %s is already registered", id)); err != nil {
 		return err
 	}
 	h.Step("create:reserved")
@@ -136,13 +136,12 @@ func (s Sandboxes) checkBranchName(ctx context.Context, branch string) error {
 }
 
 // reserve registers entry on a free slot (want, or the lowest free) after checking the
-// slot's ports, all under the registry lock.
-func (s Sandboxes) reserve(ctx context.Context, entry *registry.Instance, want int) error {
+// slot's ports, all under the registry lock; idTaken is the refusal when the id is.
+func (s Sandboxes) reserve(ctx context.Context, entry *registry.Instance, want *int, idTaken error) error {
 	cfg := s.Host.Config
 	return s.Host.UpdateRegistry(ctx, func(f *registry.File) error {
 		if _, taken := f.Instances[entry.InstanceID]; taken {
-			return fail.New(fail.CodeError, "Pick another name, or destroy the existing one first",
-				"instance %s is already registered", entry.InstanceID)
+			return idTaken
 		}
 		if cfg.LocalProd.InstanceID != "" && entry.InstanceID == cfg.LocalProd.InstanceID {
 			return fail.New(fail.CodeError, "Pick another name", "%s is the local-prod id", entry.InstanceID)
@@ -161,10 +160,11 @@ func (s Sandboxes) reserve(ctx context.Context, entry *registry.Instance, want i
 	})
 }
 
-func (s Sandboxes) pickSlot(f *registry.File, want int) (int, error) {
+func (s Sandboxes) pickSlot(f *registry.File, wantSlot *int) (int, error) {
 	cfg := s.Host.Config
 	holders := f.SlotHolders()
-	if want != 0 {
+	if wantSlot != nil {
+		want := *wantSlot
 		if !cfg.IsSandboxSlot(want) {
 			hint := fmt.Sprintf("Sandbox slots are %d-%d", cfg.FirstSandboxSlot, cfg.LastSandboxSlot)
 			if want == cfg.LocalProd.Slot {
@@ -211,7 +211,7 @@ func (s Sandboxes) rollback(ctx context.Context, id, repo string) {
 }
 
 // Init adopts the checkout at the current directory as a sandbox, without a new worktree.
-func (s Sandboxes) Init(ctx context.Context, name string, slot int) error {
+func (s Sandboxes) Init(ctx context.Context, name string, slot *int) error {
 	h := s.Host
 	dir, err := s.Git.TopLevel(ctx, h.Cwd)
 	if err != nil {
@@ -249,10 +249,8 @@ func (s Sandboxes) Init(ctx context.Context, name string, slot int) error {
 			entry.ParentRepo = &repo
 		}
 	}
-	if err := s.reserve(ctx, entry, slot); err != nil {
-		if fail.Code(err) == fail.CodeError && strings.Contains(err.Error(), "already registered") {
-			return fail.New(fail.CodeError, "Pass -name=ID to choose another id", "instance id %s already exists", id)
-		}
+	if err := s.reserve(ctx, entry, slot, fail.New(fail.CodeError, "Pass -name=ID to choose another id",
+		"instance id %s already exists", id)); err != nil {
 		return err
 	}
 	if err := envfile.Write(envPath, instance.EnvVars(h.Config, h.Home, id, entry.Slot, h.Now())); err != nil {
@@ -265,6 +263,3 @@ func (s Sandboxes) Init(ctx context.Context, name string, slot int) error {
 	h.Printf("Next: go tool mage sandbox:up\n")
 	return nil
 }
-
-// errNotRegistered is the refusal for an instance directory the registry does not know.
-var errNotRegistered = errors.New("not registered")

@@ -56,7 +56,7 @@ func (s Sandboxes) Destroy(ctx context.Context, o DestroyOptions) error {
 	if entry == nil {
 		return fail.New(fail.CodeError,
 			"Nothing was deleted. Stop its containers with sandbox:down -volumes, then remove the directory yourself if you mean to",
-			"%s (%s) is %v in %s, so destroy will not delete it", h.Cwd, in.ID, errNotRegistered, h.Registry().Path)
+			"%s (%s) is not registered in %s, so destroy will not delete it", h.Cwd, in.ID, h.Registry().Path)
 	}
 	if entry.InstanceID != in.ID {
 		return fail.New(fail.CodeError, "Fix INSTANCE_ID in "+h.Config.EnvFile+" or run sandbox:gc",

@@ -10,7 +10,6 @@ package targets
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strconv"
 	"time"
@@ -122,21 +121,13 @@ func val[T any](p *T) T {
 // Flags: -branch=B (existing branch checked out, or new), -slot=N (1-10).
 func (Sandbox) Create(ctx context.Context, name string, branch *string, slot *int) error {
 	return run(func(h *instance.Host) error {
-		if slot != nil && *slot == 0 {
-			return fail.New(fail.CodeError, fmt.Sprintf("Sandbox slots are %d-%d; slot 0 is reserved for local-prod", h.Config.FirstSandboxSlot, h.Config.LastSandboxSlot), "slot 0 is out of range")
-		}
-		return sandboxes(h).Create(ctx, name, sandbox.CreateOptions{Branch: val(branch), Slot: val(slot)})
+		return sandboxes(h).Create(ctx, name, sandbox.CreateOptions{Branch: val(branch), Slot: slot})
 	})
 }
 
 // Init adopts the current clone or worktree as a sandbox. Flags: -slot=N, -name=ID.
 func (Sandbox) Init(ctx context.Context, slot *int, name *string) error {
-	return run(func(h *instance.Host) error {
-		if slot != nil && *slot == 0 {
-			return fail.New(fail.CodeError, "Slot 0 is reserved for local-prod: use localProd:init", "slot 0 is out of range")
-		}
-		return sandboxes(h).Init(ctx, val(name), val(slot))
-	})
+	return run(func(h *instance.Host) error { return sandboxes(h).Init(ctx, val(name), slot) })
 }
 
 // List shows every instance with its slot, status, API port and path. Flag: -json.
