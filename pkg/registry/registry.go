@@ -71,6 +71,24 @@ func (f *File) SlotHolders() map[int][]string {
 	return m
 }
 
+// Claim is a slot and the ids of the instances that claim it.
+type Claim struct {
+	Slot int
+	IDs  []string
+}
+
+// ContestedSlots lists, in slot order, the slots claimed by more than one instance.
+func (f *File) ContestedSlots() []Claim {
+	var out []Claim
+	for slot, ids := range f.SlotHolders() {
+		if len(ids) > 1 {
+			out = append(out, Claim{Slot: slot, IDs: ids})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Slot < out[j].Slot })
+	return out
+}
+
 // ByPath finds the sandbox registered at dir (compared after resolving symlinks).
 func (f *File) ByPath(dir string) *Instance {
 	want := canonical(dir)

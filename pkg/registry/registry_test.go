@@ -215,3 +215,14 @@ func TestKeyOrderIsKTRDRs(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", data, want)
 	}
 }
+
+func TestContestedSlotsAreListedInOrder(t *testing.T) {
+	f := New()
+	for id, slot := range map[string]int{"a": 3, "b": 3, "c": 1, "d": 2, "e": 1} {
+		f.Instances[id] = &Instance{InstanceID: id, Slot: slot, Path: "/" + id}
+	}
+	got := f.ContestedSlots()
+	if len(got) != 2 || got[0].Slot != 1 || strings.Join(got[0].IDs, ",") != "c,e" || got[1].Slot != 3 || strings.Join(got[1].IDs, ",") != "a,b" {
+		t.Fatalf("%+v", got)
+	}
+}

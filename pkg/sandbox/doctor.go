@@ -132,11 +132,9 @@ func ownerNote(ids []string) string {
 
 func (s Sandboxes) consistencyFindings(ctx context.Context, reg *registry.File, states map[string]compose.Counts) []Finding {
 	var out []Finding
-	for slot, ids := range reg.SlotHolders() {
-		if len(ids) > 1 {
-			out = append(out, Finding{Check: "registry slots", Detail: fmt.Sprintf("slot %d is claimed by %s", slot, strings.Join(ids, " and ")),
-				Fix: "destroy all but one of them (sandbox:destroy in its directory)"})
-		}
+	for _, c := range reg.ContestedSlots() {
+		out = append(out, Finding{Check: "registry slots", Detail: fmt.Sprintf("slot %d is claimed by %s", c.Slot, strings.Join(c.IDs, " and ")),
+			Fix: "destroy all but one of them (sandbox:destroy in its directory)"})
 	}
 	for _, in := range reg.Sorted() {
 		out = append(out, s.entryFinding(in, "sandbox:gc"))

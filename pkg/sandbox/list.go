@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -70,10 +69,8 @@ func (s Sandboxes) Collect(ctx context.Context) (Listing, error) {
 	for _, in := range reg.Sorted() {
 		add(in, "sandbox")
 	}
-	for _, slot := range sortedSlots(reg.SlotHolders()) {
-		if ids := reg.SlotHolders()[slot]; len(ids) > 1 {
-			l.Warnings = append(l.Warnings, fmt.Sprintf("slot %d is claimed by %s (edit %s so each slot has one owner)", slot, strings.Join(ids, " and "), h.Registry().Path))
-		}
+	for _, c := range reg.ContestedSlots() {
+		l.Warnings = append(l.Warnings, fmt.Sprintf("slot %d is claimed by %s (edit %s so each slot has one owner)", c.Slot, strings.Join(c.IDs, " and "), h.Registry().Path))
 	}
 	for _, p := range compose.Projects(states) {
 		if s.isOurs(p) && !registered(reg, p) {
@@ -134,13 +131,4 @@ func (s Sandboxes) List(ctx context.Context, asJSON bool) error {
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-func sortedSlots(m map[int][]string) []int {
-	var slots []int
-	for s := range m {
-		slots = append(slots, s)
-	}
-	sort.Ints(slots)
-	return slots
 }
