@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -218,8 +219,9 @@ func (e Engine) Versions(ctx context.Context) (engine, compose string, err error
 	engine = strings.TrimSpace(out)
 	cout, err := execx.Output(ctx, execx.Cmd{Name: "docker", Timeout: queryTimeout, Args: []string{"compose", "version", "--short"}, Env: e.Env})
 	compose = strings.TrimPrefix(strings.TrimSpace(cout), "v")
-	if err != nil || !strings.HasPrefix(compose, "2.") && !strings.HasPrefix(compose, "5.") {
-		return engine, "", ErrComposeMissing
+	major, _, _ := strings.Cut(compose, ".")
+	if n, convErr := strconv.Atoi(major); err != nil || convErr != nil || n < 2 {
+		return engine, "", ErrComposeMissing // the 1.x python docker-compose is not a plugin
 	}
 	return engine, compose, nil
 }

@@ -1,0 +1,119 @@
+package instance
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ktrdr/sandbox/pkg/config"
+	"github.com/ktrdr/sandbox/pkg/envfile"
+)
+
+// recordingDocker puts a `docker` on PATH that answers the version queries, lists no
+// containers, and appends each compose call's arguments (and, for up, its environment)
+// to files in dir, so the exact invocations the contract names can be checked without
+// an engine.
+func recordingDocker(t *testing.T) (dir string, env []string) {
+	t.Helper()
+	dir = t.TempDir()
+	script := `#!/bin/sh
+case "$1 $2" in
+  "version --format") echo 20.10.24; exit 0 ;;
+  "compose version") echo 2.40.3; exit 0 ;;
+esac
+echo "$*" >> "` + dir + `/calls"
+case " $* " in *" up "*) env > "` + dir + `/up.env" ;; esac
+exit 0
+`
+	if err := os.WriteFile(filepath.Join(dir, "docker"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := dir + ":/usr/bin:/bin"
+	t.Setenv("PATH", path) // programs are found through this process's PATH
+	return dir, []string{"PATH=" + path, "KTRDR_API_PORT=1", "COMPOSE_PROJECT_NAME=from-shell"}
+}
+
+func newInstance(t *testing.T, cfg config.Config, id string, slot int) *Instance {
+	t.Helper()
+	dir := t.TempDir()
+	if err := envfile.Write(filepath.Join(dir, cfg.EnvFile), EnvVars(cfg, "/h", id, slot, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, cfg.ComposeFile), []byte("services: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := Load(cfg, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+func calls(t *testing.T, dir string) []string {
+	t.Helper()
+	b, _ := os.ReadFile(filepath.Join(dir, "calls"))
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+func TestLocalProdUpUsesItsProfileModeAndTheEnvFile(t *testing.T) {
+	cfg := config.Default()
+	cfg.PortOffset = 30000 // the port check runs for real; stay clear of anything running
+	dir, env := recordingDocker(t)
+	in := newInstance(t, cfg, cfg.LocalProd.InstanceID, cfg.LocalProd.Slot)
+	var out bytes.Buffer
+	h := &Host{Config: cfg, Env: env, Out: &out, Err: &out}
+	if err := h.Start(context.Background(), in, cfg.LocalProd, StartOptions{NoWait: true, NoSecrets: true}); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	var up string
+	for _, c := range calls(t, dir) {
+		if strings.Contains(c, " up ") {
+			up = c
+		}
+	}
+	want := "compose --project-name ktrdr-prod --project-directory " + in.Dir + " --file " + filepath.Join(in.Dir, cfg.ComposeFile) + " --profile local-prod up --detach"
+	if !strings.HasPrefix(up, want) {
+		t.Fatalf("up call %q, want prefix %q", up, want)
+	}
+	upEnv, _ := os.ReadFile(filepath.Join(dir, "up.env"))
+	for _, kv := range []string{"KTRDR_ENV=production", "KTRDR_API_PORT=38000", "COMPOSE_PROJECT_NAME=ktrdr-prod"} {
+		if !strings.Contains("\n"+string(upEnv), "\n"+kv+"\n") {
+			t.Errorf("compose's environment lacks %s", kv)
+		}
+	}
+}
+
+func TestDownKeepsVolumesUnlessAskedAndLogsTailDefaults(t *testing.T) {
+	cfg := config.Default()
+	dir, env := recordingDocker(t)
+	in := newInstance(t, cfg, "ktrdr--x", 1)
+	var out bytes.Buffer
+	h := &Host{Config: cfg, Env: env, Out: &out, Err: &out}
+	ctx := context.Background()
+	if err := h.Stop(ctx, in, cfg.Sandbox, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Stop(ctx, in, cfg.Sandbox, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Logs(ctx, in, cfg.Sandbox, "", false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Logs(ctx, in, cfg.Sandbox, "backend", true, 5); err != nil {
+		t.Fatal(err)
+	}
+	got := calls(t, dir)
+	suffixes := []string{"down --remove-orphans", "down --remove-orphans --volumes", "logs --tail 100", "logs --tail 5 --follow -- backend"}
+	if len(got) != len(suffixes) {
+		t.Fatalf("calls %q", got)
+	}
+	for i, s := range suffixes {
+		if !strings.HasSuffix(got[i], s) || !strings.Contains(got[i], "--project-name ktrdr--x") || strings.Contains(got[i], "--profile") {
+			t.Errorf("call %d = %q, want a sandbox-scoped call ending %q", i, got[i], s)
+		}
+	}
+}
