@@ -368,9 +368,23 @@ func TestDockerLocalProd(t *testing.T) {
 			t.Errorf("status lacks %q:\n%s", want, status)
 		}
 	}
+	if logs := s.must(s.work, "localProd:logs", "-service=backend", "-tail=20"); !strings.Contains(logs, "production mode with the default database password") {
+		t.Errorf("localProd:logs:\n%s", logs)
+	}
+	volume := func() string {
+		return strings.TrimSpace(docker(t, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=ktrdr-prod"))
+	}
 	s.must(s.work, "localProd:down")
 	if code, _ := get(t, "http://127.0.0.1:28000/api/v1/health"); code != 0 {
 		t.Errorf("health answered %d after down", code)
+	}
+	if volume() == "" {
+		t.Error("down removed the database volume")
+	}
+	s.must(clone, "localProd:up", "-noSecrets", "-noWait")
+	s.must(clone, "localProd:down", "-volumes")
+	if v := volume(); v != "" {
+		t.Errorf("down -volumes kept %s", v)
 	}
 	s.must(clone, "localProd:up", "-noSecrets", "-noWait")
 	out = s.must(s.work, "localProd:destroy", "-force")
