@@ -41,6 +41,10 @@ type Config struct {
 	PortOffset int
 	// Ports are the host ports of one slot, in display order.
 	Ports []Port
+	// APIPort is the port variable list shows as an instance's API port; Headline are
+	// the ones create and init print.
+	APIPort  string
+	Headline []string
 
 	Sandbox   Lifecycle
 	LocalProd Lifecycle
@@ -157,6 +161,8 @@ func Default() Config {
 			{Env: "KTRDR_WORKER_PORT_3", Label: "Worker 3", Standard: 5005, First: 5013, Stride: 10, URL: "http://localhost:%d", Worker: true},
 			{Env: "KTRDR_WORKER_PORT_4", Label: "Worker 4", Standard: 5006, First: 5014, Stride: 10, URL: "http://localhost:%d", Worker: true},
 		},
+		APIPort:  "KTRDR_API_PORT",
+		Headline: []string{"KTRDR_API_PORT", "KTRDR_GRAFANA_PORT"},
 		Sandbox: Lifecycle{
 			Kind:         "sandbox",
 			TargetPrefix: "sandbox",
@@ -189,9 +195,23 @@ func Default() Config {
 	}
 }
 
-// Validate reports a table that cannot work: a port outside 1..65535, or one host port in
-// two slots (two instances would then collide on it).
+// Validate reports a table that cannot work: a port outside 1..65535, one host port in
+// two slots (two instances would then collide on it), or a reference to a port variable
+// the table does not have.
 func (c Config) Validate() error {
+	known := map[string]bool{}
+	for _, p := range c.Ports {
+		known[p.Env] = true
+	}
+	refs := append([]string{c.APIPort}, c.Headline...)
+	for _, g := range c.Gate {
+		refs = append(refs, g.PortEnv)
+	}
+	for _, r := range refs {
+		if !known[r] {
+			return fmt.Errorf("config: %q is not a port variable of the table", r)
+		}
+	}
 	owner := map[int]string{}
 	for _, slot := range c.AllSlots() {
 		for _, a := range c.PortsFor(slot) {

@@ -55,16 +55,16 @@ func TestPortOffsetMovesEveryPort(t *testing.T) {
 	}
 }
 
-func TestGateChecksNamePortsOfTheTable(t *testing.T) {
+func TestReferencesNamePortsOfTheTable(t *testing.T) {
 	c := Default()
-	known := map[string]bool{}
-	for _, p := range c.Ports {
-		known[p.Env] = true
+	c.Gate[0].PortEnv = "KTRDR_NO_SUCH_PORT"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "KTRDR_NO_SUCH_PORT") {
+		t.Fatalf("Validate() = %v", err)
 	}
-	for _, g := range c.Gate {
-		if !known[g.PortEnv] {
-			t.Errorf("gate check %s probes %s, which is not in the port table", g.Name, g.PortEnv)
-		}
+	c = Default()
+	c.Headline = append(c.Headline, "NOPE")
+	if err := c.Validate(); err == nil {
+		t.Fatal("a headline port outside the table passed")
 	}
 }
 

@@ -23,6 +23,18 @@ type Endpoint struct {
 // URLs are the instance's non-worker endpoints, in table order.
 func (h *Host) URLs(in *Instance) []Endpoint { return h.endpoints(in, false) }
 
+// PrintHeadline prints the endpoints of the configuration's headline ports, as create and
+// init show them.
+func (h *Host) PrintHeadline(in *Instance) {
+	for _, env := range h.Config.Headline {
+		for _, u := range h.URLs(in) {
+			if u.Env == env {
+				h.Printf("  %-10s %s\n", u.Label+":", u.URL)
+			}
+		}
+	}
+}
+
 // WorkerURLs are the instance's worker endpoints.
 func (h *Host) WorkerURLs(in *Instance) []Endpoint { return h.endpoints(in, true) }
 

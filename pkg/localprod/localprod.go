@@ -74,11 +74,7 @@ func (l LocalProd) Init(ctx context.Context) error {
 	h.Printf("Local-prod initialized: %s\n", lc.InstanceID)
 	h.Printf("  Location:  %s\n", dir)
 	h.Printf("  Port slot: %d (standard ports)\n", lc.Slot)
-	for _, u := range h.URLs(in) {
-		if u.Label == "Backend" || u.Label == "Grafana" {
-			h.Printf("  %-10s %s\n", u.Label+":", u.URL)
-		}
-	}
+	h.PrintHeadline(in)
 	h.Printf("Next: go tool mage localProd:up\n")
 	return nil
 }

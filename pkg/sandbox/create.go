@@ -116,11 +116,7 @@ func (s Sandboxes) Create(ctx context.Context, name string, o CreateOptions) err
 	h.Printf("Created instance: %s\n", id)
 	h.Printf("  Location:  %s\n", path)
 	h.Printf("  Port slot: %d\n", entry.Slot)
-	for _, u := range h.URLs(in) {
-		if u.Label == "Backend" || u.Label == "Grafana" {
-			h.Printf("  %-10s %s\n", u.Label+":", u.URL)
-		}
-	}
+	h.PrintHeadline(in)
 	h.Printf("Next: cd %s && go tool mage sandbox:up\n", path)
 	return nil
 }

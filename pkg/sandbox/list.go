@@ -49,7 +49,7 @@ func (s Sandboxes) Collect(ctx context.Context) (Listing, error) {
 		r := Row{InstanceID: in.InstanceID, Kind: kind, Slot: in.Slot, Path: in.Path}
 		vars, err := envfile.Read(filepath.Join(in.Path, h.Config.EnvFile))
 		if err == nil {
-			r.APIPort, _ = strconv.Atoi(vars[h.Config.Ports[0].Env])
+			r.APIPort, _ = strconv.Atoi(vars[h.Config.APIPort])
 		}
 		switch {
 		case !exists(in.Path):
