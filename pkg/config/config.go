@@ -1,18 +1,22 @@
 // Package config is the one declarative table behind every name and number the sandbox
 // tool uses: instance ids, paths, slots, host ports, env keys, shared-data subdirectories,
-// startability checks and the 1Password mapping. A consuming repository replaces or edits
-// the value returned by Default in its magefile; nothing else in pkg/ hard-codes these.
+// startability checks and the 1Password mapping. A consuming repository starts from
+// New("itsname") in its magefile and adds its ports, gate and secrets; KTRDR() is the
+// profile of the KTRDR stack. Nothing else in pkg/ hard-codes a project's names.
 package config
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 )
 
 // Config is the whole table. It is a plain value: pass it, copy it, edit it.
 type Config struct {
-	// Project names the tool's files and messages ("ktrdr").
+	// Project is the name every other per-project name was derived from ("ktrdr").
 	Project string
 	// IDPrefix starts every sandbox id and compose project ("ktrdr--").
 	IDPrefix string
@@ -25,6 +29,7 @@ type Config struct {
 	SharedDir string
 	SharedEnv string
 	// Shared lists the shared-data subdirectories and the variable compose mounts each by.
+	// Empty: the project has no shared data (the directory is still made and reported).
 	Shared []SharedSubdir
 	// EnvFile is the per-instance file at the instance root (".env.sandbox").
 	EnvFile string
@@ -42,9 +47,18 @@ type Config struct {
 	// Ports are the host ports of one slot, in display order.
 	Ports []Port
 	// APIPort is the port variable list shows as an instance's API port; Headline are
-	// the ones create and init print.
+	// the ones create and init print (empty: the API port).
 	APIPort  string
 	Headline []string
+	// DefaultService is the compose service shell and logs default to ("" : shell asks
+	// for -service, logs shows every service).
+	DefaultService string
+	// LocalProdClone is where the docs suggest cloning the repository for local-prod
+	// ("~/ktrdr-prod"), shown in hints.
+	LocalProdClone string
+	// SetupDoc is the document hints point to for installing Docker and compose; empty
+	// means hints carry no link.
+	SetupDoc string
 
 	Sandbox   Lifecycle
 	LocalProd Lifecycle
@@ -81,17 +95,32 @@ type Port struct {
 
 // Lifecycle is what differs between sandboxes and local-prod when an instance starts.
 type Lifecycle struct {
-	Kind         string // "sandbox" or "local-prod", in messages
-	TargetPrefix string // "sandbox" or "localProd", for hints
-	SecretsItem  string // 1Password item
-	Profiles     []string
-	Env          map[string]string // added to compose's environment on up
+	Kind        Kind   // which of the two lifecycles
+	SecretsItem string // 1Password item
+	Profiles    []string
+	Env         map[string]string // added to compose's environment on up
 	// SecretsRequired makes a secrets failure fatal (production mode).
 	SecretsRequired bool
 	// InstanceID is fixed for singletons (local-prod), empty for sandboxes.
 	InstanceID string
 	// Slot is fixed for singletons (local-prod).
 	Slot int
+}
+
+// Kind names a lifecycle. It is also what messages call an instance of it.
+type Kind string
+
+const (
+	KindSandbox   Kind = "sandbox"
+	KindLocalProd Kind = "local-prod"
+)
+
+// Lifecycle returns the table entry of kind k.
+func (c Config) Lifecycle(k Kind) Lifecycle {
+	if k == KindLocalProd {
+		return c.LocalProd
+	}
+	return c.Sandbox
 }
 
 // CheckKind says how a gate check probes.
@@ -129,81 +158,139 @@ type Command struct {
 	Env  map[string]string
 }
 
-// Default returns the KTRDR profile.
-func Default() Config {
+// New returns the table of a project named project, with every per-project name derived
+// from it: ids "<p>--name", state under ~/.<p> (registry sandbox/instances.json, shared data
+// shared/), local-prod "<p>-prod", 1Password items "<p>-sandbox-dev" and "<p>-local-prod",
+// env file .env.sandbox, compose file docker-compose.sandbox.yml, sandbox slots 1-10. It has
+// no ports, no shared subdirectories, no gate and no secrets: the consumer adds them (and
+// sets APIPort), and Validate says what is still missing.
+func New(project string) Config {
+	env := strings.ToUpper(nonEnv.ReplaceAllString(project, "_"))
 	return Config{
-		Project:        "ktrdr",
-		IDPrefix:       "ktrdr--",
-		Home:           ".ktrdr",
-		RegistryFile:   filepath.Join("sandbox", "instances.json"),
-		SharedDir:      "shared",
-		SharedEnv:      "KTRDR_SHARED_DIR",
-		EnvFile:        ".env.sandbox",
-		ComposeFile:    "docker-compose.sandbox.yml",
-		EnvFileVersion: 1,
-		Shared: []SharedSubdir{
-			{Name: "data", Env: "KTRDR_DATA_DIR"},
-			{Name: "models", Env: "KTRDR_MODELS_DIR"},
-			{Name: "strategies", Env: "KTRDR_STRATEGIES_DIR"},
-		},
-		FirstSandboxSlot: 1,
-		LastSandboxSlot:  10,
-		Ports: []Port{
-			{Env: "KTRDR_API_PORT", Label: "Backend", Standard: 8000, First: 8001, Stride: 1, URL: "http://localhost:%d"},
-			{Env: "KTRDR_DB_PORT", Label: "Database", Standard: 5432, First: 5433, Stride: 1},
-			{Env: "KTRDR_GRAFANA_PORT", Label: "Grafana", Standard: 3000, First: 3001, Stride: 1, URL: "http://localhost:%d"},
-			{Env: "KTRDR_JAEGER_UI_PORT", Label: "Jaeger UI", Standard: 16686, First: 16687, Stride: 1, URL: "http://localhost:%d"},
-			{Env: "KTRDR_JAEGER_OTLP_GRPC_PORT", Label: "OTLP gRPC", Standard: 4317, First: 4327, Stride: 10},
-			{Env: "KTRDR_JAEGER_OTLP_HTTP_PORT", Label: "OTLP HTTP", Standard: 4318, First: 4328, Stride: 10},
-			{Env: "KTRDR_PROMETHEUS_PORT", Label: "Prometheus", Standard: 9090, First: 9091, Stride: 1, URL: "http://localhost:%d"},
-			{Env: "KTRDR_WORKER_PORT_1", Label: "Worker 1", Standard: 5003, First: 5011, Stride: 10, URL: "http://localhost:%d", Worker: true},
-			{Env: "KTRDR_WORKER_PORT_2", Label: "Worker 2", Standard: 5004, First: 5012, Stride: 10, URL: "http://localhost:%d", Worker: true},
-			{Env: "KTRDR_WORKER_PORT_3", Label: "Worker 3", Standard: 5005, First: 5013, Stride: 10, URL: "http://localhost:%d", Worker: true},
-			{Env: "KTRDR_WORKER_PORT_4", Label: "Worker 4", Standard: 5006, First: 5014, Stride: 10, URL: "http://localhost:%d", Worker: true},
-		},
-		APIPort:  "KTRDR_API_PORT",
-		Headline: []string{"KTRDR_API_PORT", "KTRDR_GRAFANA_PORT"},
-		Sandbox: Lifecycle{
-			Kind:         "sandbox",
-			TargetPrefix: "sandbox",
-			SecretsItem:  "ktrdr-sandbox-dev",
-			Env:          map[string]string{"KTRDR_ENV": "development"},
-		},
-		LocalProd: Lifecycle{
-			Kind:            "local-prod",
-			TargetPrefix:    "localProd",
-			SecretsItem:     "ktrdr-local-prod",
-			Profiles:        []string{"local-prod"},
-			Env:             map[string]string{"KTRDR_ENV": "production"},
-			SecretsRequired: true,
-			InstanceID:      "ktrdr-prod",
-			Slot:            0,
-		},
-		Gate: []Check{
-			{Name: "Database", Kind: CheckTCP, PortEnv: "KTRDR_DB_PORT"},
-			{Name: "Backend", Kind: CheckHTTP, PortEnv: "KTRDR_API_PORT", Path: "/api/v1/health", Accept: []int{200}},
-			{Name: "Workers", Kind: CheckWorkers, PortEnv: "KTRDR_API_PORT", Path: "/api/v1/workers", MinWorkers: 4, After: "Backend"},
-			{Name: "Jaeger", Kind: CheckHTTP, PortEnv: "KTRDR_JAEGER_UI_PORT", Path: "/", Accept: []int{200, 302}},
-		},
-		Secrets: []SecretField{
-			{Label: "db_password", Env: "DB_PASSWORD"},
-			{Label: "jwt_secret", Env: "JWT_SECRET"},
-			{Label: "anthropic_api_key", Env: "ANTHROPIC_API_KEY"},
-			{Label: "grafana_password", Env: "GF_ADMIN_PASSWORD"},
-		},
+		Project:             project,
+		IDPrefix:            project + "--",
+		Home:                "." + project,
+		RegistryFile:        filepath.Join("sandbox", "instances.json"),
+		SharedDir:           "shared",
+		SharedEnv:           env + "_SHARED_DIR",
+		EnvFile:             ".env.sandbox",
+		ComposeFile:         "docker-compose.sandbox.yml",
+		EnvFileVersion:      1,
+		FirstSandboxSlot:    1,
+		LastSandboxSlot:     10,
+		LocalProdClone:      "~/" + project + "-prod",
 		ComposeProjectLabel: "com.docker.compose.project",
+		Sandbox:             Lifecycle{Kind: KindSandbox, SecretsItem: project + "-sandbox-dev"},
+		LocalProd: Lifecycle{Kind: KindLocalProd, SecretsItem: project + "-local-prod",
+			SecretsRequired: true, InstanceID: project + "-prod", Slot: 0},
 	}
 }
 
-// Validate reports a table that cannot work: a port outside 1..65535, one host port in
-// two slots (two instances would then collide on it), or a reference to a port variable
-// the table does not have.
+var nonEnv = regexp.MustCompile(`[^A-Za-z0-9]+`)
+
+// KTRDR returns the profile of the KTRDR stack: New("ktrdr") plus its ports, shared data,
+// gate, secrets and production settings.
+func KTRDR() Config {
+	c := New("ktrdr")
+	c.Shared = []SharedSubdir{
+		{Name: "data", Env: "KTRDR_DATA_DIR"},
+		{Name: "models", Env: "KTRDR_MODELS_DIR"},
+		{Name: "strategies", Env: "KTRDR_STRATEGIES_DIR"},
+	}
+	c.Ports = []Port{
+		{Env: "KTRDR_API_PORT", Label: "Backend", Standard: 8000, First: 8001, Stride: 1, URL: "http://localhost:%d"},
+		{Env: "KTRDR_DB_PORT", Label: "Database", Standard: 5432, First: 5433, Stride: 1},
+		{Env: "KTRDR_GRAFANA_PORT", Label: "Grafana", Standard: 3000, First: 3001, Stride: 1, URL: "http://localhost:%d"},
+		{Env: "KTRDR_JAEGER_UI_PORT", Label: "Jaeger UI", Standard: 16686, First: 16687, Stride: 1, URL: "http://localhost:%d"},
+		{Env: "KTRDR_JAEGER_OTLP_GRPC_PORT", Label: "OTLP gRPC", Standard: 4317, First: 4327, Stride: 10},
+		{Env: "KTRDR_JAEGER_OTLP_HTTP_PORT", Label: "OTLP HTTP", Standard: 4318, First: 4328, Stride: 10},
+		{Env: "KTRDR_PROMETHEUS_PORT", Label: "Prometheus", Standard: 9090, First: 9091, Stride: 1, URL: "http://localhost:%d"},
+		{Env: "KTRDR_WORKER_PORT_1", Label: "Worker 1", Standard: 5003, First: 5011, Stride: 10, URL: "http://localhost:%d", Worker: true},
+		{Env: "KTRDR_WORKER_PORT_2", Label: "Worker 2", Standard: 5004, First: 5012, Stride: 10, URL: "http://localhost:%d", Worker: true},
+		{Env: "KTRDR_WORKER_PORT_3", Label: "Worker 3", Standard: 5005, First: 5013, Stride: 10, URL: "http://localhost:%d", Worker: true},
+		{Env: "KTRDR_WORKER_PORT_4", Label: "Worker 4", Standard: 5006, First: 5014, Stride: 10, URL: "http://localhost:%d", Worker: true},
+	}
+	c.APIPort = "KTRDR_API_PORT"
+	c.Headline = []string{"KTRDR_API_PORT", "KTRDR_GRAFANA_PORT"}
+	c.DefaultService = "backend"
+	c.SetupDoc = "docs/NEW_MACHINE_SETUP.md"
+	c.Sandbox.Env = map[string]string{"KTRDR_ENV": "development"}
+	c.LocalProd.Profiles = []string{"local-prod"}
+	c.LocalProd.Env = map[string]string{"KTRDR_ENV": "production"}
+	c.Gate = []Check{
+		{Name: "Database", Kind: CheckTCP, PortEnv: "KTRDR_DB_PORT"},
+		{Name: "Backend", Kind: CheckHTTP, PortEnv: "KTRDR_API_PORT", Path: "/api/v1/health", Accept: []int{200}},
+		{Name: "Workers", Kind: CheckWorkers, PortEnv: "KTRDR_API_PORT", Path: "/api/v1/workers", MinWorkers: 4, After: "Backend"},
+		{Name: "Jaeger", Kind: CheckHTTP, PortEnv: "KTRDR_JAEGER_UI_PORT", Path: "/", Accept: []int{200, 302}},
+	}
+	c.Secrets = []SecretField{
+		{Label: "db_password", Env: "DB_PASSWORD"},
+		{Label: "jwt_secret", Env: "JWT_SECRET"},
+		{Label: "anthropic_api_key", Env: "ANTHROPIC_API_KEY"},
+		{Label: "grafana_password", Env: "GF_ADMIN_PASSWORD"},
+	}
+	return c
+}
+
+// HasWorkers reports whether the table has worker ports (and so a Workers section).
+func (c Config) HasWorkers() bool {
+	for _, p := range c.Ports {
+		if p.Worker {
+			return true
+		}
+	}
+	return false
+}
+
+// HeadlinePorts are the port variables create and init print.
+func (c Config) HeadlinePorts() []string {
+	if len(c.Headline) > 0 {
+		return c.Headline
+	}
+	return []string{c.APIPort}
+}
+
+// ErrIncomplete is wrapped by Validate when a field the tool relies on is empty.
+var ErrIncomplete = errors.New("configuration is incomplete")
+
+// Validate reports a table that cannot work: a field the tool relies on left empty, a
+// port outside 1..65535, one host port in two slots (two instances would then collide on
+// it), or a reference to a port variable the table does not have.
 func (c Config) Validate() error {
+	for _, f := range []struct{ name, value string }{
+		{"Project", c.Project}, {"IDPrefix", c.IDPrefix}, {"Home", c.Home},
+		{"RegistryFile", c.RegistryFile}, {"SharedDir", c.SharedDir}, {"SharedEnv", c.SharedEnv},
+		{"EnvFile", c.EnvFile}, {"ComposeFile", c.ComposeFile}, {"APIPort", c.APIPort},
+		{"ComposeProjectLabel", c.ComposeProjectLabel}, {"LocalProd.InstanceID", c.LocalProd.InstanceID},
+	} {
+		if strings.TrimSpace(f.value) == "" {
+			return fmt.Errorf("config: %s is empty: %w", f.name, ErrIncomplete)
+		}
+	}
+	if len(c.Ports) == 0 {
+		return fmt.Errorf("config: Ports is empty (at least one port, the API port, is needed): %w", ErrIncomplete)
+	}
+	for _, f := range []struct{ name, value string }{{"Home", c.Home}, {"RegistryFile", c.RegistryFile}, {"SharedDir", c.SharedDir}} {
+		if filepath.IsAbs(f.value) || filepath.Clean(f.value) == "." || strings.HasPrefix(filepath.Clean(f.value), "..") {
+			return fmt.Errorf("config: %s=%q must be a relative path below the user's home", f.name, f.value)
+		}
+	}
+	if c.FirstSandboxSlot < 1 || c.LastSandboxSlot < c.FirstSandboxSlot {
+		return fmt.Errorf("config: sandbox slots %d-%d are not a range of positive slots", c.FirstSandboxSlot, c.LastSandboxSlot)
+	}
+	if c.IsSandboxSlot(c.LocalProd.Slot) {
+		return fmt.Errorf("config: local-prod's slot %d is inside the sandbox slots", c.LocalProd.Slot)
+	}
 	known := map[string]bool{}
 	for _, p := range c.Ports {
 		known[p.Env] = true
 	}
 	refs := append([]string{c.APIPort}, c.Headline...)
+	for _, s := range c.Shared {
+		if s.Name == "" || s.Env == "" || strings.ContainsAny(s.Name, `/\`) {
+			return fmt.Errorf("config: shared subdirectory %+v needs a plain name and a variable", s)
+		}
+	}
 	for _, g := range c.Gate {
 		refs = append(refs, g.PortEnv)
 	}

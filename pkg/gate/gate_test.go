@@ -42,7 +42,7 @@ func TestGatePassesOnceWorkersRegister(t *testing.T) {
 	port := portOf(t, srv.URL)
 	var out bytes.Buffer
 	rep := Run(context.Background(), Options{
-		Checks:  config.Default().Gate,
+		Checks:  config.KTRDR().Gate,
 		Ports:   map[string]int{"KTRDR_DB_PORT": port, "KTRDR_API_PORT": port, "KTRDR_JAEGER_UI_PORT": port},
 		Timeout: 10 * time.Second, Poll: 10 * time.Millisecond, Out: &out,
 	})
@@ -63,7 +63,7 @@ func TestGateFailsWithinTheDeadlineAndSkipsDependents(t *testing.T) {
 	var out bytes.Buffer
 	start := time.Now()
 	rep := Run(context.Background(), Options{
-		Checks:  config.Default().Gate,
+		Checks:  config.KTRDR().Gate,
 		Ports:   map[string]int{"KTRDR_DB_PORT": dead, "KTRDR_API_PORT": dead, "KTRDR_JAEGER_UI_PORT": dead},
 		Timeout: 500 * time.Millisecond, Out: &out,
 	})

@@ -60,7 +60,7 @@ func calls(t *testing.T, dir string) []string {
 }
 
 func TestLocalProdUpUsesItsProfileModeAndTheEnvFile(t *testing.T) {
-	cfg := config.Default()
+	cfg := config.KTRDR()
 	cfg.PortOffset = 30000 // the port check runs for real; stay clear of anything running
 	dir, env := recordingDocker(t)
 	in := newInstance(t, cfg, cfg.LocalProd.InstanceID, cfg.LocalProd.Slot)
@@ -88,7 +88,7 @@ func TestLocalProdUpUsesItsProfileModeAndTheEnvFile(t *testing.T) {
 }
 
 func TestDownKeepsVolumesUnlessAskedAndLogsTailDefaults(t *testing.T) {
-	cfg := config.Default()
+	cfg := config.KTRDR()
 	dir, env := recordingDocker(t)
 	in := newInstance(t, cfg, "ktrdr--x", 1)
 	var out bytes.Buffer

@@ -14,7 +14,7 @@ import (
 )
 
 func TestEnvVarsHaveEveryContractKeyAndNoMore(t *testing.T) {
-	cfg := config.Default()
+	cfg := config.KTRDR()
 	vars := EnvVars(cfg, "/home/u", "ktrdr--x", 1, time.Date(2026, 1, 20, 21, 21, 22, 123456000, time.UTC))
 	want := map[string]string{
 		"COMPOSE_PROJECT_NAME": "ktrdr--x", "INSTANCE_ID": "ktrdr--x", "SLOT_NUMBER": "1",
@@ -37,7 +37,7 @@ func TestEnvVarsHaveEveryContractKeyAndNoMore(t *testing.T) {
 }
 
 func TestLoadChecksWhatEverythingReliesOn(t *testing.T) {
-	cfg := config.Default()
+	cfg := config.KTRDR()
 	dir := t.TempDir()
 	good := EnvVars(cfg, "/h", "ktrdr--x", 2, time.Now())
 	write := func(mut func(map[string]string)) {

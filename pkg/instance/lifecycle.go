@@ -150,10 +150,10 @@ func (h *Host) Start(ctx context.Context, in *Instance, lc config.Lifecycle, o S
 	}
 	h.Printf("Running: docker compose up -d%s (project %s)\n", map[bool]string{true: " --build"}[o.Build], in.ID)
 	if err := project.Up(ctx, o.Build, io.Discard, h.Err); err != nil {
-		return fail.With(fail.CodeError, fmt.Sprintf("See the compose output above; logs: go tool mage %s:logs", lc.TargetPrefix), err)
+		return fail.With(fail.CodeError, fmt.Sprintf("See the compose output above; logs: go tool mage %s:logs", prefix(lc)), err)
 	}
 	if o.NoWait {
-		h.Printf("Instance starting (use 'go tool mage %s:status' to check)\n", lc.TargetPrefix)
+		h.Printf("Instance starting (use 'go tool mage %s:status' to check)\n", prefix(lc))
 		return nil
 	}
 	timeout := o.Timeout
@@ -170,7 +170,7 @@ func (h *Host) Start(ctx context.Context, in *Instance, lc config.Lifecycle, o S
 				failed = append(failed, r.Name+": "+r.Detail)
 			}
 		}
-		return fail.New(fail.CodeGate, fmt.Sprintf("Check logs with: go tool mage %s:logs", lc.TargetPrefix),
+		return fail.New(fail.CodeGate, fmt.Sprintf("Check logs with: go tool mage %s:logs", prefix(lc)),
 			"startability gate failed: %s", strings.Join(failed, "; "))
 	}
 	h.Printf("Startability Gate: PASSED\n")
@@ -216,7 +216,7 @@ func (h *Host) Logs(ctx context.Context, in *Instance, lc config.Lifecycle, serv
 	if err != nil && ctx.Err() != nil {
 		return nil // Ctrl-C ends a -follow; that is not a failure
 	}
-	return fail.With(fail.CodeError, "Is the service name right? See: go tool mage "+lc.TargetPrefix+":status", err)
+	return fail.With(fail.CodeError, "Is the service name right? See: go tool mage "+prefix(lc)+":status", err)
 }
 
 // Shell opens an interactive shell in a service: bash, or sh when the image has no bash.
@@ -239,7 +239,7 @@ func (h *Host) Shell(ctx context.Context, in *Instance, lc config.Lifecycle, ser
 		shell = "sh"
 	}
 	if err := p.Exec(ctx, service, []string{shell}, h.Terminal, h.In, h.Out, h.Err); err != nil {
-		return fail.With(fail.CodeError, fmt.Sprintf("Is %s running? See: go tool mage %s:status", service, lc.TargetPrefix), err)
+		return fail.With(fail.CodeError, fmt.Sprintf("Is %s running? See: go tool mage %s:status", service, prefix(lc)), err)
 	}
 	return nil
 }
@@ -251,4 +251,11 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+func prefix(lc config.Lifecycle) string {
+	if lc.Kind == config.KindLocalProd {
+		return "localProd"
+	}
+	return "sandbox"
 }

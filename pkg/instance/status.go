@@ -80,7 +80,7 @@ type StatusReport struct {
 // Status gathers the report; a Docker problem becomes State "unknown" with the reason,
 // because status is what a user runs to find out what is wrong.
 func (h *Host) Status(ctx context.Context, in *Instance, lc config.Lifecycle) StatusReport {
-	rep := StatusReport{Kind: lc.Kind, InstanceID: in.ID, Slot: in.Slot, Path: in.Dir,
+	rep := StatusReport{Kind: string(lc.Kind), InstanceID: in.ID, Slot: in.Slot, Path: in.Dir,
 		Services: h.URLs(in), Workers: h.WorkerURLs(in), Containers: []ContainerState{}}
 	sharedDone := make(chan shared.Report, 1)
 	go func() { sharedDone <- shared.Inspect(h.SharedPath(), h.SharedNames()) }()

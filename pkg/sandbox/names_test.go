@@ -10,7 +10,7 @@ import (
 )
 
 func TestInstanceID(t *testing.T) {
-	s := Sandboxes{Host: &instance.Host{Config: config.Default()}}
+	s := Sandboxes{Host: &instance.Host{Config: config.KTRDR()}}
 	ok := map[string]string{
 		"feat-x": "ktrdr--feat-x", "Feat X": "ktrdr--feat-x", "feat__x!!": "ktrdr--feat-x",
 		"ktrdr--feat-x": "ktrdr--feat-x", "café": "ktrdr--caf", "a.b.c": "ktrdr--a-b-c",

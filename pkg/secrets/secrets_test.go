@@ -37,7 +37,7 @@ func fakeOP(t *testing.T, stdout, stderr string, code int) []string {
 
 func TestFetchMapsConcealedFieldsOnly(t *testing.T) {
 	t.Setenv("PATH", fakeOP(t, item, "", 0)[0][5:])
-	vals, err := OP{}.Fetch(context.Background(), "ktrdr-sandbox-dev", config.Default().Secrets)
+	vals, err := OP{}.Fetch(context.Background(), "ktrdr-sandbox-dev", config.KTRDR().Secrets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestFetchFailuresAreDistinctAndCarryNoValue(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("PATH", fakeOP(t, "", c.stderr, 1)[0][5:])
-			_, err := OP{}.Fetch(context.Background(), "ktrdr-sandbox-dev", config.Default().Secrets)
+			_, err := OP{}.Fetch(context.Background(), "ktrdr-sandbox-dev", config.KTRDR().Secrets)
 			if !errors.Is(err, c.want) {
 				t.Fatalf("err = %v, want %v", err, c.want)
 			}

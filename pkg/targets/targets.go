@@ -26,7 +26,7 @@ import (
 )
 
 // Config is the table every target uses. Replace or edit it in your magefile's init.
-var Config = config.Default()
+var Config = config.KTRDR()
 
 // PortOffsetEnv moves every host port by its value; the test suites use it so they never
 // touch a developer's running stacks.
