@@ -1,5 +1,7 @@
 // Package fail carries what the user must see when a command fails: one line saying what
-// failed, an optional line saying what to do, and the documented exit code.
+// failed, a remedy saying what to do, and the documented exit code. A remedy names the
+// tool's own commands as typed values (which lifecycle, which action, which flags), never
+// as text: only the top layer knows how its users spell them.
 package fail
 
 import (
@@ -16,32 +18,76 @@ const (
 	codeFallback = CodeError
 )
 
-// Error is a failure with an exit code and a hint.
+// Lifecycles a Command can belong to; the same words as config.Kind.
+const (
+	Sandbox   = "sandbox"
+	LocalProd = "local-prod"
+)
+
+// Command is one of the tool's own operations, as a remedy points to it.
+type Command struct {
+	Kind   string // Sandbox or LocalProd
+	Action string // "create", "up", "doctor", ... (the operation, not a target name)
+	Args   string // what follows, e.g. "<name>" or "-force"
+}
+
+// Remedy is what to do about a failure: Text, in which each %s stands for the next of
+// Commands as the top layer spells it.
+type Remedy struct {
+	Text     string
+	Commands []Command
+}
+
+// Say is a remedy of plain text.
+func Say(text string) Remedy { return Remedy{Text: text} }
+
+// Run is a remedy whose text names commands ("Run: %s").
+func Run(text string, cmds ...Command) Remedy { return Remedy{Text: text, Commands: cmds} }
+
+// Do names one of the tool's commands.
+func Do(kind, action, args string) Command { return Command{Kind: kind, Action: action, Args: args} }
+
+// IsZero reports a remedy with nothing to say.
+func (r Remedy) IsZero() bool { return r.Text == "" && len(r.Commands) == 0 }
+
+// Render spells the remedy with spell turning each command into what a user types.
+func (r Remedy) Render(spell func(Command) string) string {
+	if len(r.Commands) == 0 {
+		return r.Text
+	}
+	args := make([]any, len(r.Commands))
+	for i, c := range r.Commands {
+		args[i] = spell(c)
+	}
+	return fmt.Sprintf(r.Text, args...)
+}
+
+// Error is a failure with an exit code and a remedy.
 type Error struct {
 	Code int
 	Err  error
-	Hint string
+	Fix  Remedy
 }
 
 func (e *Error) Error() string { return e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
-// New makes a failure with code and hint from a message.
-func New(code int, hint, format string, args ...any) error {
-	return &Error{Code: code, Err: fmt.Errorf(format, args...), Hint: hint}
+// New makes a failure with code and remedy from a message.
+func New(code int, fix Remedy, format string, args ...any) error {
+	return &Error{Code: code, Err: fmt.Errorf(format, args...), Fix: fix}
 }
 
-// With gives err a code and hint, keeping it unwrappable. An err that already carries
-// a hint keeps its own code and hint when no new hint is given.
-func With(code int, hint string, err error) error {
+// With gives err a code and remedy, keeping it unwrappable. An err that already carries
+// a remedy keeps its own code and remedy when no new remedy is given.
+func With(code int, fix Remedy, err error) error {
 	if err == nil {
 		return nil
 	}
 	var inner *Error
-	if hint == "" && errors.As(err, &inner) {
+	if fix.IsZero() && errors.As(err, &inner) {
 		return err
 	}
-	return &Error{Code: code, Err: err, Hint: hint}
+	return &Error{Code: code, Err: err, Fix: fix}
 }
 
 // Code is err's exit code: its own, or 1.
@@ -53,11 +99,11 @@ func Code(err error) int {
 	return codeFallback
 }
 
-// Hint is err's hint, if any.
-func Hint(err error) string {
+// FixOf is err's remedy, if any.
+func FixOf(err error) Remedy {
 	var e *Error
 	if errors.As(err, &e) {
-		return e.Hint
+		return e.Fix
 	}
-	return ""
+	return Remedy{}
 }
