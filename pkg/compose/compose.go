@@ -179,20 +179,9 @@ func PublishedPorts(cs []Container) map[int]bool {
 	return m
 }
 
-// Counts is how many of a project's containers run, of how many exist.
+// Counts is how many of a project's containers exist, run, and fail their health check.
 type Counts struct {
-	Running, Total int
-}
-
-// State words used by list and status.
-func (c Counts) State() string {
-	switch {
-	case c.Total == 0 || c.Running == 0:
-		return "stopped"
-	case c.Running == c.Total:
-		return "running"
-	}
-	return fmt.Sprintf("partial (%d/%d)", c.Running, c.Total)
+	Running, Total, Unhealthy int
 }
 
 // Engine is the Docker engine as seen through the docker command line.
@@ -230,7 +219,7 @@ func (e Engine) Versions(ctx context.Context) (engine, compose string, err error
 // docker call, so listing many instances costs one round trip.
 func (e Engine) ProjectStates(ctx context.Context, label string) (map[string]Counts, error) {
 	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Timeout: queryTimeout, Env: e.Env, Args: []string{"ps", "--all",
-		"--filter", "label=" + label, "--format", fmt.Sprintf(`{{.Label %q}}	{{.State}}`, label)}})
+		"--filter", "label=" + label, "--format", fmt.Sprintf(`{{.Label %q}}	{{.State}}	{{.Status}}`, label)}})
 	if errors.Is(err, execx.ErrNotFound) {
 		return nil, ErrDockerMissing
 	}
@@ -239,16 +228,19 @@ func (e Engine) ProjectStates(ctx context.Context, label string) (map[string]Cou
 	}
 	states := map[string]Counts{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		project, state, ok := strings.Cut(line, "\t")
-		if !ok || project == "" {
+		f := strings.Split(line, "\t")
+		if len(f) < 2 || f[0] == "" {
 			continue
 		}
-		c := states[project]
+		c := states[f[0]]
 		c.Total++
-		if state == "running" {
+		if f[1] == "running" {
 			c.Running++
 		}
-		states[project] = c
+		if len(f) > 2 && healthOf(f[2]) == "unhealthy" {
+			c.Unhealthy++
+		}
+		states[f[0]] = c
 	}
 	return states, nil
 }
@@ -291,14 +283,28 @@ func (e Engine) Containers(ctx context.Context, label, project string) ([]Contai
 		if len(f) != 4 {
 			continue
 		}
-		c := Container{Service: f[0], Name: f[1], State: f[2]}
-		for _, h := range []string{"healthy", "unhealthy", "starting"} {
-			if strings.Contains(f[3], "("+h+")") || strings.Contains(f[3], "(health: "+h+")") {
-				c.Health = h
-				break
-			}
-		}
-		list = append(list, c)
+		list = append(list, Container{Service: f[0], Name: f[1], State: f[2], Health: healthOf(f[3])})
 	}
 	return list, nil
+}
+
+// healthOf reads the health word docker ps puts in a container's status column.
+func healthOf(status string) string {
+	for _, h := range []string{"unhealthy", "healthy", "starting"} {
+		if strings.Contains(status, "("+h+")") || strings.Contains(status, "(health: "+h+")") {
+			return h
+		}
+	}
+	return ""
+}
+
+// Responsive asks the engine to inspect one container within bound. A daemon can answer
+// ps from its cache while inspect and stop hang (seen on Docker 20.10 under many
+// health-check execs); doctor uses this to tell.
+func (e Engine) Responsive(ctx context.Context, container string, bound time.Duration) error {
+	_, err := execx.Output(ctx, execx.Cmd{Name: "docker", Timeout: bound, Env: e.Env, Args: []string{"inspect", "--format", "{{.State.Status}}", container}})
+	if errors.Is(err, execx.ErrTimeout) {
+		return fmt.Errorf("docker inspect %s did not answer within %s", container, bound)
+	}
+	return err
 }

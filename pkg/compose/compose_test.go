@@ -21,10 +21,13 @@ func TestParsePSBothFormats(t *testing.T) {
 	}
 }
 
-func TestCountsState(t *testing.T) {
-	for c, want := range map[Counts]string{{0, 0}: "stopped", {0, 3}: "stopped", {3, 3}: "running", {2, 10}: "partial (2/10)"} {
-		if got := c.State(); got != want {
-			t.Errorf("%+v: %q, want %q", c, got, want)
+func TestHealthOfReadsDockerStatus(t *testing.T) {
+	for status, want := range map[string]string{
+		"Up 3 minutes (healthy)": "healthy", "Up 3 minutes (unhealthy)": "unhealthy",
+		"Up 2 seconds (health: starting)": "starting", "Up 3 minutes": "", "Exited (0) 1 minute ago": "",
+	} {
+		if got := healthOf(status); got != want {
+			t.Errorf("healthOf(%q) = %q, want %q", status, got, want)
 		}
 	}
 }
