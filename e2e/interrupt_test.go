@@ -1,0 +1,100 @@
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Ctrl-C in the middle of create, while git is adding the worktree (its new branch already
+// made, as git does first): the command says it was interrupted and leaves nothing behind:
+// no registry entry, no directory, no worktree, no branch.
+func TestCtrlCDuringCreateLeavesNothing(t *testing.T) {
+	work := t.TempDir()
+	if err := makeRepo(work); err != nil {
+		t.Fatal(err)
+	}
+	repo := filepath.Join(work, "repo")
+	realGit, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A git that, asked to add a worktree, makes the branch as git would and then hangs,
+	// so the interrupt lands mid-create.
+	slow := filepath.Join(work, "slowgit")
+	marker := filepath.Join(work, "adding")
+	script := `#!/bin/sh
+if [ "$1" = "worktree" ] && [ "$2" = "add" ]; then
+  "` + realGit + `" branch ktrdr--x
+  : > "` + marker + `"
+  exec sleep 60
+fi
+exec "` + realGit + `" "$@"
+`
+	if err := os.MkdirAll(slow, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(slow, "git"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := sandboxCmd(work, repo, "sandbox:create", "x")
+	for i, kv := range cmd.Env {
+		if strings.HasPrefix(kv, "PATH=") {
+			cmd.Env[i] = "PATH=" + slow + string(os.PathListSeparator) + strings.TrimPrefix(kv, "PATH=")
+		}
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a terminal's Ctrl-C reaches the whole group
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !exists(marker) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			t.Fatalf("create never reached git worktree add:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("create did not stop within 20s of Ctrl-C:\n%s", out.String())
+	}
+	if err == nil {
+		t.Fatalf("interrupted create exited 0:\n%s", out.String())
+	}
+	text := out.String()
+	if !strings.Contains(text, "Error: interrupted") || strings.Contains(text, "working tree") {
+		t.Errorf("want an 'interrupted' error, got:\n%s", text)
+	}
+	if exists(filepath.Join(work, "ktrdr--x")) {
+		t.Errorf("the worktree directory was left behind")
+	}
+	if got := mustRun(t, exec.Command(realGit, "-C", repo, "branch", "--list", "ktrdr--x")); strings.TrimSpace(got) != "" {
+		t.Errorf("the new branch was left behind: %q", got)
+	}
+	if got := mustRun(t, exec.Command(realGit, "-C", repo, "worktree", "list")); strings.Contains(got, "ktrdr--x") {
+		t.Errorf("a worktree was left registered:\n%s", got)
+	}
+	if got := mustRun(t, sandboxCmd(work, repo, "sandbox:list")); !strings.Contains(got, "No sandbox instances found") {
+		t.Errorf("a registry entry was left:\n%s", got)
+	}
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
