@@ -1,15 +1,19 @@
 // Package targets holds the Mage targets: the Sandbox and LocalProd namespaces. Each
-// target parses its flags, builds the host from the process, calls one function of pkg/,
-// and turns its error into Mage's exit code. A repository uses them with
+// target parses its flags, builds a core.Env from the process, calls one operation of
+// pkg/core, renders its typed result and remedies as text or JSON, and turns its error
+// into Mage's exit code. It is the only package that knows Mage and the only one that
+// prints for a person. A repository uses it with
 //
 //	//mage:import
 //	"github.com/ktrdr/sandbox/pkg/targets"
 //
-// and may edit targets.Config in an init function of its magefile.
+// and sets targets.Config (config.New("itsname") plus its ports) in its magefile's init.
 package targets
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"time"
@@ -18,14 +22,14 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ktrdr/sandbox/pkg/config"
+	"github.com/ktrdr/sandbox/pkg/core"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/gitx"
-	"github.com/ktrdr/sandbox/pkg/instance"
-	"github.com/ktrdr/sandbox/pkg/localprod"
-	"github.com/ktrdr/sandbox/pkg/sandbox"
+	"github.com/ktrdr/sandbox/pkg/secrets"
+	"github.com/ktrdr/sandbox/pkg/shared"
 )
 
-// Config is the table every target uses. Replace or edit it in your magefile's init.
+// Config is the table every target uses. Replace it in your magefile's init.
 var Config = config.KTRDR()
 
 // PortOffsetEnv moves every host port by its value; the test suites use it so they never
@@ -38,75 +42,83 @@ const RegistryWaitEnv = "SANDBOX_REGISTRY_WAIT"
 // CrashAtEnv names a step at which a command kills itself; for the crash-point tests only.
 const CrashAtEnv = "SANDBOX_TEST_CRASH_AT"
 
+// ProgressInterval is how often a long copy prints a progress line when not on a terminal.
+var ProgressInterval = 3 * time.Second
+
 // Sandbox manages sandboxes: one per git worktree, each on its own port slot.
 type Sandbox mg.Namespace
 
 // LocalProd manages the single production-like instance on the standard ports.
 type LocalProd mg.Namespace
 
-func newHost() (*instance.Host, error) {
+// newEnv builds the environment of one target run from the process.
+func newEnv() (*core.Env, *screen, error) {
 	cfg := Config
 	if v := os.Getenv(PortOffsetEnv); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return nil, fail.New(fail.CodeUsage, "Unset it or give a whole number", "%s=%q is not a number", PortOffsetEnv, v)
+			return nil, nil, fail.New(fail.CodeUsage, fail.Say("Unset it or give a whole number"), "%s=%q is not a number", PortOffsetEnv, v)
 		}
 		cfg.PortOffset = n
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, nil, fail.With(fail.CodeError, fail.Say("Fix the configuration in the magefile (targets.Config)"), err)
 	}
 	var wait time.Duration
 	if v := os.Getenv(RegistryWaitEnv); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return nil, fail.New(fail.CodeUsage, "Give a duration such as 30s", "%s=%q is not a duration", RegistryWaitEnv, v)
+			return nil, nil, fail.New(fail.CodeUsage, fail.Say("Give a duration such as 30s"), "%s=%q is not a duration", RegistryWaitEnv, v)
 		}
 		wait = d
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return nil, fail.With(fail.CodeError, "Set HOME", err)
+		return nil, nil, fail.With(fail.CodeError, fail.Say("Set HOME"), err)
 	}
 	cwd, err := os.Getwd()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &instance.Host{
-		Config:       cfg,
-		Home:         home,
-		Cwd:          cwd,
-		Env:          os.Environ(),
-		In:           os.Stdin,
-		Out:          os.Stdout,
-		Err:          os.Stderr,
-		Terminal:     term.IsTerminal(int(os.Stdin.Fd())),
-		Progress:     term.IsTerminal(int(os.Stdout.Fd())),
-		Now:          time.Now,
-		CrashAt:      os.Getenv(CrashAtEnv),
-		RegistryWait: wait,
-	}, nil
+	vars := os.Environ()
+	scr := &screen{out: os.Stdout, err: os.Stderr, in: os.Stdin,
+		terminal: term.IsTerminal(int(os.Stdin.Fd())), bars: term.IsTerminal(int(os.Stdout.Fd())), run: Invocation, cfg: cfg}
+	e := &core.Env{
+		Config:   cfg,
+		Home:     home,
+		Cwd:      cwd,
+		Vars:     vars,
+		In:       os.Stdin,
+		Out:      os.Stdout,
+		Err:      os.Stderr,
+		Terminal: scr.terminal,
+		Now:      time.Now,
+		LockWait: wait,
+		CrashAt:  os.Getenv(CrashAtEnv),
+		Docker:   core.CLI{Env: vars},
+		Secrets:  secrets.OP{Env: vars},
+		Progress: scr,
+		Ask:      scr.ask,
+	}
+	e.Git = gitx.Git{Env: vars, LockPath: e.WorktreeLockPath()}
+	return e, scr, nil
 }
 
-// run builds the host, calls fn, and maps its error to Mage's exit code, with the hint
-// on a line of its own under Mage's "Error: " line.
-func run(fn func(h *instance.Host) error) error {
-	h, err := newHost()
+// run builds the environment, calls fn, and maps its error to Mage's exit code, with the
+// remedy on a line of its own under Mage's "Error: " line.
+func run(fn func(e *core.Env, s *screen) error) error {
+	e, s, err := newEnv()
 	if err == nil {
-		err = fn(h)
+		err = fn(e, s)
 	}
 	if err == nil {
 		return nil
 	}
 	msg := err.Error()
-	if hint := fail.Hint(err); hint != "" {
-		msg += "\nHint: " + hint
+	if fix := fail.FixOf(err); !fix.IsZero() {
+		msg += "\nHint: " + Invocation.Render(fix)
 	}
 	return mg.Fatal(fail.Code(err), msg)
-}
-
-func sandboxes(h *instance.Host) sandbox.Sandboxes {
-	return sandbox.Sandboxes{Host: h, Git: gitx.Git{Env: h.Env, LockPath: h.WorktreeLockPath()}}
 }
 
 func val[T any](p *T) T {
@@ -117,146 +129,220 @@ func val[T any](p *T) T {
 	return *p
 }
 
+// screen is where a target's results, progress and questions go.
+type screen struct {
+	out, err io.Writer
+	in       io.Reader
+	terminal bool // stdin is a terminal: questions can be asked
+	bars     bool // stdout is a terminal: progress bars can be drawn
+	run      Runner
+	cfg      config.Config
+}
+
+func (s *screen) printf(format string, args ...any) { fmt.Fprintf(s.out, format, args...) }
+
+// spell is a command as the user types it.
+func (s *screen) spell(kind config.Kind, action, args string) string {
+	return s.run.Spell(fail.Do(string(kind), action, args))
+}
+
+func (s *screen) Step(msg string) { fmt.Fprintln(s.out, msg) }
+func (s *screen) Warn(msg string) { fmt.Fprintf(s.err, "Warning: %s\n", msg) }
+func (s *screen) Meter(label string) shared.Progress {
+	return shared.NewProgress(s.out, label, s.bars, ProgressInterval)
+}
+
+// ask puts a yes/no question on the terminal; without one it refuses rather than guess.
+func (s *screen) ask(question string) (bool, error) {
+	if !s.terminal || s.in == nil {
+		return false, fail.New(fail.CodeError, fail.Say("Pass -force to proceed without a prompt"),
+			"confirmation needed but there is no terminal to ask on")
+	}
+	fmt.Fprintf(s.out, "%s [y/N] ", question)
+	var answer string
+	_, _ = fmt.Fscanln(s.in, &answer)
+	switch answer {
+	case "y", "Y", "yes", "YES", "Yes":
+		return true, nil
+	}
+	return false, nil
+}
+
 // Create makes a sandbox: a git worktree beside the repository on its own port slot.
-// Flags: -branch=B (existing branch checked out, or new), -slot=N (1-10).
+// Flags: -branch=B (existing branch checked out, or new), -slot=N (a free sandbox slot;
+// default the lowest).
 func (Sandbox) Create(ctx context.Context, name string, branch *string, slot *int) error {
-	return run(func(h *instance.Host) error {
-		return sandboxes(h).Create(ctx, name, sandbox.CreateOptions{Branch: val(branch), Slot: slot})
+	return run(func(e *core.Env, s *screen) error {
+		res, err := e.Create(ctx, name, core.CreateOptions{Branch: val(branch), Slot: slot})
+		if err == nil {
+			s.initResult(res)
+		}
+		return err
 	})
 }
 
 // Init adopts the current clone or worktree as a sandbox. Flags: -slot=N, -name=ID.
 func (Sandbox) Init(ctx context.Context, slot *int, name *string) error {
-	return run(func(h *instance.Host) error { return sandboxes(h).Init(ctx, val(name), slot) })
+	return initTarget(ctx, config.KindSandbox, core.InitOptions{Name: val(name), Slot: slot})
 }
 
-// List shows every instance with its slot, status, API port and path. Flag: -json.
+// List shows every instance with its slot, state, API port and path. Flag: -json.
 func (Sandbox) List(ctx context.Context, json *bool) error {
-	return run(func(h *instance.Host) error { return sandboxes(h).List(ctx, val(json)) })
+	return run(func(e *core.Env, s *screen) error {
+		l, err := e.List(ctx)
+		if err != nil {
+			return err
+		}
+		return s.listing(l, val(json))
+	})
 }
 
 // Destroy removes the sandbox in the current directory: containers, volumes, worktree
 // (never its branch) and registry entry. Flags: -force, -keepWorktree, -discardChanges.
 func (Sandbox) Destroy(ctx context.Context, force, keepWorktree, discardChanges *bool) error {
-	return run(func(h *instance.Host) error {
-		return sandboxes(h).Destroy(ctx, sandbox.DestroyOptions{Force: val(force), KeepWorktree: val(keepWorktree), DiscardChanges: val(discardChanges)})
-	})
+	return destroyTarget(ctx, config.KindSandbox, core.DestroyOptions{Force: val(force), KeepWorktree: val(keepWorktree), DiscardChanges: val(discardChanges)})
 }
 
 // Up starts the sandbox in the current directory and waits for the startability gate.
 // Flags: -noWait, -build, -timeout=2m, -noSecrets.
 func (Sandbox) Up(ctx context.Context, noWait, build *bool, timeout *time.Duration, noSecrets *bool) error {
-	return run(func(h *instance.Host) error {
-		in, err := sandboxes(h).Current()
-		if err != nil {
-			return err
-		}
-		return h.Start(ctx, in, h.Config.Sandbox, instance.StartOptions{NoWait: val(noWait), Build: val(build), Timeout: val(timeout), NoSecrets: val(noSecrets)})
-	})
+	return upTarget(ctx, config.KindSandbox, core.StartOptions{NoWait: val(noWait), Build: val(build), Timeout: val(timeout), NoSecrets: val(noSecrets)})
 }
 
 // Down stops the sandbox in the current directory; volumes are kept unless -volumes.
 func (Sandbox) Down(ctx context.Context, volumes *bool) error {
-	return run(func(h *instance.Host) error {
-		in, err := sandboxes(h).Current()
-		if err != nil {
-			return err
-		}
-		return h.Stop(ctx, in, h.Config.Sandbox, val(volumes))
-	})
+	return downTarget(ctx, config.KindSandbox, val(volumes))
 }
 
 // Status shows the sandbox's containers, URLs and shared data. Flag: -json.
 func (Sandbox) Status(ctx context.Context, json *bool) error {
-	return run(func(h *instance.Host) error {
-		in, err := sandboxes(h).Current()
-		if err != nil {
-			return err
-		}
-		return instance.PrintStatus(h.Out, h.Status(ctx, in, h.Config.Sandbox), val(json))
-	})
+	return statusTarget(ctx, config.KindSandbox, val(json))
 }
 
 // Logs shows compose logs. Flags: -service=S, -follow, -tail=N (default 100).
 func (Sandbox) Logs(ctx context.Context, service *string, follow *bool, tail *int) error {
-	return run(func(h *instance.Host) error {
-		in, err := sandboxes(h).Current()
-		if err != nil {
-			return err
-		}
-		return h.Logs(ctx, in, h.Config.Sandbox, val(service), val(follow), val(tail))
-	})
+	return logsTarget(ctx, config.KindSandbox, core.LogOptions{Service: val(service), Follow: val(follow), Tail: val(tail)})
 }
 
-// Shell opens a shell in a service (default backend). Flag: -service=S.
+// Shell opens a shell in a service (default: the configuration's). Flag: -service=S.
 func (Sandbox) Shell(ctx context.Context, service *string) error {
-	return run(func(h *instance.Host) error {
-		in, err := sandboxes(h).Current()
-		if err != nil {
-			return err
-		}
-		return h.Shell(ctx, in, h.Config.Sandbox, val(service))
-	})
+	return run(func(e *core.Env, _ *screen) error { return e.Shell(ctx, config.KindSandbox, val(service)) })
 }
 
 // InitShared sets up the shared data directory. Flags: -from=PATH, -minimal.
 func (Sandbox) InitShared(ctx context.Context, from *string, minimal *bool) error {
-	return run(func(h *instance.Host) error {
+	return run(func(e *core.Env, s *screen) error {
 		if from != nil && val(minimal) {
-			return fail.New(fail.CodeUsage, "Use one of them", "-from and -minimal cannot be used together")
+			return fail.New(fail.CodeUsage, fail.Say("Use one of them"), "-from and -minimal cannot be used together")
 		}
 		if from != nil && *from == "" {
-			return fail.New(fail.CodeUsage, "Give the path of an existing checkout: -from=PATH", "-from needs a path")
+			return fail.New(fail.CodeUsage, fail.Say("Give the path of an existing checkout: -from=PATH"), "-from needs a path")
 		}
-		return sandboxes(h).InitShared(ctx, val(from), val(minimal))
+		res, err := e.InitShared(ctx, val(from), val(minimal))
+		if err == nil {
+			s.sharedResult(res)
+		}
+		return err
 	})
 }
 
 // Doctor checks Docker, git, op, disk, ports and the registry, and says how to fix each
 // problem. Flag: -json.
 func (Sandbox) Doctor(ctx context.Context, json *bool) error {
-	return run(func(h *instance.Host) error { return sandboxes(h).Doctor(ctx, val(json)) })
+	return run(func(e *core.Env, s *screen) error { return s.doctor(e.Doctor(ctx), val(json)) })
 }
 
 // Gc finds stale registry entries, orphaned compose projects and unregistered worktrees,
 // and removes what cannot hold user work. Flag: -dryRun.
 func (Sandbox) Gc(ctx context.Context, dryRun *bool) error {
-	return run(func(h *instance.Host) error { return sandboxes(h).GC(ctx, val(dryRun)) })
-}
-
-func localProd(h *instance.Host) localprod.LocalProd {
-	return localprod.LocalProd{Host: h, Git: gitx.Git{Env: h.Env, LockPath: h.WorktreeLockPath()}}
+	return run(func(e *core.Env, s *screen) error {
+		rep, err := e.GC(ctx, val(dryRun))
+		s.gc(rep)
+		return err
+	})
 }
 
 // Init registers the current clone as local-prod (slot 0, the standard ports).
 func (LocalProd) Init(ctx context.Context) error {
-	return run(func(h *instance.Host) error { return localProd(h).Init(ctx) })
+	return initTarget(ctx, config.KindLocalProd, core.InitOptions{})
 }
 
 // Up starts local-prod, from any directory. Flags: -noWait, -build, -timeout=2m, -noSecrets.
 func (LocalProd) Up(ctx context.Context, noWait, build *bool, timeout *time.Duration, noSecrets *bool) error {
-	return run(func(h *instance.Host) error {
-		return localProd(h).Up(ctx, instance.StartOptions{NoWait: val(noWait), Build: val(build), Timeout: val(timeout), NoSecrets: val(noSecrets)})
-	})
+	return upTarget(ctx, config.KindLocalProd, core.StartOptions{NoWait: val(noWait), Build: val(build), Timeout: val(timeout), NoSecrets: val(noSecrets)})
 }
 
 // Down stops local-prod; volumes are kept unless -volumes.
 func (LocalProd) Down(ctx context.Context, volumes *bool) error {
-	return run(func(h *instance.Host) error { return localProd(h).Down(ctx, val(volumes)) })
+	return downTarget(ctx, config.KindLocalProd, val(volumes))
 }
 
-// Destroy removes local-prod's containers, volumes, .env.sandbox and registry entry; the
+// Destroy removes local-prod's containers, volumes, env file and registry entry; the
 // clone is always kept. Flag: -force.
 func (LocalProd) Destroy(ctx context.Context, force *bool) error {
-	return run(func(h *instance.Host) error { return localProd(h).Destroy(ctx, val(force)) })
+	return destroyTarget(ctx, config.KindLocalProd, core.DestroyOptions{Force: val(force)})
 }
 
 // Status shows local-prod's containers, URLs and shared data. Flag: -json.
 func (LocalProd) Status(ctx context.Context, json *bool) error {
-	return run(func(h *instance.Host) error { return localProd(h).Status(ctx, val(json)) })
+	return statusTarget(ctx, config.KindLocalProd, val(json))
 }
 
 // Logs shows local-prod's compose logs. Flags: -service=S, -follow, -tail=N.
 func (LocalProd) Logs(ctx context.Context, service *string, follow *bool, tail *int) error {
-	return run(func(h *instance.Host) error { return localProd(h).Logs(ctx, val(service), val(follow), val(tail)) })
+	return logsTarget(ctx, config.KindLocalProd, core.LogOptions{Service: val(service), Follow: val(follow), Tail: val(tail)})
+}
+
+// The bodies the two namespaces share: one lifecycle, two table entries.
+
+func initTarget(ctx context.Context, kind config.Kind, o core.InitOptions) error {
+	return run(func(e *core.Env, s *screen) error {
+		res, err := e.Init(ctx, kind, o)
+		if err == nil {
+			s.initResult(res)
+		}
+		return err
+	})
+}
+
+func upTarget(ctx context.Context, kind config.Kind, o core.StartOptions) error {
+	return run(func(e *core.Env, s *screen) error {
+		res, err := e.Up(ctx, kind, o)
+		s.started(res, err)
+		return err
+	})
+}
+
+func downTarget(ctx context.Context, kind config.Kind, volumes bool) error {
+	return run(func(e *core.Env, s *screen) error {
+		res, err := e.Down(ctx, kind, volumes)
+		if err == nil {
+			s.stopped(res)
+		}
+		return err
+	})
+}
+
+func destroyTarget(ctx context.Context, kind config.Kind, o core.DestroyOptions) error {
+	return run(func(e *core.Env, s *screen) error {
+		res, err := e.Destroy(ctx, kind, o)
+		if err == nil {
+			s.destroyed(res)
+		}
+		return err
+	})
+}
+
+func statusTarget(ctx context.Context, kind config.Kind, asJSON bool) error {
+	return run(func(e *core.Env, s *screen) error {
+		rep, err := e.Status(ctx, kind)
+		if err != nil {
+			return err
+		}
+		return s.status(rep, asJSON)
+	})
+}
+
+func logsTarget(ctx context.Context, kind config.Kind, o core.LogOptions) error {
+	return run(func(e *core.Env, _ *screen) error { return e.Logs(ctx, kind, o) })
 }

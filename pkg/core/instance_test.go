@@ -1,7 +1,6 @@
-package instance
+package core
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,7 +50,7 @@ func TestLoadChecksWhatEverythingReliesOn(t *testing.T) {
 		}
 	}
 	write(func(map[string]string) {})
-	in, err := Load(cfg, dir)
+	in, err := Load(cfg, config.KindSandbox, dir)
 	if err != nil || in.ID != "ktrdr--x" || in.Slot != 2 || in.Port("KTRDR_API_PORT") != 8002 {
 		t.Fatalf("%+v %v", in, err)
 	}
@@ -62,28 +61,13 @@ func TestLoadChecksWhatEverythingReliesOn(t *testing.T) {
 		"project wrong": func(v map[string]string) { v["COMPOSE_PROJECT_NAME"] = "other" },
 	} {
 		write(mut)
-		if _, err := Load(cfg, dir); err == nil || fail.Hint(err) == "" {
+		if _, err := Load(cfg, config.KindSandbox, dir); err == nil || fail.FixOf(err).IsZero() {
 			t.Errorf("%s: err = %v, want a refusal with a hint", name, err)
 		}
 	}
 	os.Remove(filepath.Join(dir, cfg.EnvFile))
-	if _, err := Load(cfg, dir); err == nil || !strings.Contains(err.Error(), "not an instance directory") {
+	if _, err := Load(cfg, config.KindSandbox, dir); err == nil || !strings.Contains(err.Error(), "not an instance directory") {
 		t.Errorf("no env file: %v", err)
-	}
-}
-
-func TestConfirm(t *testing.T) {
-	for in, want := range map[string]bool{"y\n": true, "yes\n": true, "n\n": false, "\n": false, "": false, "whatever\n": false} {
-		var out bytes.Buffer
-		h := &Host{Terminal: true, In: strings.NewReader(in), Out: &out}
-		got, err := h.Confirm("Destroy?")
-		if err != nil || got != want || !strings.Contains(out.String(), "Destroy? [y/N]") {
-			t.Errorf("answer %q: %v %v (%q)", in, got, err, out.String())
-		}
-	}
-	h := &Host{Terminal: false, In: strings.NewReader("y\n")}
-	if ok, err := h.Confirm("Destroy?"); ok || err == nil || !strings.Contains(fail.Hint(err), "-force") {
-		t.Errorf("without a terminal: %v %v", ok, err)
 	}
 }
 

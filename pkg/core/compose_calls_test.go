@@ -1,8 +1,12 @@
-package instance
+package core
 
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"github.com/ktrdr/sandbox/pkg/registry"
+	"github.com/ktrdr/sandbox/pkg/shared"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,7 +50,7 @@ func newInstance(t *testing.T, cfg config.Config, id string, slot int) *Instance
 	if err := os.WriteFile(filepath.Join(dir, cfg.ComposeFile), []byte("services: {}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	in, err := Load(cfg, dir)
+	in, err := Load(cfg, config.KindSandbox, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,8 +69,9 @@ func TestLocalProdUpUsesItsProfileModeAndTheEnvFile(t *testing.T) {
 	dir, env := recordingDocker(t)
 	in := newInstance(t, cfg, cfg.LocalProd.InstanceID, cfg.LocalProd.Slot)
 	var out bytes.Buffer
-	h := &Host{Config: cfg, Env: env, Out: &out, Err: &out}
-	if err := h.Start(context.Background(), in, cfg.LocalProd, StartOptions{NoWait: true, NoSecrets: true}); err != nil {
+	h := testEnv(t, cfg, in.Dir, env, &out)
+	registerLocalProd(t, h, in)
+	if _, err := h.Up(context.Background(), config.KindLocalProd, StartOptions{NoWait: true, NoSecrets: true}); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	var up string
@@ -92,18 +97,18 @@ func TestDownKeepsVolumesUnlessAskedAndLogsTailDefaults(t *testing.T) {
 	dir, env := recordingDocker(t)
 	in := newInstance(t, cfg, "ktrdr--x", 1)
 	var out bytes.Buffer
-	h := &Host{Config: cfg, Env: env, Out: &out, Err: &out}
+	h := testEnv(t, cfg, in.Dir, env, &out)
 	ctx := context.Background()
-	if err := h.Stop(ctx, in, cfg.Sandbox, false); err != nil {
+	if _, err := h.Down(ctx, config.KindSandbox, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Stop(ctx, in, cfg.Sandbox, true); err != nil {
+	if _, err := h.Down(ctx, config.KindSandbox, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Logs(ctx, in, cfg.Sandbox, "", false, 0); err != nil {
+	if err := h.Logs(ctx, config.KindSandbox, LogOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Logs(ctx, in, cfg.Sandbox, "backend", true, 5); err != nil {
+	if err := h.Logs(ctx, config.KindSandbox, LogOptions{Service: "backend", Follow: true, Tail: 5}); err != nil {
 		t.Fatal(err)
 	}
 	got := calls(t, dir)
@@ -116,4 +121,32 @@ func TestDownKeepsVolumesUnlessAskedAndLogsTailDefaults(t *testing.T) {
 			t.Errorf("call %d = %q, want a sandbox-scoped call ending %q", i, got[i], s)
 		}
 	}
+}
+
+// testEnv is an Env on the real docker CLI (whatever docker PATH finds) with a temporary
+// home, run from cwd, printing everything to out.
+func testEnv(t *testing.T, cfg config.Config, cwd string, vars []string, out *bytes.Buffer) *Env {
+	t.Helper()
+	return &Env{Config: cfg, Home: t.TempDir(), Cwd: cwd, Vars: vars, Out: out, Err: out,
+		Now: time.Now, Docker: CLI{Env: vars}, Progress: textProgress{out}, LockWait: time.Second}
+}
+
+func registerLocalProd(t *testing.T, e *Env, in *Instance) {
+	t.Helper()
+	err := e.RegistryStore().Update(context.Background(), func(f *registry.File) error {
+		f.LocalProd = &registry.Instance{InstanceID: in.ID, Slot: in.Slot, Path: in.Dir}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// textProgress writes progress as lines, as a terminal would show it.
+type textProgress struct{ w io.Writer }
+
+func (p textProgress) Step(msg string) { fmt.Fprintln(p.w, msg) }
+func (p textProgress) Warn(msg string) { fmt.Fprintln(p.w, "Warning: "+msg) }
+func (p textProgress) Meter(label string) shared.Progress {
+	return shared.NewProgress(p.w, label, false, time.Hour)
 }

@@ -1,0 +1,234 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ktrdr/sandbox/pkg/compose"
+	"github.com/ktrdr/sandbox/pkg/config"
+	"github.com/ktrdr/sandbox/pkg/execx"
+	"github.com/ktrdr/sandbox/pkg/fail"
+	"github.com/ktrdr/sandbox/pkg/ports"
+	"github.com/ktrdr/sandbox/pkg/registry"
+	"github.com/ktrdr/sandbox/pkg/shared"
+)
+
+// Finding is one doctor check. Fix, when set, is shown even on a passing check (an
+// advice such as signing in to 1Password).
+type Finding struct {
+	Check  string
+	OK     bool
+	Detail string
+	Fix    fail.Remedy
+}
+
+// DoctorReport is every finding in a fixed order.
+type DoctorReport struct {
+	Findings []Finding
+}
+
+// Problems counts the failed checks.
+func (r DoctorReport) Problems() int {
+	n := 0
+	for _, f := range r.Findings {
+		if !f.OK {
+			n++
+		}
+	}
+	return n
+}
+
+// ResponsiveBound is how long doctor lets the engine take to inspect one container.
+var ResponsiveBound = 10 * time.Second
+
+// Doctor runs every check: the engine and compose (and whether the engine still answers
+// more than ps), git, op, disk, every slot's ports, and registry ↔ worktrees ↔ compose
+// projects ↔ container health.
+func (e *Env) Doctor(ctx context.Context) DoctorReport {
+	var out []Finding
+	add := func(f Finding) { out = append(out, f) }
+
+	engine, composeV, err := e.Docker.Versions(ctx)
+	dockerOK := err == nil
+	if dockerOK {
+		add(Finding{Check: "docker", OK: true, Detail: "engine " + engine + ", compose " + composeV})
+	} else {
+		fix := fail.Say("install Docker Engine and the docker compose v2 plugin")
+		if e.Config.SetupDoc != "" {
+			fix = fail.Say("see " + e.Config.SetupDoc)
+		}
+		add(Finding{Check: "docker", Detail: err.Error(), Fix: fix})
+	}
+	if v, err := execx.Output(ctx, execx.Cmd{Name: "git", Args: []string{"version"}, Env: e.Vars, Timeout: 10 * time.Second}); err == nil {
+		add(Finding{Check: "git", OK: true, Detail: strings.TrimSpace(v)})
+	} else {
+		add(Finding{Check: "git", Detail: err.Error(), Fix: fail.Say("install git")})
+	}
+	if len(e.Config.Secrets) > 0 {
+		add(e.opFinding(ctx))
+	}
+	add(e.diskFinding())
+
+	reg, err := e.RegistryStore().Load()
+	if err != nil {
+		add(Finding{Check: "registry", Detail: err.Error(), Fix: fail.Say("fix or move " + e.RegistryStore().Path)})
+		return DoctorReport{Findings: out}
+	}
+	add(Finding{Check: "registry", OK: true, Detail: fmt.Sprintf("%s: %d sandbox(es), local-prod %s", e.RegistryStore().Path, len(reg.Instances), map[bool]string{true: "registered", false: "not registered"}[reg.LocalProd != nil])})
+
+	var states map[string]compose.Counts
+	if dockerOK {
+		states, _ = e.Docker.ProjectStates(ctx, e.Config.ComposeProjectLabel)
+		if f, ok := e.responsiveFinding(ctx, reg, states); ok {
+			add(f)
+		}
+	}
+	out = append(out, e.portFindings(reg, states)...)
+	out = append(out, e.consistencyFindings(ctx, reg, states)...)
+	return DoctorReport{Findings: out}
+}
+
+func (e *Env) opFinding(ctx context.Context) Finding {
+	_, err := execx.Output(ctx, execx.Cmd{Name: "op", Args: []string{"whoami"}, Env: e.Vars, Timeout: 10 * time.Second})
+	switch {
+	case err == nil:
+		return Finding{Check: "1password", OK: true, Detail: "op installed and signed in"}
+	case errors.Is(err, execx.ErrNotFound):
+		return Finding{Check: "1password", OK: true, Detail: "op not installed: sandboxes start with default secrets; local-prod needs -noSecrets",
+			Fix: fail.Say("install the 1Password CLI to use secrets")}
+	}
+	return Finding{Check: "1password", OK: true, Detail: "op installed but not signed in", Fix: fail.Say("eval $(op signin)")}
+}
+
+// responsiveFinding inspects one container of a registered instance within a bound: an
+// engine that lists containers but hangs on inspect (and so on stop) is wedged, and
+// every up, down and destroy would hang on it.
+func (e *Env) responsiveFinding(ctx context.Context, reg *registry.File, states map[string]compose.Counts) (Finding, bool) {
+	for _, in := range e.allEntries(reg) {
+		if states[in.InstanceID].Total == 0 {
+			continue
+		}
+		cs, err := e.Docker.Containers(ctx, e.Config.ComposeProjectLabel, in.InstanceID)
+		if err != nil || len(cs) == 0 {
+			continue
+		}
+		if err := e.Docker.Responsive(ctx, cs[0].Name, ResponsiveBound); err != nil {
+			return Finding{Check: "docker engine", Detail: "answers ps but not inspect: " + err.Error(),
+				Fix: fail.Say("the engine is wedged: restart it (systemctl restart docker); fewer concurrent health checks keep it from recurring")}, true
+		}
+		return Finding{Check: "docker engine", OK: true, Detail: "answers inspect within " + ResponsiveBound.String()}, true
+	}
+	return Finding{}, false
+}
+
+func (e *Env) diskFinding() Finding {
+	root := e.SharedPath()
+	probe := root
+	for {
+		if _, err := os.Stat(probe); err == nil || probe == filepath.Dir(probe) {
+			break
+		}
+		probe = filepath.Dir(probe)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(probe, &st); err != nil {
+		return Finding{Check: "disk", Detail: err.Error()}
+	}
+	free := int64(st.Bavail) * int64(st.Bsize)
+	used, _ := shared.Measure(root)
+	f := Finding{Check: "disk", OK: free > used.Bytes, Detail: fmt.Sprintf("%s free at %s; shared data uses %s", shared.FormatSize(free), probe, shared.FormatSize(used.Bytes))}
+	if !f.OK {
+		f.Fix = fail.Say("free space: initShared -from needs room for a second copy of a changed subdirectory")
+	}
+	return f
+}
+
+func (e *Env) portFindings(reg *registry.File, states map[string]compose.Counts) []Finding {
+	holders := reg.SlotHolders()
+	var out []Finding
+	for _, slot := range e.Config.AllSlots() {
+		busy := ports.Busy(e.Config.PortsFor(slot), nil)
+		name := fmt.Sprintf("slot %d ports", slot)
+		if len(busy) == 0 {
+			out = append(out, Finding{Check: name, OK: true, Detail: "free" + ownerNote(holders[slot])})
+			continue
+		}
+		running := false
+		for _, id := range holders[slot] {
+			running = running || states[id].Running > 0
+		}
+		if running {
+			out = append(out, Finding{Check: name, OK: true, Detail: "held by " + strings.Join(holders[slot], ", ") + " (running)"})
+			continue
+		}
+		list := (&ports.ConflictError{Slot: slot, Busy: busy}).Error()
+		out = append(out, Finding{Check: name, Detail: list + ": held by a process that is not an instance of this tool" + ownerNote(holders[slot]),
+			Fix: fail.Say("find it with: ss -ltnp | grep <port>; stop it, or use another slot")})
+	}
+	return out
+}
+
+func ownerNote(ids []string) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	return " (slot of " + strings.Join(ids, ", ") + ")"
+}
+
+func (e *Env) consistencyFindings(ctx context.Context, reg *registry.File, states map[string]compose.Counts) []Finding {
+	var out []Finding
+	for _, c := range reg.ContestedSlots() {
+		out = append(out, Finding{Check: "registry slots", Detail: fmt.Sprintf("slot %d is claimed by %s", c.Slot, strings.Join(c.IDs, " and ")),
+			Fix: fail.Run("destroy all but one of them (%s in its directory)", fail.Do(fail.Sandbox, "destroy", ""))})
+	}
+	for _, in := range reg.Sorted() {
+		out = append(out, e.entryFinding(in, config.KindSandbox, states))
+	}
+	if reg.LocalProd != nil {
+		out = append(out, e.entryFinding(reg.LocalProd, config.KindLocalProd, states))
+	}
+	for _, p := range e.orphans(reg, states) {
+		out = append(out, Finding{Check: "compose project " + p, Detail: "has containers but no registry entry",
+			Fix: fail.Run("%s", fail.Do(fail.Sandbox, "gc", ""))})
+	}
+	for _, wt := range e.unregisteredWorktrees(ctx, reg) {
+		out = append(out, Finding{Check: "worktree " + wt.path, Detail: "named like a sandbox but not registered",
+			Fix: fail.Run("%s (removes it only if it has no uncommitted changes), or cd there and run %s", fail.Do(fail.Sandbox, "gc", ""), fail.Do(fail.Sandbox, "init", ""))})
+	}
+	return out
+}
+
+func (e *Env) entryFinding(in *registry.Instance, kind config.Kind, states map[string]compose.Counts) Finding {
+	name := "instance " + in.InstanceID
+	stale := fail.Run("%s", fail.Do(fail.Sandbox, "gc", ""))
+	if kind == config.KindLocalProd {
+		stale = fail.Run("%s", fail.Do(fail.LocalProd, "destroy", "-force"))
+	}
+	if !exists(in.Path) {
+		return Finding{Check: name, Detail: "directory " + in.Path + " is gone", Fix: stale}
+	}
+	loaded, err := Load(e.Config, kind, in.Path)
+	if err != nil {
+		fix := fail.FixOf(err)
+		if isNotInstance(err) && kind == config.KindSandbox {
+			fix = fail.Run("cd "+in.Path+" && %s (an interrupted create)", fail.Do(fail.Sandbox, "destroy", ""))
+		}
+		return Finding{Check: name, Detail: err.Error(), Fix: fix}
+	}
+	if loaded.ID != in.InstanceID || loaded.Slot != in.Slot {
+		return Finding{Check: name, Detail: fmt.Sprintf("%s says %s on slot %d, registry says %s on slot %d", e.Config.EnvFile, loaded.ID, loaded.Slot, in.InstanceID, in.Slot),
+			Fix: fail.Say("destroy it and create it again")}
+	}
+	if c := states[in.InstanceID]; c.Unhealthy > 0 {
+		return Finding{Check: name, Detail: fmt.Sprintf("%d of %d container(s) unhealthy", c.Unhealthy, c.Total),
+			Fix: fail.Run("see why in the logs: cd "+in.Path+" && %s", fail.Do(string(kind), "logs", ""))}
+	}
+	return Finding{Check: name, OK: true, Detail: fmt.Sprintf("slot %d at %s", in.Slot, in.Path)}
+}

@@ -1,0 +1,209 @@
+// Package core is the tool's operations: create, init, up, down, destroy, list, status,
+// logs, shell, doctor, gc and initShared. Sandboxes and local-prod are one lifecycle with
+// two table entries (config.Lifecycle); every operation takes an Env, reports progress
+// through Progress, and returns a typed result or an error carrying a typed remedy
+// (fail.Remedy). It never prints for a person and never names how its commands are run:
+// pkg/targets renders both.
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/ktrdr/sandbox/pkg/compose"
+	"github.com/ktrdr/sandbox/pkg/config"
+	"github.com/ktrdr/sandbox/pkg/fail"
+	"github.com/ktrdr/sandbox/pkg/gitx"
+	"github.com/ktrdr/sandbox/pkg/registry"
+	"github.com/ktrdr/sandbox/pkg/secrets"
+	"github.com/ktrdr/sandbox/pkg/shared"
+)
+
+// Env is the world an operation runs in, handed in rather than read from globals:
+// pkg/targets builds it from the process, tests from temporary directories and fakes.
+type Env struct {
+	Config config.Config
+	Home   string   // the user's home directory
+	Cwd    string   // where the command was run
+	Vars   []string // the caller's environment, passed on to children
+	// In, Out and Err are the streams a child that talks to the user gets (logs, shell,
+	// compose's own errors).
+	In       io.Reader
+	Out, Err io.Writer
+	// Terminal is true when In is an interactive terminal (a shell gets a TTY).
+	Terminal bool
+	// Now returns the current time (fixed in tests).
+	Now func() time.Time
+	// LockWait bounds the wait for another process's lock (0: 10 s).
+	LockWait time.Duration
+	// CrashAt names a step at which the process kills itself with SIGKILL. Only the
+	// crash-point tests set it, to prove every intermediate state is reported and repaired.
+	CrashAt string
+
+	Git      Git
+	Docker   Docker
+	Secrets  SecretsSource
+	Progress Progress
+	// Ask puts a yes/no question to the user; it errs when there is nobody to ask.
+	Ask func(question string) (bool, error)
+}
+
+// Progress hears what a long operation is doing while it does it.
+type Progress interface {
+	Step(msg string) // a line about what is happening or just happened
+	Warn(msg string) // something the user should know; the operation goes on
+	// Meter measures the bytes of one long copy.
+	Meter(label string) shared.Progress
+}
+
+// Git is what the lifecycle asks of git; gitx.Git in production.
+type Git interface {
+	TopLevel(ctx context.Context, dir string) (string, error)
+	MainRepo(ctx context.Context, dir string) (string, error)
+	BranchExists(ctx context.Context, repo, branch string) (bool, error)
+	DeleteBranch(ctx context.Context, repo, branch string) error
+	WorktreeAdd(ctx context.Context, repo, path, branch string) error
+	WorktreeRemove(ctx context.Context, repo, path string, force bool) error
+	WorktreePrune(ctx context.Context, repo string) error
+	WorktreeList(ctx context.Context, repo string) ([]gitx.WorktreeInfo, error)
+	Changes(ctx context.Context, dir string, except ...string) ([]string, error)
+	CheckRefFormat(ctx context.Context, branch string) (string, error)
+}
+
+// Docker is what the lifecycle asks of the engine and of compose; CLI in production.
+type Docker interface {
+	Versions(ctx context.Context) (engine, compose string, err error)
+	ProjectStates(ctx context.Context, label string) (map[string]compose.Counts, error)
+	Containers(ctx context.Context, label, project string) ([]compose.Container, error)
+	VolumesOf(ctx context.Context, project string) ([]string, error)
+	Responsive(ctx context.Context, container string, bound time.Duration) error
+	Up(ctx context.Context, p compose.Project, build bool, out, errw io.Writer) error
+	Down(ctx context.Context, p compose.Project, volumes bool, out, errw io.Writer) error
+	DownByName(ctx context.Context, p compose.Project, out, errw io.Writer) error
+	PS(ctx context.Context, p compose.Project) ([]compose.Container, error)
+	Logs(ctx context.Context, p compose.Project, service string, follow bool, tail int, out, errw io.Writer) error
+	Exec(ctx context.Context, p compose.Project, service string, cmd []string, tty bool, stdin io.Reader, out, errw io.Writer) error
+}
+
+// SecretsSource fetches an item's secrets; secrets.OP in production.
+type SecretsSource interface {
+	Fetch(ctx context.Context, item string, fields []config.SecretField) (secrets.Values, error)
+}
+
+// CLI is Docker through the docker and docker compose command lines.
+type CLI struct{ Env []string }
+
+func (c CLI) engine() compose.Engine { return compose.Engine{Env: c.Env} }
+
+func (c CLI) Versions(ctx context.Context) (string, string, error) { return c.engine().Versions(ctx) }
+func (c CLI) ProjectStates(ctx context.Context, label string) (map[string]compose.Counts, error) {
+	return c.engine().ProjectStates(ctx, label)
+}
+func (c CLI) Containers(ctx context.Context, label, project string) ([]compose.Container, error) {
+	return c.engine().Containers(ctx, label, project)
+}
+func (c CLI) VolumesOf(ctx context.Context, project string) ([]string, error) {
+	return c.engine().VolumesOf(ctx, project)
+}
+func (c CLI) Responsive(ctx context.Context, container string, bound time.Duration) error {
+	return c.engine().Responsive(ctx, container, bound)
+}
+func (CLI) Up(ctx context.Context, p compose.Project, build bool, out, errw io.Writer) error {
+	return p.Up(ctx, build, out, errw)
+}
+func (CLI) Down(ctx context.Context, p compose.Project, volumes bool, out, errw io.Writer) error {
+	return p.Down(ctx, volumes, out, errw)
+}
+func (CLI) DownByName(ctx context.Context, p compose.Project, out, errw io.Writer) error {
+	return p.DownByName(ctx, out, errw)
+}
+func (CLI) PS(ctx context.Context, p compose.Project) ([]compose.Container, error) { return p.PS(ctx) }
+func (CLI) Logs(ctx context.Context, p compose.Project, service string, follow bool, tail int, out, errw io.Writer) error {
+	return p.Logs(ctx, service, follow, tail, out, errw)
+}
+func (CLI) Exec(ctx context.Context, p compose.Project, service string, cmd []string, tty bool, stdin io.Reader, out, errw io.Writer) error {
+	return p.Exec(ctx, service, cmd, tty, stdin, out, errw)
+}
+
+// step marks a point between two changes of a multi-step command (see CrashAt).
+func (e *Env) step(name string) {
+	if e.CrashAt != "" && e.CrashAt == name {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // SIGKILL is not deliverable late; never continue past the crash point
+	}
+}
+
+func (e *Env) say(format string, args ...any)  { e.Progress.Step(fmt.Sprintf(format, args...)) }
+func (e *Env) warn(format string, args ...any) { e.Progress.Warn(fmt.Sprintf(format, args...)) }
+
+// lockWait is how long any of the tool's locks is waited for.
+func (e *Env) lockWait() time.Duration {
+	if e.LockWait > 0 {
+		return e.LockWait
+	}
+	return 10 * time.Second
+}
+
+// RegistryStore is the registry of this Env's machine and project.
+func (e *Env) RegistryStore() registry.Store {
+	return registry.Store{Path: e.Config.RegistryPath(e.Home), LockWait: e.lockWait()}
+}
+
+// StateDir holds the tool's own files beside the registry (locks).
+func (e *Env) StateDir() string { return dirOf(e.RegistryStore().Path) }
+
+// WorktreeLockPath serializes git worktree changes on this machine: parallel `git
+// worktree add` in one repository fails inside git.
+func (e *Env) WorktreeLockPath() string { return e.RegistryStore().Path + ".worktrees.lock" }
+
+// SharedPath is the shared-data directory.
+func (e *Env) SharedPath() string { return e.Config.SharedPath(e.Home) }
+
+var fixRegistryFile = fail.Say("Fix the file or move it away; it was not changed")
+
+func (e *Env) loadRegistry() (*registry.File, error) {
+	f, err := e.RegistryStore().Load()
+	if err != nil {
+		return nil, fail.With(fail.CodeError, fixRegistryFile, err)
+	}
+	return f, nil
+}
+
+// updateRegistry changes the registry under its lock; errors keep their own code and remedy.
+func (e *Env) updateRegistry(ctx context.Context, fn func(*registry.File) error) error {
+	err := e.RegistryStore().Update(ctx, fn)
+	if err == nil || !fail.FixOf(err).IsZero() {
+		return err
+	}
+	if errors.Is(err, registry.ErrBusy) {
+		return fail.With(fail.CodeError, fail.Say("Another command is changing the registry; retry when it is done"), err)
+	}
+	if ctx.Err() != nil {
+		return interrupted(ctx)
+	}
+	return fail.With(fail.CodeError, fixRegistryFile, err)
+}
+
+// ErrInterrupted is wrapped by the error of an operation cancelled by its caller (Ctrl-C).
+var ErrInterrupted = errors.New("interrupted")
+
+func interrupted(ctx context.Context) error {
+	return fail.With(fail.CodeError, fail.Say("Nothing was left half done; run it again when you are ready"),
+		fmt.Errorf("%w (%v)", ErrInterrupted, context.Cause(ctx)))
+}
+
+func (e *Env) confirm(question string) error {
+	ok, err := e.Ask(question)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fail.New(fail.CodeError, fail.Remedy{}, "aborted; nothing was changed")
+	}
+	return nil
+}

@@ -1,0 +1,179 @@
+package core
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/ktrdr/sandbox/pkg/compose"
+	"github.com/ktrdr/sandbox/pkg/fail"
+	"github.com/ktrdr/sandbox/pkg/registry"
+)
+
+// repos are the repositories whose worktrees gc and doctor look at: every registered
+// sandbox's parent and the repository of the current directory.
+func (e *Env) repos(ctx context.Context, reg *registry.File) []string {
+	set := map[string]bool{}
+	for _, in := range reg.Instances {
+		if in.ParentRepo != nil && exists(*in.ParentRepo) {
+			set[*in.ParentRepo] = true
+		}
+	}
+	if top, err := e.Git.TopLevel(ctx, e.Cwd); err == nil {
+		if repo, err := e.Git.MainRepo(ctx, top); err == nil {
+			set[repo] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for r := range set {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+type worktreeRef struct{ repo, path string }
+
+// unregisteredWorktrees are the linked worktrees named like this tool's sandboxes that no
+// entry records.
+func (e *Env) unregisteredWorktrees(ctx context.Context, reg *registry.File) []worktreeRef {
+	var out []worktreeRef
+	for _, repo := range e.repos(ctx, reg) {
+		list, err := e.Git.WorktreeList(ctx, repo)
+		if err != nil {
+			continue
+		}
+		for i, wt := range list {
+			if i == 0 || !strings.HasPrefix(filepath.Base(wt.Path), e.Config.IDPrefix) {
+				continue
+			}
+			if reg.ByPath(wt.Path) == nil && !reg.IsLocalProdPath(wt.Path) {
+				out = append(out, worktreeRef{repo: repo, path: wt.Path})
+			}
+		}
+	}
+	return out
+}
+
+// GCAction says what gc found about one thing.
+type GCAction string
+
+const (
+	StaleEntry       GCAction = "stale_entry"           // registry entry whose directory is gone
+	OrphanedProject  GCAction = "orphaned_project"      // containers of a project no entry owns
+	LooseWorktree    GCAction = "unregistered_worktree" // sandbox-named worktree no entry owns
+	KeptWorktree     GCAction = "kept_worktree"         // such a worktree that may hold work
+	LocalProdMissing GCAction = "local_prod_missing"    // reported only: destroy clears it
+)
+
+// GCItem is one thing gc found, and what became of it.
+type GCItem struct {
+	Action  GCAction
+	Target  string   // instance id, project name or worktree path
+	Path    string   // the directory a stale entry pointed to
+	Changes []string // uncommitted changes that kept a worktree
+	Error   string   // why it was kept: git could not check it, or refused to remove it
+	Volumes []string // volumes of an orphaned project, kept (they may hold data)
+	Done    bool     // removed (never in a dry run)
+}
+
+// GCReport is everything gc found and did.
+type GCReport struct {
+	DryRun bool
+	Items  []GCItem
+	// DockerSkipped says why compose projects were not looked at.
+	DockerSkipped string
+}
+
+// Removable counts the items gc removes (or would, in a dry run).
+func (r GCReport) Removable() int {
+	n := 0
+	for _, it := range r.Items {
+		if it.Action == StaleEntry || it.Action == OrphanedProject || it.Action == LooseWorktree {
+			n++
+		}
+	}
+	return n
+}
+
+// GC removes what a crash or a hand-deleted directory left behind, and only what cannot
+// hold user work: registry entries whose directory is gone, the containers of compose
+// projects of this tool that no entry owns (their volumes are listed, not removed), and
+// unregistered sandbox worktrees with no uncommitted changes (their branches are kept).
+func (e *Env) GC(ctx context.Context, dryRun bool) (GCReport, error) {
+	reg, err := e.loadRegistry()
+	if err != nil {
+		return GCReport{}, err
+	}
+	rep := GCReport{DryRun: dryRun}
+
+	var stale []string
+	for _, in := range reg.Sorted() {
+		if !exists(in.Path) {
+			stale = append(stale, in.InstanceID)
+			rep.Items = append(rep.Items, GCItem{Action: StaleEntry, Target: in.InstanceID, Path: in.Path, Done: !dryRun})
+		}
+	}
+	if !dryRun && len(stale) > 0 {
+		err := e.updateRegistry(ctx, func(f *registry.File) error {
+			for _, id := range stale {
+				if in, ok := f.Instances[id]; ok && !exists(in.Path) {
+					delete(f.Instances, id)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return rep, err
+		}
+		for _, repo := range e.repos(ctx, reg) {
+			_ = e.Git.WorktreePrune(ctx, repo)
+		}
+	}
+	if reg.LocalProd != nil && !exists(reg.LocalProd.Path) {
+		rep.Items = append(rep.Items, GCItem{Action: LocalProdMissing, Target: reg.LocalProd.InstanceID, Path: reg.LocalProd.Path})
+	}
+
+	if states, err := e.Docker.ProjectStates(ctx, e.Config.ComposeProjectLabel); err != nil {
+		rep.DockerSkipped = err.Error()
+	} else {
+		for _, p := range e.orphans(reg, states) {
+			it := GCItem{Action: OrphanedProject, Target: p}
+			if !dryRun {
+				orphan := compose.Project{Name: p, Dir: e.Cwd, Env: e.Vars}
+				if err := e.Docker.DownByName(ctx, orphan, io.Discard, e.Err); err != nil {
+					rep.Items = append(rep.Items, it)
+					return rep, fail.With(fail.CodeError, fail.Run("Check Docker with: %s", fail.Do(fail.Sandbox, "doctor", "")), err)
+				}
+				it.Done = true
+				it.Volumes, _ = e.Docker.VolumesOf(ctx, p)
+			}
+			rep.Items = append(rep.Items, it)
+		}
+	}
+
+	for _, wt := range e.unregisteredWorktrees(ctx, reg) {
+		changes, err := e.Git.Changes(ctx, wt.path, e.Config.EnvFile)
+		switch {
+		case err != nil:
+			rep.Items = append(rep.Items, GCItem{Action: KeptWorktree, Target: wt.path, Error: "could not check it for uncommitted changes: " + err.Error()})
+			continue
+		case len(changes) > 0:
+			rep.Items = append(rep.Items, GCItem{Action: KeptWorktree, Target: wt.path, Changes: changes})
+			continue
+		}
+		it := GCItem{Action: LooseWorktree, Target: wt.path}
+		if !dryRun {
+			// git refuses when files appeared since the check; that is the safe outcome.
+			if err := e.removeWorktree(ctx, wt.repo, wt.path, false); err != nil {
+				it.Error = err.Error()
+			} else {
+				it.Done = true
+			}
+		}
+		rep.Items = append(rep.Items, it)
+	}
+	return rep, nil
+}

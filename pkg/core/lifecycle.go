@@ -1,0 +1,531 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ktrdr/sandbox/pkg/config"
+	"github.com/ktrdr/sandbox/pkg/envfile"
+	"github.com/ktrdr/sandbox/pkg/fail"
+	"github.com/ktrdr/sandbox/pkg/gitx"
+	"github.com/ktrdr/sandbox/pkg/ports"
+	"github.com/ktrdr/sandbox/pkg/registry"
+)
+
+// InitResult is a newly registered instance: by create (a new worktree) or init.
+type InitResult struct {
+	Kind     config.Kind
+	Instance *Instance
+	// NewWorktree is true when create added the worktree (false when init adopted a
+	// checkout).
+	NewWorktree bool
+	Headline    []Endpoint
+}
+
+// CreateOptions are the flags of create.
+type CreateOptions struct {
+	Branch string
+	Slot   *int // nil: the lowest free slot
+}
+
+// Create adds a worktree beside the repository containing the current directory on a
+// free slot, writes its env file and registers it. The registry entry is written first,
+// under the lock, so two creates can never take one slot; if anything after it fails or
+// the caller cancels, the worktree, a branch it made, and the entry are rolled back.
+func (e *Env) Create(ctx context.Context, name string, o CreateOptions) (InitResult, error) {
+	id, err := e.InstanceID(name)
+	if err != nil {
+		return InitResult{}, err
+	}
+	if o.Branch != "" {
+		if err := e.checkBranchName(ctx, o.Branch); err != nil {
+			return InitResult{}, err
+		}
+	}
+	top, err := e.Git.TopLevel(ctx, e.Cwd)
+	if err != nil {
+		return InitResult{}, e.gitFailed(ctx, fail.Say("Run it inside the repository whose stack you want to sandbox"), err)
+	}
+	repo, err := e.Git.MainRepo(ctx, top)
+	if err != nil {
+		return InitResult{}, e.gitFailed(ctx, fail.Say("Run it inside a clone with a working tree"), err)
+	}
+	path := filepath.Join(filepath.Dir(repo), id)
+	if _, err := os.Lstat(path); err == nil {
+		return InitResult{}, fail.New(fail.CodeError, fail.Say("Pick another name, or move that directory away"), "directory already exists: %s", path)
+	}
+	branch := o.Branch
+	if branch == "" {
+		branch = filepath.Base(path) // git's default: a branch named after the directory
+	}
+	hadBranch, err := e.Git.BranchExists(ctx, repo, branch)
+	if err != nil {
+		return InitResult{}, e.gitFailed(ctx, fail.Say("Nothing was created; see git's message"), err)
+	}
+	parent := repo
+	entry := &registry.Instance{InstanceID: id, Path: path, IsWorktree: true, ParentRepo: &parent}
+	undo := func() {
+		e.undoWorktree(ctx, repo, path, branch, hadBranch)
+	}
+	in, err := e.register(ctx, config.KindSandbox, entry, o.Slot, func() error {
+		e.say("Creating worktree at %s...", path)
+		if err := e.Git.WorktreeAdd(ctx, repo, path, o.Branch); err != nil {
+			return e.gitFailed(ctx, fail.Say("Nothing was created; see git's message"), err)
+		}
+		e.step("create:worktree")
+		return nil
+	}, undo)
+	if err != nil {
+		return InitResult{}, err
+	}
+	return InitResult{Kind: config.KindSandbox, Instance: in, NewWorktree: true, Headline: in.Headline(e.Config)}, nil
+}
+
+// gitFailed tells an interruption from git's own refusal.
+func (e *Env) gitFailed(ctx context.Context, fix fail.Remedy, err error) error {
+	if ctx.Err() != nil {
+		return interrupted(ctx)
+	}
+	return fail.With(fail.CodeError, fix, err)
+}
+
+// undoWorktree removes a worktree a failed create added (it is brand new, so it holds no
+// user work) and the branch it made, if it made one.
+func (e *Env) undoWorktree(ctx context.Context, repo, path, branch string, hadBranch bool) {
+	ctx = context.WithoutCancel(ctx)
+	if exists(path) {
+		if err := e.Git.WorktreeRemove(ctx, repo, path, true); err != nil {
+			e.warn("could not remove the new worktree %s: %v", path, err)
+		}
+	}
+	_ = e.Git.WorktreePrune(ctx, repo)
+	if !hadBranch {
+		if made, _ := e.Git.BranchExists(ctx, repo, branch); made {
+			if err := e.Git.DeleteBranch(ctx, repo, branch); err != nil {
+				e.warn("could not remove the new branch %s: %v", branch, err)
+			}
+		}
+	}
+}
+
+func (e *Env) checkBranchName(ctx context.Context, branch string) error {
+	if strings.HasPrefix(branch, "-") {
+		return fail.New(fail.CodeError, fail.Say("Branch names cannot start with a dash"), "invalid branch name %q", branch)
+	}
+	if _, err := e.Git.CheckRefFormat(ctx, branch); err != nil {
+		if ctx.Err() != nil {
+			return interrupted(ctx)
+		}
+		return fail.New(fail.CodeError, fail.Say("See: git help check-ref-format"), "invalid branch name %q", branch)
+	}
+	return nil
+}
+
+// InitOptions are the flags of init.
+type InitOptions struct {
+	Name string // sandboxes: the id to take (default: the directory's name)
+	Slot *int   // sandboxes: the slot to take (default: the lowest free)
+}
+
+// Init registers the checkout at the current directory as an instance of kind, without a
+// new worktree: a sandbox adopts a clone or worktree (destroy will never delete it);
+// local-prod takes a full clone on its fixed slot.
+func (e *Env) Init(ctx context.Context, kind config.Kind, o InitOptions) (InitResult, error) {
+	cfg := e.Config
+	lc := cfg.Lifecycle(kind)
+	dir := e.Cwd
+	entry := &registry.Instance{Path: dir}
+	switch kind {
+	case config.KindLocalProd:
+		switch gitx.KindOf(dir) {
+		case gitx.Worktree:
+			return InitResult{}, fail.New(fail.CodeError, fail.Run("Clone the repository for it: git clone <url> "+cfg.LocalProdClone+" && cd "+cfg.LocalProdClone+" && %s", fail.Do(fail.LocalProd, "init", "")),
+				"%s is a git worktree; local-prod must be a full clone (a worktree disappears with its parent repository)", dir)
+		case gitx.NotGit:
+			return InitResult{}, fail.New(fail.CodeError, fail.Say("Run it at the top of a clone of the repository"), "%s is not the top of a git clone", dir)
+		}
+		if _, err := os.Stat(filepath.Join(dir, cfg.ComposeFile)); err != nil {
+			return InitResult{}, fail.New(fail.CodeError, fail.Say("Run it in a clone of the project whose stack local-prod runs"), "%s has no %s", dir, cfg.ComposeFile)
+		}
+		entry.InstanceID, entry.Slot = lc.InstanceID, lc.Slot
+	default:
+		top, err := e.Git.TopLevel(ctx, dir)
+		if err != nil {
+			return InitResult{}, e.gitFailed(ctx, fail.Say("Run it at the top of a clone or worktree of the repository"), err)
+		}
+		if !registry.SamePath(top, dir) {
+			return InitResult{}, fail.New(fail.CodeError, fail.Say("cd "+top+" and run it again"), "run init at the top of the checkout, not in a subdirectory")
+		}
+		name := o.Name
+		if name == "" {
+			name = filepath.Base(dir)
+		}
+		if entry.InstanceID, err = e.InstanceID(name); err != nil {
+			return InitResult{}, err
+		}
+		if gitx.KindOf(dir) == gitx.Worktree {
+			// adopted, not created by us: IsWorktree stays false so destroy never removes it
+			if repo, err := e.Git.MainRepo(ctx, dir); err == nil {
+				entry.ParentRepo = &repo
+			}
+		}
+	}
+	envPath := filepath.Join(dir, cfg.EnvFile)
+	if _, err := os.Stat(envPath); err == nil {
+		return InitResult{}, fail.New(fail.CodeError, fail.Run("See it with: %s", fail.Do(string(kind), "status", "")), "already initialized: %s exists", envPath)
+	}
+	in, err := e.register(ctx, kind, entry, o.Slot, nil, nil)
+	if err != nil {
+		return InitResult{}, err
+	}
+	return InitResult{Kind: kind, Instance: in, Headline: in.Headline(cfg)}, nil
+}
+
+// register is the one init path of both lifecycles: reserve the entry's slot under the
+// registry lock (refusing an id, path or singleton already taken), run between (create's
+// worktree), write the env file, and read it back. Any failure or cancellation after the
+// reservation calls undo (if any) and removes the entry again.
+func (e *Env) register(ctx context.Context, kind config.Kind, entry *registry.Instance, want *int, between func() error, undo func()) (*Instance, error) {
+	now := e.Now()
+	entry.CreatedAt = Timestamp(now)
+	if err := e.reserve(ctx, kind, entry, want); err != nil {
+		return nil, err
+	}
+	e.step("create:reserved")
+	abandon := func(err error) (*Instance, error) {
+		if undo != nil {
+			undo()
+		}
+		e.unregister(ctx, kind, entry.InstanceID)
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		return abandon(interrupted(ctx))
+	}
+	if between != nil {
+		if err := between(); err != nil {
+			return abandon(err)
+		}
+	}
+	envPath := filepath.Join(entry.Path, e.Config.EnvFile)
+	if err := envfile.Write(envPath, EnvVars(e.Config, e.Home, entry.InstanceID, entry.Slot, now)); err != nil {
+		return abandon(failWrite(err))
+	}
+	if ctx.Err() != nil {
+		_ = os.Remove(envPath)
+		return abandon(interrupted(ctx))
+	}
+	return Load(e.Config, kind, entry.Path)
+}
+
+func failWrite(err error) error {
+	return fail.With(fail.CodeError, fail.Say("Nothing was kept; check the disk and permissions"), err)
+}
+
+// reserve registers entry under the lock: local-prod in its singleton place, a sandbox on
+// a free slot (want, or the lowest free) whose ports are free.
+func (e *Env) reserve(ctx context.Context, kind config.Kind, entry *registry.Instance, want *int) error {
+	cfg := e.Config
+	return e.updateRegistry(ctx, func(f *registry.File) error {
+		if kind == config.KindLocalProd {
+			if f.LocalProd != nil {
+				return fail.New(fail.CodeError, fail.Run("Only one local-prod is allowed; remove it first with: %s", fail.Do(fail.LocalProd, "destroy", "")),
+					"local-prod already exists at %s", f.LocalProd.Path)
+			}
+			if other := f.ByPath(entry.Path); other != nil {
+				return fail.New(fail.CodeError, fail.Say("Use a separate clone for local-prod"), "%s is registered as sandbox %s", entry.Path, other.InstanceID)
+			}
+			f.LocalProd = entry
+			return nil
+		}
+		if f.IsLocalProdPath(entry.Path) {
+			return fail.New(fail.CodeError, fail.Say("A directory is either local-prod or a sandbox"), "%s is the registered local-prod clone", entry.Path)
+		}
+		if other := f.ByPath(entry.Path); other != nil {
+			return fail.New(fail.CodeError, fail.Run("Its "+cfg.EnvFile+" is gone; drop the entry with %s, then init again", fail.Do(fail.Sandbox, "gc", "")),
+				"%s is already registered as %s", entry.Path, other.InstanceID)
+		}
+		if _, taken := f.Instances[entry.InstanceID]; taken {
+			if entry.IsWorktree {
+				return fail.New(fail.CodeError, fail.Say("Pick another name, or destroy the existing one first"), "instance %s is already registered", entry.InstanceID)
+			}
+			return fail.New(fail.CodeError, fail.Say("Pass -name=ID to choose another id"), "instance id %s already exists", entry.InstanceID)
+		}
+		if entry.InstanceID == cfg.LocalProd.InstanceID {
+			return fail.New(fail.CodeError, fail.Say("Pick another name"), "%s is the local-prod id", entry.InstanceID)
+		}
+		slot, err := e.pickSlot(f, want)
+		if err != nil {
+			return err
+		}
+		if busy := ports.Busy(cfg.PortsFor(slot), nil); len(busy) > 0 {
+			return fail.With(fail.CodePorts, fail.Run("Stop what holds them (see: %s), or choose another slot with -slot=N", fail.Do(fail.Sandbox, "doctor", "")),
+				&ports.ConflictError{Slot: slot, Busy: busy})
+		}
+		entry.Slot = slot
+		f.Instances[entry.InstanceID] = entry
+		return nil
+	})
+}
+
+func (e *Env) pickSlot(f *registry.File, wantSlot *int) (int, error) {
+	cfg := e.Config
+	holders := f.SlotHolders()
+	if wantSlot != nil {
+		want := *wantSlot
+		if !cfg.IsSandboxSlot(want) {
+			hint := fmt.Sprintf("Sandbox slots are %d-%d", cfg.FirstSandboxSlot, cfg.LastSandboxSlot)
+			if want == cfg.LocalProd.Slot {
+				hint += fmt.Sprintf("; slot %d is reserved for local-prod", want)
+			}
+			return 0, fail.New(fail.CodeError, fail.Say(hint), "slot %d is out of range", want)
+		}
+		if ids := holders[want]; len(ids) > 0 {
+			return 0, fail.New(fail.CodeError, fail.Run("Omit -slot to take the lowest free one, or see: %s", fail.Do(fail.Sandbox, "list", "")),
+				"slot %d already in use by %s", want, strings.Join(ids, ", "))
+		}
+		return want, nil
+	}
+	for slot := cfg.FirstSandboxSlot; slot <= cfg.LastSandboxSlot; slot++ {
+		if len(holders[slot]) == 0 {
+			return slot, nil
+		}
+	}
+	var taken []string
+	for slot := cfg.FirstSandboxSlot; slot <= cfg.LastSandboxSlot; slot++ {
+		taken = append(taken, fmt.Sprintf("%d: %s", slot, strings.Join(holders[slot], "+")))
+	}
+	return 0, fail.New(fail.CodeError, fail.Run("Destroy unused instances with: %s (stale ones: %s)", fail.Do(fail.Sandbox, "destroy", ""), fail.Do(fail.Sandbox, "gc", "")),
+		"all %d sandbox slots are in use (%s)", cfg.LastSandboxSlot-cfg.FirstSandboxSlot+1, strings.Join(taken, ", "))
+}
+
+// unregister drops an entry after a failed init or during teardown; a failure to do so
+// is reported, since list and gc still find the entry.
+func (e *Env) unregister(ctx context.Context, kind config.Kind, id string) {
+	if err := e.dropEntry(context.WithoutCancel(ctx), kind, id); err != nil {
+		e.warn("could not remove registry entry %s: %v (gc removes stale entries)", id, err)
+	}
+}
+
+func (e *Env) dropEntry(ctx context.Context, kind config.Kind, id string) error {
+	return e.updateRegistry(ctx, func(f *registry.File) error {
+		if kind == config.KindLocalProd {
+			f.LocalProd = nil
+		} else {
+			delete(f.Instances, id)
+		}
+		return nil
+	})
+}
+
+// DestroyOptions are the flags of destroy.
+type DestroyOptions struct {
+	Force          bool
+	KeepWorktree   bool // sandboxes
+	DiscardChanges bool // sandboxes
+}
+
+// DestroyResult is what destroy removed.
+type DestroyResult struct {
+	Kind            config.Kind
+	ID, Path        string
+	DockerSkipped   string // why containers were not stopped, when they were not
+	WorktreeRemoved bool
+	EnvFileRemoved  bool
+	ParentRepo      string // where to cd after the worktree went
+}
+
+// Destroy takes the instance of kind apart. A sandbox is the one at the current
+// directory, refused rather than guessed at: an unregistered directory, the local-prod
+// clone, or a worktree holding uncommitted work (unless DiscardChanges) is never removed,
+// and only a worktree this tool created is. Local-prod is the registered one, and its
+// clone is always kept. Branches are never deleted.
+func (e *Env) Destroy(ctx context.Context, kind config.Kind, o DestroyOptions) (DestroyResult, error) {
+	if kind == config.KindLocalProd {
+		return e.destroyLocalProd(ctx, o.Force)
+	}
+	cfg := e.Config
+	reg, err := e.loadRegistry()
+	if err != nil {
+		return DestroyResult{}, err
+	}
+	if reg.IsLocalProdPath(e.Cwd) {
+		return DestroyResult{}, fail.New(fail.CodeError, fail.Run("To remove local-prod use: %s (it keeps the clone)", fail.Do(fail.LocalProd, "destroy", "")),
+			"%s is the local-prod clone; sandbox destroy never touches it", e.Cwd)
+	}
+	entry := reg.ByPath(e.Cwd)
+	in, err := Load(cfg, kind, e.Cwd)
+	if err != nil && entry != nil && isNotInstance(err) {
+		// A create killed before it wrote the env file: the registry still knows the
+		// instance, which is enough to finish taking it apart.
+		in = &Instance{ID: entry.InstanceID, Slot: entry.Slot, Dir: e.Cwd,
+			Vars: EnvVars(cfg, e.Home, entry.InstanceID, entry.Slot, e.Now())}
+		err = nil
+	}
+	if err != nil {
+		return DestroyResult{}, err
+	}
+	if in.ID == cfg.LocalProd.InstanceID || in.Slot == cfg.LocalProd.Slot {
+		return DestroyResult{}, fail.New(fail.CodeError, fail.Run("To remove local-prod use: %s", fail.Do(fail.LocalProd, "destroy", "")),
+			"%s is a local-prod instance (slot %d); sandbox destroy refuses it", in.ID, in.Slot)
+	}
+	if entry == nil {
+		return DestroyResult{}, fail.New(fail.CodeError,
+			fail.Run("Nothing was deleted. Stop its containers with %s, then remove the directory yourself if you mean to", fail.Do(fail.Sandbox, "down", "-volumes")),
+			"%s (%s) is not registered in %s, so destroy will not delete it", e.Cwd, in.ID, e.RegistryStore().Path)
+	}
+	if entry.InstanceID != in.ID {
+		return DestroyResult{}, fail.New(fail.CodeError, fail.Run("Fix INSTANCE_ID in "+cfg.EnvFile+" or run %s", fail.Do(fail.Sandbox, "gc", "")),
+			"%s says it is %s but the registry records %s there", cfg.EnvFile, in.ID, entry.InstanceID)
+	}
+	removeTree := entry.IsWorktree && !o.KeepWorktree && e.createdHere(ctx, entry)
+	if removeTree && !o.DiscardChanges {
+		changes, err := e.Git.Changes(ctx, in.Dir, cfg.EnvFile)
+		if err != nil {
+			return DestroyResult{}, e.gitFailed(ctx, fail.Say("Nothing was deleted"), err)
+		}
+		if len(changes) > 0 {
+			return DestroyResult{}, fail.New(fail.CodeError,
+				fail.Say("Commit or stash them, or pass -discardChanges to lose them (or -keepWorktree to keep the directory)"),
+				"worktree has %d uncommitted change(s): %s", len(changes), preview(changes))
+		}
+	}
+	what := "containers, volumes and registry entry"
+	if removeTree {
+		what = "containers, volumes, the worktree (its branch is kept) and registry entry"
+	}
+	if !o.Force {
+		if err := e.confirm(fmt.Sprintf("Destroy sandbox %s at %s? This removes its %s.", in.ID, in.Dir, what)); err != nil {
+			return DestroyResult{}, err
+		}
+	}
+	var tree *registry.Instance
+	if removeTree {
+		tree = entry
+	}
+	return e.teardown(ctx, kind, in, entry, tree, o.DiscardChanges)
+}
+
+func (e *Env) destroyLocalProd(ctx context.Context, force bool) (DestroyResult, error) {
+	reg, err := e.loadRegistry()
+	if err != nil {
+		return DestroyResult{}, err
+	}
+	if reg.LocalProd == nil {
+		return DestroyResult{}, fail.New(fail.CodeError, fail.Say("Nothing to destroy"), "no local-prod instance exists")
+	}
+	entry := reg.LocalProd
+	e.noteElsewhere(entry.Path)
+	if !force {
+		if err := e.confirm(fmt.Sprintf("Destroy local-prod at %s? Containers and volumes will be removed; the clone is kept.", entry.Path)); err != nil {
+			return DestroyResult{}, err
+		}
+	}
+	in, err := Load(e.Config, config.KindLocalProd, entry.Path)
+	if err != nil || in.ID != entry.InstanceID {
+		in = nil // not ours to stop or delete: only the entry goes
+	}
+	return e.teardown(ctx, config.KindLocalProd, in, entry, nil, false)
+}
+
+// teardown is the one teardown path of both lifecycles: compose down with volumes (when
+// the instance's env file is its own), then the worktree (tree, only one this tool
+// created) or else the env file alone, then the registry entry. A step that fails stops
+// it with the rest kept, so a retry or gc can finish.
+func (e *Env) teardown(ctx context.Context, kind config.Kind, in *Instance, entry, tree *registry.Instance, discard bool) (DestroyResult, error) {
+	lc := e.Config.Lifecycle(kind)
+	res := DestroyResult{Kind: kind, ID: entry.InstanceID, Path: entry.Path}
+	e.say("Destroying %s: %s", lc.Kind, entry.InstanceID)
+	gcLater := fail.Do(fail.Sandbox, "gc", "")
+	switch {
+	case in == nil:
+		res.DockerSkipped = fmt.Sprintf("%s not found or not %s's", filepath.Join(entry.Path, e.Config.EnvFile), entry.InstanceID)
+		e.warn("%s; containers not stopped (gc finds leftovers)", res.DockerSkipped)
+	default:
+		if err := e.checkDocker(ctx); err != nil {
+			res.DockerSkipped = err.Error()
+			e.warn("could not stop containers: %v (gc can remove them later)", err)
+		} else if err := e.Docker.Down(ctx, e.project(in, lc, nil), true, io.Discard, e.Err); err != nil {
+			if ctx.Err() != nil {
+				return res, interrupted(ctx)
+			}
+			return res, fail.With(fail.CodeError, fail.Say("Nothing else was changed; fix Docker and retry"), err)
+		} else {
+			e.say("✓ Containers stopped and volumes removed")
+		}
+	}
+	e.step("destroy:down")
+	if ctx.Err() != nil {
+		return res, interrupted(ctx)
+	}
+	envPath := filepath.Join(entry.Path, e.Config.EnvFile)
+	switch {
+	case tree != nil:
+		if err := e.removeWorktree(ctx, *tree.ParentRepo, tree.Path, discard); err != nil {
+			return res, fail.With(fail.CodeError, fail.Say("The registry entry was kept; resolve git's complaint and retry"), err)
+		}
+		res.WorktreeRemoved, res.ParentRepo = true, *tree.ParentRepo
+		e.say("✓ Worktree removed (branch kept)")
+		e.step("destroy:worktree")
+	case in != nil:
+		if err := os.Remove(envPath); err != nil && !os.IsNotExist(err) {
+			return res, fail.With(fail.CodeError, fail.Say("Check the file's permissions and retry"), fmt.Errorf("remove %s: %w", envPath, err))
+		}
+		res.EnvFileRemoved = true
+		if kind == config.KindLocalProd {
+			e.say("✓ %s removed", envPath)
+		} else {
+			e.say("✓ %s removed; directory kept at %s", e.Config.EnvFile, in.Dir)
+		}
+	}
+	if err := e.dropEntry(ctx, kind, entry.InstanceID); err != nil {
+		return res, fail.With(fail.CodeError, fail.Run("The rest is gone; run %s to drop the stale entry", gcLater), err)
+	}
+	return res, nil
+}
+
+// createdHere double-checks a registry claim before anything is deleted: the entry says
+// it is a worktree we created, its parent repository exists, and git agrees the path is
+// one of that repository's worktrees.
+func (e *Env) createdHere(ctx context.Context, entry *registry.Instance) bool {
+	if entry.ParentRepo == nil || gitx.KindOf(entry.Path) != gitx.Worktree {
+		return false
+	}
+	list, err := e.Git.WorktreeList(ctx, *entry.ParentRepo)
+	if err != nil {
+		return false
+	}
+	for i, wt := range list {
+		if i > 0 && registry.SamePath(wt.Path, entry.Path) {
+			return true
+		}
+	}
+	return false
+}
+
+func preview(paths []string) string {
+	if len(paths) > 3 {
+		return strings.Join(paths[:3], ", ") + fmt.Sprintf(" and %d more", len(paths)-3)
+	}
+	return strings.Join(paths, ", ")
+}
+
+// removeWorktree removes a worktree through git, which refuses one with modified or
+// untracked files unless force. The tool's own env file would count as untracked, so it
+// goes first and is put back if git refuses.
+func (e *Env) removeWorktree(ctx context.Context, repo, path string, force bool) error {
+	envPath := filepath.Join(path, e.Config.EnvFile)
+	envData, readErr := os.ReadFile(envPath)
+	_ = os.Remove(envPath)
+	if err := e.Git.WorktreeRemove(ctx, repo, path, force); err != nil {
+		if readErr == nil {
+			_ = os.WriteFile(envPath, envData, 0o644)
+		}
+		return err
+	}
+	return nil
+}

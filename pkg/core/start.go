@@ -1,0 +1,349 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ktrdr/sandbox/pkg/compose"
+	"github.com/ktrdr/sandbox/pkg/config"
+	"github.com/ktrdr/sandbox/pkg/execx"
+	"github.com/ktrdr/sandbox/pkg/fail"
+	"github.com/ktrdr/sandbox/pkg/gate"
+	"github.com/ktrdr/sandbox/pkg/ports"
+	"github.com/ktrdr/sandbox/pkg/registry"
+)
+
+// Current is the instance of kind the command acts on: for sandboxes the one whose
+// directory is the current directory (the local-prod clone is refused: sandbox targets
+// would run it with development settings); for local-prod the one in the registry, from
+// any directory (the original tool lost a user's work by acting on whatever directory it
+// was run in).
+func (e *Env) Current(kind config.Kind) (*Instance, error) {
+	cfg := e.Config
+	if kind == config.KindLocalProd {
+		in, _, err := e.localProd()
+		return in, err
+	}
+	in, err := Load(cfg, kind, e.Cwd)
+	if err != nil {
+		return nil, err
+	}
+	if in.Slot == cfg.LocalProd.Slot || in.ID == cfg.LocalProd.InstanceID {
+		return nil, fail.New(fail.CodeError, fail.Run("Use the local-prod commands for it, e.g. %s", fail.Do(fail.LocalProd, "status", "")),
+			"%s is local-prod, not a sandbox", in.Dir)
+	}
+	return in, nil
+}
+
+// localProd finds local-prod through the registry and notes when the current directory
+// is elsewhere.
+func (e *Env) localProd() (*Instance, *registry.Instance, error) {
+	reg, err := e.loadRegistry()
+	if err != nil {
+		return nil, nil, err
+	}
+	if reg.LocalProd == nil {
+		return nil, nil, fail.New(fail.CodeError, fail.Run("In a clone of the repository run: %s", fail.Do(fail.LocalProd, "init", "")),
+			"no local-prod instance is registered")
+	}
+	entry := reg.LocalProd
+	if _, err := os.Stat(entry.Path); err != nil {
+		return nil, entry, fail.New(fail.CodeError, fail.Run("Clear the stale entry with: %s", fail.Do(fail.LocalProd, "destroy", "-force")),
+			"registered local-prod directory %s is gone", entry.Path)
+	}
+	in, err := Load(e.Config, config.KindLocalProd, entry.Path)
+	if err != nil {
+		return nil, entry, err
+	}
+	if in.ID != entry.InstanceID {
+		return nil, entry, fail.New(fail.CodeError, fail.Run("Fix INSTANCE_ID in "+e.Config.EnvFile+", or run %s and init local-prod again", fail.Do(fail.LocalProd, "destroy", "")),
+			"%s at %s names %s, but the registry records local-prod as %s", e.Config.EnvFile, entry.Path, in.ID, entry.InstanceID)
+	}
+	e.noteElsewhere(entry.Path)
+	return in, entry, nil
+}
+
+func (e *Env) noteElsewhere(path string) {
+	if !registry.SamePath(e.Cwd, path) {
+		e.say("Note: local-prod is at %s (current directory is %s)", path, e.Cwd)
+	}
+}
+
+// project is the instance's compose project for a lifecycle, with env merged: the
+// caller's environment, then the env file's values (they win), then extra.
+func (e *Env) project(in *Instance, lc config.Lifecycle, extra map[string]string) compose.Project {
+	return compose.Project{
+		Name:     in.ID,
+		Dir:      in.Dir,
+		File:     filepath.Join(in.Dir, e.Config.ComposeFile),
+		Profiles: lc.Profiles,
+		Env:      mergeEnv(e.Vars, in.Vars, lc.Env, extra),
+	}
+}
+
+func mergeEnv(base []string, layers ...map[string]string) []string {
+	m := map[string]string{}
+	order := []string{}
+	set := func(k, v string) {
+		if _, seen := m[k]; !seen {
+			order = append(order, k)
+		}
+		m[k] = v
+	}
+	for _, kv := range base {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			set(k, v)
+		}
+	}
+	for _, layer := range layers {
+		for _, k := range sortedKeys(layer) {
+			set(k, layer[k])
+		}
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, k+"="+m[k])
+	}
+	return out
+}
+
+var runDoctor = fail.Run("Run: %s", fail.Do(fail.Sandbox, "doctor", ""))
+
+// checkDocker fails with a clear message when docker, its daemon or compose v2 is missing.
+func (e *Env) checkDocker(ctx context.Context) error {
+	if _, _, err := e.Docker.Versions(ctx); err != nil {
+		if ctx.Err() != nil {
+			return interrupted(ctx)
+		}
+		return fail.With(fail.CodeError, runDoctor, err)
+	}
+	return nil
+}
+
+func (e *Env) composeFileCheck(in *Instance) error {
+	file := filepath.Join(in.Dir, e.Config.ComposeFile)
+	if _, err := os.Stat(file); err != nil {
+		return fail.New(fail.CodeError, fail.Say("The instance must be a checkout of a repository that has "+e.Config.ComposeFile),
+			"no compose file at %s", file)
+	}
+	return nil
+}
+
+// ready checks what every compose command on an instance needs.
+func (e *Env) ready(ctx context.Context, in *Instance) error {
+	if err := e.composeFileCheck(in); err != nil {
+		return err
+	}
+	return e.checkDocker(ctx)
+}
+
+// StartOptions are the flags of up.
+type StartOptions struct {
+	NoWait    bool
+	Build     bool
+	Timeout   time.Duration
+	NoSecrets bool
+}
+
+// StartResult is what up did: the gate's report unless NoWait, and the URLs.
+type StartResult struct {
+	Kind     config.Kind
+	Instance *Instance
+	Waited   bool
+	Gate     gate.Report
+	Elapsed  time.Duration
+	URLs     []Endpoint
+}
+
+// Up brings the instance of kind up: port check, secrets, prepare, compose up, then
+// the startability gate. A failed gate returns the result with the error.
+func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartResult, error) {
+	lc := e.Config.Lifecycle(kind)
+	res := StartResult{Kind: kind}
+	in, err := e.Current(kind)
+	if err != nil {
+		return res, err
+	}
+	res.Instance, res.URLs = in, in.Endpoints(e.Config, false)
+	started := e.Now()
+	e.say("Starting %s: %s (slot %d)", lc.Kind, in.ID, in.Slot)
+	if err := e.ready(ctx, in); err != nil {
+		return res, err
+	}
+	own, err := e.Docker.PS(ctx, e.project(in, lc, nil))
+	if err != nil {
+		return res, fail.With(fail.CodeError, runDoctor, err)
+	}
+	if busy := ports.Busy(in.Assignments(e.Config), compose.PublishedPorts(own)); len(busy) > 0 {
+		return res, fail.With(fail.CodePorts,
+			fail.Run("Another instance or program holds them: see %s (or: ss -ltnp), stop it, then retry", fail.Do(fail.Sandbox, "doctor", "")),
+			&ports.ConflictError{Slot: in.Slot, Busy: busy})
+	}
+	secretEnv, err := e.secrets(ctx, lc, o.NoSecrets)
+	if err != nil {
+		return res, err
+	}
+	for _, c := range e.Config.Prepare {
+		if err := execx.Run(ctx, execx.Cmd{Name: c.Name, Args: c.Args, Dir: in.Dir,
+			Env: mergeEnv(e.Vars, c.Env), Stdout: e.Out, Stderr: e.Err}); err != nil {
+			return res, fail.With(fail.CodeError, fail.Say("Fix the prepare step of the configuration"), fmt.Errorf("prepare: %w", err))
+		}
+	}
+	for _, k := range sortedKeys(lc.Env) {
+		e.say("%s=%s", k, lc.Env[k])
+	}
+	e.say("Running: docker compose up -d%s (project %s)", map[bool]string{true: " --build"}[o.Build], in.ID)
+	if err := e.Docker.Up(ctx, e.project(in, lc, secretEnv), o.Build, io.Discard, e.Err); err != nil {
+		return res, fail.With(fail.CodeError, fail.Run("See the compose output above; logs: %s", fail.Do(string(kind), "logs", "")), err)
+	}
+	if o.NoWait {
+		return res, nil
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = 2 * time.Minute
+	}
+	e.say("Startability Gate (timeout %s):", timeout)
+	res.Waited = true
+	res.Gate = gate.Run(ctx, gate.Options{Checks: e.Config.Gate, Ports: in.Ports(e.Config), Timeout: timeout, Out: lineWriter{e.Progress}})
+	res.Elapsed = e.Now().Sub(started)
+	if !res.Gate.Passed() {
+		var failed []string
+		for _, r := range res.Gate.Results {
+			if r.Outcome == gate.Failed {
+				failed = append(failed, r.Name+": "+r.Detail)
+			}
+		}
+		return res, fail.New(fail.CodeGate, fail.Run("Check logs with: %s", fail.Do(string(kind), "logs", "")),
+			"startability gate failed: %s", strings.Join(failed, "; "))
+	}
+	return res, nil
+}
+
+// secrets reads the lifecycle's 1Password item; a failure is fatal only in production mode.
+func (e *Env) secrets(ctx context.Context, lc config.Lifecycle, skip bool) (map[string]string, error) {
+	if skip {
+		e.say("Skipping 1Password secrets (-noSecrets)")
+		return nil, nil
+	}
+	if len(e.Config.Secrets) == 0 {
+		return nil, nil
+	}
+	vals, err := e.Secrets.Fetch(ctx, lc.SecretsItem, e.Config.Secrets)
+	switch {
+	case err != nil && lc.SecretsRequired:
+		return nil, fail.With(fail.CodeError, fail.Say(fmt.Sprintf("%s runs in production mode and needs its secrets; pass -noSecrets to start with insecure defaults", lc.Kind)),
+			fmt.Errorf("secrets from 1Password item %q: %w", lc.SecretsItem, err))
+	case err != nil:
+		e.warn("secrets from 1Password item %q: %v", lc.SecretsItem, err)
+		e.warn("continuing with default (insecure) values")
+		return nil, nil
+	}
+	e.say("✓ Loaded secrets: %s", strings.Join(vals.Names(), ", "))
+	return vals, nil
+}
+
+// lineWriter turns what a building block writes line by line into progress steps.
+type lineWriter struct{ p Progress }
+
+func (w lineWriter) Write(b []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		w.p.Step(line)
+	}
+	return len(b), nil
+}
+
+// StopResult is what down did.
+type StopResult struct {
+	Instance       *Instance
+	VolumesRemoved bool
+}
+
+// Down takes the instance of kind down, with its volumes when asked.
+func (e *Env) Down(ctx context.Context, kind config.Kind, volumes bool) (StopResult, error) {
+	lc := e.Config.Lifecycle(kind)
+	in, err := e.Current(kind)
+	if err != nil {
+		return StopResult{}, err
+	}
+	e.say("Stopping %s: %s", lc.Kind, in.ID)
+	if err := e.ready(ctx, in); err != nil {
+		return StopResult{}, err
+	}
+	if err := e.Docker.Down(ctx, e.project(in, lc, nil), volumes, io.Discard, e.Err); err != nil {
+		return StopResult{}, fail.With(fail.CodeError, fail.Say("See the compose output above"), err)
+	}
+	return StopResult{Instance: in, VolumesRemoved: volumes}, nil
+}
+
+// LogOptions are the flags of logs.
+type LogOptions struct {
+	Service string
+	Follow  bool
+	Tail    int // 0: 100
+}
+
+// Logs streams compose logs of the instance of kind to Out.
+func (e *Env) Logs(ctx context.Context, kind config.Kind, o LogOptions) error {
+	in, err := e.Current(kind)
+	if err != nil {
+		return err
+	}
+	if err := e.ready(ctx, in); err != nil {
+		return err
+	}
+	if o.Tail <= 0 {
+		o.Tail = 100
+	}
+	err = e.Docker.Logs(ctx, e.project(in, e.Config.Lifecycle(kind), nil), o.Service, o.Follow, o.Tail, e.Out, e.Err)
+	if err != nil && ctx.Err() != nil {
+		return nil // Ctrl-C ends a -follow; that is not a failure
+	}
+	return fail.With(fail.CodeError, fail.Run("Is the service name right? See: %s", fail.Do(string(kind), "status", "")), err)
+}
+
+// Shell opens an interactive shell in a service (the table's default service when none
+// is named): bash, or sh when the image has no bash.
+func (e *Env) Shell(ctx context.Context, kind config.Kind, service string) error {
+	in, err := e.Current(kind)
+	if err != nil {
+		return err
+	}
+	if service == "" {
+		service = e.Config.DefaultService
+	}
+	if service == "" {
+		return fail.New(fail.CodeUsage, fail.Say("Name the service: -service=NAME (the services of "+e.Config.ComposeFile+")"), "no service given and the configuration has no default service")
+	}
+	if err := e.ready(ctx, in); err != nil {
+		return err
+	}
+	p := e.project(in, e.Config.Lifecycle(kind), nil)
+	// Probe for bash without stdin: a failed exec would already have consumed what the
+	// user piped in.
+	shell := "bash"
+	var ee *execx.ExitError
+	if err := e.Docker.Exec(ctx, p, service, []string{"bash", "-c", "exit 0"}, false, nil, io.Discard, io.Discard); errors.As(err, &ee) && (ee.Code == 126 || ee.Code == 127) {
+		shell = "sh"
+	}
+	if err := e.Docker.Exec(ctx, p, service, []string{shell}, e.Terminal, e.In, e.Out, e.Err); err != nil {
+		return fail.With(fail.CodeError, fail.Run(fmt.Sprintf("Is %s running? See: %%s", service), fail.Do(string(kind), "status", "")), err)
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,77 @@
+package core
+
+import (
+	"context"
+	"sort"
+
+	"github.com/ktrdr/sandbox/pkg/compose"
+	"github.com/ktrdr/sandbox/pkg/config"
+	"github.com/ktrdr/sandbox/pkg/shared"
+)
+
+// ContainerState is one container as status reports it.
+type ContainerState struct {
+	Service string `json:"service"`
+	Name    string `json:"name"`
+	State   string `json:"state"`            // Docker's word: running, exited, created, ...
+	Health  string `json:"health,omitempty"` // healthy, unhealthy, starting, or none
+}
+
+// StatusReport is everything status knows about one instance; the JSON of status -json.
+type StatusReport struct {
+	Kind       config.Kind      `json:"kind"`
+	InstanceID string           `json:"instance_id"`
+	Slot       int              `json:"slot"`
+	Path       string           `json:"path"`
+	State      State            `json:"state"`
+	Running    int              `json:"running"`
+	Total      int              `json:"total"`
+	Unhealthy  int              `json:"unhealthy"`
+	Error      string           `json:"error,omitempty"` // why State is unknown
+	Containers []ContainerState `json:"containers"`
+	Services   []Endpoint       `json:"services"`
+	Workers    []Endpoint       `json:"workers"`
+	Shared     shared.Report    `json:"shared_data"`
+}
+
+// Status reports on the instance of kind. A Docker problem becomes State Unknown with
+// the reason, because status is what a user runs to find out what is wrong.
+func (e *Env) Status(ctx context.Context, kind config.Kind) (StatusReport, error) {
+	in, err := e.Current(kind)
+	if err != nil {
+		return StatusReport{}, err
+	}
+	rep := StatusReport{Kind: kind, InstanceID: in.ID, Slot: in.Slot, Path: in.Dir,
+		Services: in.Endpoints(e.Config, false), Workers: in.Endpoints(e.Config, true), Containers: []ContainerState{}}
+	sharedDone := make(chan shared.Report, 1)
+	go func() { sharedDone <- shared.Inspect(e.SharedPath(), e.sharedNames()) }()
+	cs, err := e.Docker.Containers(ctx, e.Config.ComposeProjectLabel, in.ID)
+	if err != nil {
+		rep.State, rep.Error = Unknown, err.Error()
+	} else {
+		var counts compose.Counts
+		for _, c := range cs {
+			counts.Total++
+			if c.State == "running" {
+				counts.Running++
+			}
+			if c.Health == "unhealthy" {
+				counts.Unhealthy++
+			}
+			rep.Containers = append(rep.Containers, ContainerState{Service: c.Service, Name: c.Name, State: c.State, Health: c.Health})
+		}
+		sort.Slice(rep.Containers, func(i, j int) bool { return rep.Containers[i].Service < rep.Containers[j].Service })
+		rep.State, rep.Running, rep.Total, rep.Unhealthy = StateOf(counts), counts.Running, counts.Total, counts.Unhealthy
+	}
+	rep.Shared = <-sharedDone
+	return rep, nil
+}
+
+// sharedNames are the shared-data subdirectory names.
+func (e *Env) sharedNames() []string {
+	names := make([]string, len(e.Config.Shared))
+	for i, s := range e.Config.Shared {
+		names[i] = s.Name
+	}
+	return names
+}

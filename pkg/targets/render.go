@@ -1,0 +1,342 @@
+package targets
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/ktrdr/sandbox/pkg/config"
+	"github.com/ktrdr/sandbox/pkg/core"
+	"github.com/ktrdr/sandbox/pkg/fail"
+	"github.com/ktrdr/sandbox/pkg/shared"
+)
+
+// Every result of pkg/core becomes text here, and JSON where a target takes -json.
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (s *screen) initResult(r core.InitResult) {
+	in := r.Instance
+	switch {
+	case r.Kind == config.KindLocalProd:
+		s.printf("Local-prod initialized: %s\n", in.ID)
+	case r.NewWorktree:
+		s.printf("Created instance: %s\n", in.ID)
+	default:
+		s.printf("Initialized sandbox: %s\n", in.ID)
+	}
+	s.printf("  Location:  %s\n", in.Dir)
+	if r.Kind == config.KindLocalProd {
+		s.printf("  Port slot: %d (standard ports)\n", in.Slot)
+	} else {
+		s.printf("  Port slot: %d\n", in.Slot)
+	}
+	if r.Kind == config.KindLocalProd || r.NewWorktree {
+		for _, u := range r.Headline {
+			s.printf("  %-10s %s\n", u.Label+":", u.URL)
+		}
+	}
+	up := s.spell(r.Kind, "up", "")
+	if r.NewWorktree {
+		s.printf("Next: cd %s && %s\n", in.Dir, up)
+	} else {
+		s.printf("Next: %s\n", up)
+	}
+}
+
+func (s *screen) started(r core.StartResult, err error) {
+	switch {
+	case r.Instance == nil:
+		return
+	case r.Waited && !r.Gate.Passed():
+		s.printf("Startability Gate: FAILED\n")
+		return
+	case err != nil:
+		return
+	case !r.Waited:
+		s.printf("Instance starting (use '%s' to check)\n", s.spell(r.Kind, "status", ""))
+		return
+	}
+	s.printf("Startability Gate: PASSED\n")
+	s.printf("Instance ready (%.1fs):\n", r.Elapsed.Seconds())
+	for _, u := range r.URLs {
+		s.printf("  %-11s %s\n", u.Label, u.URL)
+	}
+}
+
+func (s *screen) stopped(r core.StopResult) {
+	if r.VolumesRemoved {
+		s.printf("Instance stopped; volumes removed\n")
+	} else {
+		s.printf("Instance stopped (volumes kept; -volumes removes them)\n")
+	}
+}
+
+func (s *screen) destroyed(r core.DestroyResult) {
+	if r.Kind == config.KindLocalProd {
+		s.printf("✓ Registry cleared\n")
+		s.printf("Local-prod destroyed\n")
+		s.printf("Clone directory preserved at: %s\n", r.Path)
+		return
+	}
+	s.printf("✓ Registry updated\n")
+	s.printf("Sandbox %s destroyed\n", r.ID)
+	if r.WorktreeRemoved {
+		s.printf("Note: run 'cd %s' to leave the deleted directory\n", r.ParentRepo)
+	}
+}
+
+// stateText is a state as a person reads it in status.
+func stateText(st core.State, running, total, unhealthy int) string {
+	switch st {
+	case core.Partial:
+		return fmt.Sprintf("partial (%d/%d)", running, total)
+	case core.Unhealthy:
+		return fmt.Sprintf("unhealthy (%d/%d)", unhealthy, total)
+	case core.NotStarted:
+		return "not started"
+	}
+	return string(st)
+}
+
+func (s *screen) status(rep core.StatusReport, asJSON bool) error {
+	if asJSON {
+		return writeJSON(s.out, rep)
+	}
+	w := s.out
+	fmt.Fprintf(w, "Instance: %s (slot %d)\n", rep.InstanceID, rep.Slot)
+	fmt.Fprintf(w, "Path: %s\n", rep.Path)
+	fmt.Fprintf(w, "Status: %s\n", stateText(rep.State, rep.Running, rep.Total, rep.Unhealthy))
+	if rep.Error != "" {
+		fmt.Fprintf(w, "  (%s)\n", rep.Error)
+	}
+	if rep.Total > 0 {
+		fmt.Fprintf(w, "Containers: %d/%d running\n", rep.Running, rep.Total)
+		for _, c := range rep.Containers {
+			health := ""
+			if c.Health != "" {
+				health = " (" + c.Health + ")"
+			}
+			fmt.Fprintf(w, "  %-20s %s%s\n", c.Service, c.State, health)
+		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Services:")
+	for _, e := range rep.Services {
+		fmt.Fprintf(w, "  %-11s %s\n", e.Label, e.URL)
+	}
+	if s.cfg.HasWorkers() {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Workers:")
+		for _, e := range rep.Workers {
+			fmt.Fprintf(w, "  %-11s %s\n", e.Label, e.URL)
+		}
+	}
+	if len(s.cfg.Shared) > 0 {
+		fmt.Fprintln(w)
+		s.sharedSection(rep.Shared)
+	}
+	return nil
+}
+
+// sharedSection writes the Shared Data section of status.
+func (s *screen) sharedSection(rep shared.Report) {
+	w := s.out
+	fmt.Fprintln(w, "Shared Data:")
+	if !rep.Initialized {
+		fmt.Fprintf(w, "  Not initialized (%s)\n", rep.Path)
+		fmt.Fprintf(w, "  Run: %s   (or -from=PATH to copy existing data)\n", s.spell(config.KindSandbox, "initShared", "-minimal"))
+		return
+	}
+	for _, sd := range rep.Subdirs {
+		switch {
+		case !sd.Exists:
+			fmt.Fprintf(w, "  %s/: not found\n", sd.Name)
+		case sd.Error != "":
+			fmt.Fprintf(w, "  %s/: %s (%d files; unreadable parts: %s)\n", sd.Name, shared.FormatSize(sd.Bytes), sd.Files, sd.Error)
+		default:
+			fmt.Fprintf(w, "  %s/: %s (%d files)\n", sd.Name, shared.FormatSize(sd.Bytes), sd.Files)
+		}
+	}
+}
+
+// listText is a state as list shows it: the words of the contract's list column.
+func (s *screen) listText(r core.Row) string {
+	switch r.State {
+	case core.NotStarted:
+		return "stopped"
+	case core.Broken:
+		return "broken (" + r.Detail + ")"
+	}
+	return stateText(r.State, r.Running, r.Total, r.Unhealthy)
+}
+
+func (s *screen) listing(l core.Listing, asJSON bool) error {
+	if asJSON {
+		return writeJSON(s.out, l)
+	}
+	for _, w := range l.Warnings {
+		fmt.Fprintf(s.err, "Warning: %s\n", w)
+	}
+	if len(l.Orphans) > 0 {
+		fmt.Fprintf(s.err, "Warning: orphaned compose projects (containers with no registry entry): %s\n", strings.Join(l.Orphans, ", "))
+		fmt.Fprintf(s.err, "  Remove them with: %s\n", s.spell(config.KindSandbox, "gc", ""))
+	}
+	if len(l.Instances) == 0 {
+		s.printf("No sandbox instances found.\n")
+		s.printf("Create one with: %s\n", s.spell(config.KindSandbox, "create", "<name>"))
+		return nil
+	}
+	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tSLOT\tSTATUS\tAPI PORT\tPATH")
+	for _, r := range l.Instances {
+		api := "?"
+		if r.APIPort > 0 {
+			api = strconv.Itoa(r.APIPort)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", r.InstanceID, r.Slot, s.listText(r), api, r.Path)
+	}
+	return tw.Flush()
+}
+
+// findingJSON is one doctor finding in doctor -json.
+type findingJSON struct {
+	Check  string `json:"check"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+	// Commands are the tool's commands the fix names, spelled as a user runs them.
+	Commands []string `json:"fix_commands,omitempty"`
+}
+
+func (s *screen) doctor(rep core.DoctorReport, asJSON bool) error {
+	problems := rep.Problems()
+	if asJSON {
+		out := struct {
+			Findings []findingJSON `json:"findings"`
+			Problems int           `json:"problems"`
+		}{Findings: []findingJSON{}, Problems: problems}
+		for _, f := range rep.Findings {
+			fj := findingJSON{Check: f.Check, OK: f.OK, Detail: f.Detail, Fix: s.run.Render(f.Fix)}
+			for _, c := range f.Fix.Commands {
+				fj.Commands = append(fj.Commands, s.run.Spell(c))
+			}
+			out.Findings = append(out.Findings, fj)
+		}
+		if err := writeJSON(s.out, out); err != nil {
+			return err
+		}
+	} else {
+		for _, f := range rep.Findings {
+			mark := "✓"
+			if !f.OK {
+				mark = "✗"
+			}
+			s.printf("%s %s: %s\n", mark, f.Check, f.Detail)
+			if !f.Fix.IsZero() {
+				s.printf("    fix: %s\n", s.run.Render(f.Fix))
+			}
+		}
+	}
+	if problems > 0 {
+		return fail.New(fail.CodeError, fail.Say("Each problem above is followed by the command that fixes it"), "doctor found %d problem(s)", problems)
+	}
+	return nil
+}
+
+func (s *screen) gc(rep core.GCReport) {
+	verb := map[bool]string{true: "would remove", false: "removing"}[rep.DryRun]
+	for _, it := range rep.Items {
+		switch it.Action {
+		case core.StaleEntry:
+			s.printf("%s stale registry entry %s (directory %s is gone)\n", verb, it.Target, it.Path)
+		case core.LocalProdMissing:
+			s.printf("note: local-prod's directory %s is gone; clear it with: %s\n", it.Path, s.spell(config.KindLocalProd, "destroy", "-force"))
+		case core.OrphanedProject:
+			s.printf("%s containers of orphaned compose project %s\n", verb, it.Target)
+			if len(it.Volumes) > 0 {
+				vols := strings.Join(it.Volumes, " ")
+				s.printf("  kept its volumes (they may hold data): %s\n  remove them with: docker volume rm %s\n", vols, vols)
+			}
+		case core.KeptWorktree:
+			if it.Error != "" {
+				s.printf("keeping unregistered worktree %s: %s\n", it.Target, it.Error)
+			} else {
+				s.printf("keeping unregistered worktree %s: it has uncommitted changes (%s)\n", it.Target, preview(it.Changes))
+			}
+		case core.LooseWorktree:
+			s.printf("%s unregistered worktree %s (its branch is kept)\n", verb, it.Target)
+			if it.Error != "" {
+				s.printf("  kept: %s\n", it.Error)
+			}
+		}
+	}
+	if rep.DockerSkipped != "" {
+		s.printf("note: skipped compose projects: %s\n", rep.DockerSkipped)
+	}
+	switch {
+	case rep.Removable() == 0:
+		s.printf("Nothing to clean up.\n")
+	case rep.DryRun:
+		s.printf("Dry run: nothing was changed. Run without -dryRun to do it.\n")
+	}
+}
+
+func preview(paths []string) string {
+	if len(paths) > 3 {
+		return strings.Join(paths[:3], ", ") + fmt.Sprintf(" and %d more", len(paths)-3)
+	}
+	return strings.Join(paths, ", ")
+}
+
+func (s *screen) sharedResult(r core.SharedResult) {
+	from := s.spell(config.KindSandbox, "initShared", "-from=PATH")
+	switch r.Outcome {
+	case core.SharedMinimal, core.SharedEmpty:
+		s.printf("\nShared data initialized (%s):\n", r.Outcome)
+		for _, sd := range r.Summary.Subdirs {
+			s.printf("  %s/\n", sd.Path)
+		}
+		if r.Outcome == core.SharedMinimal {
+			s.printf("\nNote: no data copied; existing data was kept. Copy data with: %s\n", from)
+		} else {
+			s.printf("\nPopulate it with:\n  %s\n", s.spell(config.KindSandbox, "initShared", "-from=/path/to/existing/checkout"))
+		}
+	case core.SharedExisting:
+		s.printf("\nShared data already exists:\n")
+		s.summary(r.Summary)
+		s.printf("\nUse -from=PATH to replace it from a checkout, or -minimal to add any missing directories.\n")
+	case core.SharedCopied:
+		s.printf("\nShared data initialized:\n")
+		s.summary(r.Summary)
+		if r.RestartUnknown != "" {
+			fmt.Fprintf(s.err, "Warning: could not check running instances (%s); restart any running instance to see the new data\n", r.RestartUnknown)
+		}
+		if len(r.Restart) > 0 {
+			s.printf("\nRestart needed: these running instances still see the old data until recreated:\n")
+			for _, st := range r.Restart {
+				s.printf("  %s\n", st)
+			}
+			s.printf("In each: %s && %s (%s and %s for local-prod)\n",
+				s.spell(config.KindSandbox, "down", ""), s.spell(config.KindSandbox, "up", ""),
+				s.spell(config.KindLocalProd, "down", ""), s.spell(config.KindLocalProd, "up", ""))
+		}
+	}
+}
+
+func (s *screen) summary(rep shared.Report) {
+	for _, sd := range rep.Subdirs {
+		if sd.Exists {
+			s.printf("  %s/ (%s, %d files)\n", sd.Path, shared.FormatSize(sd.Bytes), sd.Files)
+		} else {
+			s.printf("  %s/ (not found)\n", sd.Path)
+		}
+	}
+}
