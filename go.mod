@@ -1,6 +1,6 @@
 module github.com/ktrdr/sandbox
 
-go 1.26.8
+go 1.25.0
 
 tool github.com/magefile/mage
 

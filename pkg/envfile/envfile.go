@@ -96,5 +96,9 @@ func Parse(data []byte) (vars map[string]string, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("unreadable env file: %w", err)
 	}
+	// godotenv reads "=value" as a variable with an empty name; no one can mean that.
+	if v, ok := vars[""]; ok {
+		return nil, fmt.Errorf("unreadable env file: a line assigns %q to no name", v)
+	}
 	return vars, nil
 }

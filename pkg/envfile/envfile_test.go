@@ -74,10 +74,19 @@ func TestWriteReplacesAtomicallyAndRead(t *testing.T) {
 }
 
 func TestParseHandEditedGarbage(t *testing.T) {
-	for _, in := range []string{"=novalue\n", "KEY\n", "KEY='unterminated\n", "\x00\x01\n", "export\n"} {
-		if _, err := Parse([]byte(in)); err == nil {
-			// Some of these are accepted by godotenv; what matters is no panic.
-			continue
+	// Each hand-edited line that cannot mean a variable is refused, naming the problem,
+	// and nothing panics; the caller then leaves the file alone.
+	for in, want := range map[string]string{
+		"=novalue\n":          "assigns \"novalue\" to no name",
+		"KEY\n":               "in variable name",
+		"KEY='unterminated\n": "unterminated quoted value",
+		"\x00\x01\n":          "in variable name",
+		"export\n":            "in variable name",
+		"OK=1\n=stray\n":      "to no name",
+	} {
+		vars, err := Parse([]byte(in))
+		if err == nil || vars != nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "unreadable env file") {
+			t.Errorf("Parse(%q) = %v, %v; want an 'unreadable env file' error containing %q", in, vars, err, want)
 		}
 	}
 }

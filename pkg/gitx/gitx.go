@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gofrs/flock"
 
 	"github.com/ktrdr/sandbox/pkg/execx"
+	"github.com/ktrdr/sandbox/pkg/lock"
 )
 
 // Git runs git with a fixed environment (nil: the process's).
@@ -23,25 +23,20 @@ type Git struct {
 	LockPath string
 }
 
+// worktreeLockWait bounds the wait for another process's worktree change; git worktree
+// add of a large repository can take a while.
+const worktreeLockWait = 2 * time.Minute
+
 // lockWorktrees holds LockPath for the duration of one worktree change.
 func (g Git) lockWorktrees(ctx context.Context) (func(), error) {
 	if g.LockPath == "" {
 		return func() {}, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(g.LockPath), 0o755); err != nil {
-		return nil, err
+	release, err := lock.Acquire(ctx, g.LockPath, worktreeLockWait, "git worktrees")
+	if err != nil {
+		return nil, fmt.Errorf("waiting for another worktree change: %w", err)
 	}
-	fl := flock.New(g.LockPath)
-	lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	ok, err := fl.TryLockContext(lctx, 25*time.Millisecond)
-	if !ok {
-		if err == nil {
-			err = lctx.Err()
-		}
-		return nil, fmt.Errorf("waiting for another worktree change (lock %s): %w", g.LockPath, err)
-	}
-	return func() { _ = fl.Unlock() }, nil
+	return release, nil
 }
 
 func (g Git) output(ctx context.Context, dir string, args ...string) (string, error) {

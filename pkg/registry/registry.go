@@ -15,12 +15,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/gofrs/flock"
 	"github.com/google/renameio/v2"
+
+	"github.com/ktrdr/sandbox/pkg/lock"
 )
 
 // Instance is one registered instance.
@@ -48,14 +48,49 @@ func New() *File {
 	return &File{Version: 1, Instances: map[string]*Instance{}}
 }
 
-// Sorted returns the sandbox instances ordered by id.
+// Sorted returns the sandbox instances in natural id order: x--d2 before x--d10.
 func (f *File) Sorted() []*Instance {
 	out := make([]*Instance, 0, len(f.Instances))
 	for _, in := range f.Instances {
 		out = append(out, in)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].InstanceID < out[j].InstanceID })
+	sort.Slice(out, func(i, j int) bool { return NaturalLess(out[i].InstanceID, out[j].InstanceID) })
 	return out
+}
+
+// NaturalLess orders strings as people number things: runs of digits compare by value
+// ("d2" < "d10"), everything else byte by byte.
+func NaturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			if da != db { // equal values: fewer leading zeros first
+				return da < db
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 // SlotHolders maps each slot to the ids of the instances (local-prod included) on it.
@@ -171,37 +206,25 @@ func (s Store) Update(ctx context.Context, fn func(*File) error) error {
 }
 
 func (s Store) lock(ctx context.Context) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(s.Path), 0o755); err != nil {
-		return nil, fmt.Errorf("registry %s: %w", s.Path, err)
-	}
-	lockPath := s.Path + ".lock"
-	fl := flock.New(lockPath)
 	wait := s.LockWait
 	if wait <= 0 {
 		wait = 10 * time.Second
 	}
-	lctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	ok, err := fl.TryLockContext(lctx, 20*time.Millisecond)
-	if !ok {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("registry %s: %w", s.Path, ctx.Err())
-		}
+	release, err := lock.Acquire(ctx, s.Path+".lock", wait, "registry")
+	var busy *lock.BusyError
+	switch {
+	case errors.As(err, &busy):
 		holder := "another process"
-		if b, rerr := os.ReadFile(lockPath); rerr == nil {
-			if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
-				holder = fmt.Sprintf("pid %d", pid)
-			}
+		if busy.HolderPID > 0 {
+			holder = fmt.Sprintf("pid %d", busy.HolderPID)
 		}
-		if err == nil || errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w (held by %s for over %s; retry, or check that process)", ErrBusy, holder, wait)
-		}
-		return nil, fmt.Errorf("registry lock %s: %w", lockPath, err)
+		return nil, fmt.Errorf("%w (held by %s for over %s; retry, or check that process)", ErrBusy, holder, wait)
+	case err != nil && ctx.Err() != nil:
+		return nil, fmt.Errorf("registry %s: %w", s.Path, ctx.Err())
+	case err != nil:
+		return nil, fmt.Errorf("registry %s: %w", s.Path, err)
 	}
-	// Record who holds the lock so a waiting process can name it. The lock is on the
-	// inode, so rewriting the content does not disturb it.
-	_ = os.WriteFile(lockPath, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
-	return func() { _ = fl.Unlock() }, nil
+	return release, nil
 }
 
 // Parse decodes a registry file, checking every known field's type.

@@ -226,3 +226,18 @@ func TestContestedSlotsAreListedInOrder(t *testing.T) {
 		t.Fatalf("%+v", got)
 	}
 }
+
+func TestSortedIsNaturalOrder(t *testing.T) {
+	f := New()
+	for _, id := range []string{"x--d10", "x--d2", "x--a", "x--d1", "x--d02", "x--b10c", "x--b9c"} {
+		f.Instances[id] = &Instance{InstanceID: id}
+	}
+	var got []string
+	for _, in := range f.Sorted() {
+		got = append(got, in.InstanceID)
+	}
+	want := []string{"x--a", "x--b9c", "x--b10c", "x--d1", "x--d2", "x--d02", "x--d10"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("Sorted = %v, want %v", got, want)
+	}
+}
