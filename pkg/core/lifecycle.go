@@ -419,7 +419,7 @@ func (e *Env) destroyLocalProd(ctx context.Context, force bool) (DestroyResult, 
 		return DestroyResult{}, fail.New(fail.CodeError, fail.Say("Nothing to destroy"), "no local-prod instance exists")
 	}
 	entry := reg.LocalProd
-	e.noteElsewhere(entry.Path)
+	e.noteElsewhere(config.KindLocalProd, entry.Path)
 	if !force {
 		if err := e.confirm(fmt.Sprintf("Destroy local-prod at %s? Containers and volumes will be removed; the clone is kept.", entry.Path)); err != nil {
 			return DestroyResult{}, err

@@ -42,8 +42,7 @@ func (e *Env) Current(kind config.Kind) (*Instance, error) {
 	return in, nil
 }
 
-// localProd finds local-prod through the registry and notes when the current directory
-// is elsewhere.
+// localProd finds local-prod through the registry.
 func (e *Env) localProd() (*Instance, *registry.Instance, error) {
 	reg, err := e.loadRegistry()
 	if err != nil {
@@ -66,11 +65,15 @@ func (e *Env) localProd() (*Instance, *registry.Instance, error) {
 		return nil, entry, fail.New(fail.CodeError, fail.Run("Fix INSTANCE_ID in "+e.Config.EnvFile+", or run %s and init local-prod again", fail.Do(fail.LocalProd, "destroy", "")),
 			"%s at %s names %s, but the registry records local-prod as %s", e.Config.EnvFile, entry.Path, in.ID, entry.InstanceID)
 	}
-	e.noteElsewhere(entry.Path)
 	return in, entry, nil
 }
 
-func (e *Env) noteElsewhere(path string) {
+// noteElsewhere tells the user who runs a local-prod command from another directory
+// where local-prod is, before anything changes there.
+func (e *Env) noteElsewhere(kind config.Kind, path string) {
+	if kind != config.KindLocalProd {
+		return
+	}
 	if !registry.SamePath(e.Cwd, path) {
 		e.say("Note: local-prod is at %s (current directory is %s)", path, e.Cwd)
 	}
@@ -173,6 +176,7 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 	}
 	res.Instance, res.URLs = in, in.Endpoints(e.Config, false)
 	started := e.Now()
+	e.noteElsewhere(kind, in.Dir)
 	e.say("Starting %s: %s (slot %d)", lc.Kind, in.ID, in.Slot)
 	if err := e.ready(ctx, in); err != nil {
 		return res, err
@@ -273,6 +277,7 @@ func (e *Env) Down(ctx context.Context, kind config.Kind, volumes bool) (StopRes
 	if err != nil {
 		return StopResult{}, err
 	}
+	e.noteElsewhere(kind, in.Dir)
 	e.say("Stopping %s: %s", lc.Kind, in.ID)
 	if err := e.ready(ctx, in); err != nil {
 		return StopResult{}, err
