@@ -245,15 +245,15 @@ func (e *Env) reserve(ctx context.Context, kind config.Kind, entry *registry.Ins
 		if f.IsLocalProdPath(entry.Path) {
 			return fail.New(fail.CodeError, fail.Say("A directory is either local-prod or a sandbox"), "%s is the registered local-prod clone", entry.Path)
 		}
-		if other := f.ByPath(entry.Path); other != nil {
-			return fail.New(fail.CodeError, fail.Run("Its "+cfg.EnvFile+" is gone; drop the entry with %s, then init again", fail.Do(fail.Sandbox, "gc", "")),
-				"%s is already registered as %s", entry.Path, other.InstanceID)
-		}
 		if _, taken := f.Instances[entry.InstanceID]; taken {
 			if entry.IsWorktree {
 				return fail.New(fail.CodeError, fail.Say("Pick another name, or destroy the existing one first"), "instance %s is already registered", entry.InstanceID)
 			}
 			return fail.New(fail.CodeError, fail.Say("Pass -name=ID to choose another id"), "instance id %s already exists", entry.InstanceID)
+		}
+		if other := f.ByPath(entry.Path); other != nil {
+			return fail.New(fail.CodeError, fail.Run("Its "+cfg.EnvFile+" is gone; drop the entry with %s, then init again", fail.Do(fail.Sandbox, "gc", "")),
+				"%s is already registered as %s", entry.Path, other.InstanceID)
 		}
 		if entry.InstanceID == cfg.LocalProd.InstanceID {
 			return fail.New(fail.CodeError, fail.Say("Pick another name"), "%s is the local-prod id", entry.InstanceID)

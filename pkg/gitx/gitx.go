@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/ktrdr/sandbox/pkg/execx"
 	"github.com/ktrdr/sandbox/pkg/lock"
 )
