@@ -1,0 +1,242 @@
+package include
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ktrdr/sandbox/pkg/execx"
+	"github.com/ktrdr/sandbox/pkg/shared"
+)
+
+// FileName is the include file at the repository root.
+const FileName = ".worktreeinclude"
+
+// Git runs git in a directory and returns its standard output; gitx.Git's Output in
+// production.
+type Git interface {
+	Run(ctx context.Context, dir string, stdin []byte, args ...string) (string, error)
+}
+
+// Entry is one path to copy, relative to the repository root.
+type Entry struct {
+	Path    string
+	Mode    fs.FileMode
+	Size    int64
+	Symlink bool
+}
+
+// Plan is what a copy will do.
+type Plan struct {
+	Entries []Entry
+	Files   int   // regular files
+	Links   int   // symlinks
+	Bytes   int64 // of the regular files
+}
+
+// Empty reports a plan with nothing to copy.
+func (p Plan) Empty() bool { return len(p.Entries) == 0 }
+
+// ErrEscape is wrapped by the error of an include pattern or path leading outside the
+// repository.
+var ErrEscape = errors.New("leads outside the repository")
+
+// MakePlan reads repo's include file (none: an empty plan) and asks git which untracked
+// files its patterns match, keeping only those the repository itself ignores.
+func MakePlan(ctx context.Context, git Git, repo string) (Plan, error) {
+	file := filepath.Join(repo, FileName)
+	data, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return Plan{}, nil
+	}
+	if err != nil {
+		return Plan{}, fmt.Errorf("read %s: %w", file, err)
+	}
+	for i, line := range strings.Split(string(data), "\n") {
+		pattern := strings.TrimSpace(line)
+		if pattern == "" || strings.HasPrefix(pattern, "#") {
+			continue
+		}
+		for _, part := range strings.Split(strings.TrimPrefix(pattern, "!"), "/") {
+			if part == ".." {
+				return Plan{}, fmt.Errorf("%s line %d: %q %w", file, i+1, pattern, ErrEscape)
+			}
+		}
+	}
+	// Untracked files matching the include patterns: git reads them as an exclude list,
+	// so --ignored lists exactly what they match, and never a tracked file.
+	out, err := git.Run(ctx, repo, nil, "ls-files", "-z", "--others", "--ignored", "--exclude-from="+file)
+	if err != nil {
+		return Plan{}, fmt.Errorf("list files %s names: %w", FileName, err)
+	}
+	candidates := splitZ(out)
+	if len(candidates) == 0 {
+		return Plan{}, nil
+	}
+	// Of those, only what the repository ignores: an untracked file it does not ignore is
+	// work in progress, not local setup.
+	ignored, err := git.Run(ctx, repo, []byte(strings.Join(candidates, "\x00")+"\x00"), "check-ignore", "-z", "--stdin")
+	var ee *execx.ExitError
+	if err != nil && !(errors.As(err, &ee) && ee.Code == 1) { // 1: none of them is ignored
+		return Plan{}, fmt.Errorf("check which files git ignores: %w", err)
+	}
+	var p Plan
+	for _, rel := range splitZ(ignored) {
+		clean := filepath.Clean(filepath.FromSlash(rel))
+		if clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) || filepath.IsAbs(clean) {
+			return Plan{}, fmt.Errorf("%s %w", rel, ErrEscape)
+		}
+		fi, err := os.Lstat(filepath.Join(repo, clean))
+		if err != nil {
+			continue // gone since git listed it
+		}
+		e := Entry{Path: clean, Mode: fi.Mode()}
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			e.Symlink = true
+			p.Links++
+		case fi.Mode().IsRegular():
+			e.Size = fi.Size()
+			p.Files++
+			p.Bytes += fi.Size()
+		default:
+			continue // sockets, devices, fifos: nothing to copy
+		}
+		p.Entries = append(p.Entries, e)
+	}
+	sort.Slice(p.Entries, func(i, j int) bool { return p.Entries[i].Path < p.Entries[j].Path })
+	return p, nil
+}
+
+func splitZ(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, "\x00") {
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Result is what a copy did.
+type Result struct {
+	Files     int      // regular files written
+	Bytes     int64    // their size
+	Reflinked int      // of them, cloned (blocks shared with the source)
+	Copied    int      // of them, copied byte for byte
+	Links     int      // symlinks recreated
+	Skipped   []string // already present in the worktree (a tracked file wins)
+}
+
+// Options tune a copy.
+type Options struct {
+	// NoReflink copies every file byte for byte (tests use it to exercise that path).
+	NoReflink bool
+}
+
+// Copy copies the plan's entries from the checkout at from into the worktree at to,
+// never overwriting a path that exists there, checking ctx between files.
+func Copy(ctx context.Context, p Plan, from, to string, prog shared.Progress, o Options) (Result, error) {
+	if prog == nil {
+		prog = nopProgress{}
+	}
+	prog.Start(shared.Stats{Files: int64(p.Files), Bytes: p.Bytes})
+	defer prog.Finish()
+	var res Result
+	reflink := !o.NoReflink
+	for _, e := range p.Entries {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		src, dst := filepath.Join(from, e.Path), filepath.Join(to, e.Path)
+		if _, err := os.Lstat(dst); err == nil {
+			res.Skipped = append(res.Skipped, e.Path)
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return res, err
+		}
+		if e.Symlink {
+			target, err := os.Readlink(src)
+			if err != nil {
+				return res, err
+			}
+			if err := os.Symlink(target, dst); err != nil {
+				return res, err
+			}
+			res.Links++
+			continue
+		}
+		cloned, err := copyFile(src, dst, e.Mode, &reflink)
+		if err != nil {
+			return res, fmt.Errorf("copy %s: %w", e.Path, err)
+		}
+		res.Files++
+		res.Bytes += e.Size
+		if cloned {
+			res.Reflinked++
+		} else {
+			res.Copied++
+		}
+		prog.Add(e.Size)
+	}
+	return res, nil
+}
+
+// copyFile clones src into a new dst when *reflink (and turns it off for the rest of the
+// copy when the filesystem cannot), copies the bytes otherwise, and keeps mode and mtime.
+func copyFile(src, dst string, mode fs.FileMode, reflink *bool) (cloned bool, err error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return false, err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode.Perm())
+	if err != nil {
+		return false, err
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			_ = os.Remove(dst)
+		}
+	}()
+	if *reflink {
+		cerr := unix.IoctlFileClone(int(out.Fd()), int(in.Fd()))
+		switch {
+		case cerr == nil:
+			cloned = true
+		case errors.Is(cerr, unix.EOPNOTSUPP), errors.Is(cerr, unix.EXDEV), errors.Is(cerr, unix.EINVAL),
+			errors.Is(cerr, unix.ENOTTY), errors.Is(cerr, unix.ENOSYS), errors.Is(cerr, unix.EPERM):
+			*reflink = false // this filesystem cannot share blocks; stop asking
+		default:
+			return false, cerr
+		}
+	}
+	if !cloned {
+		if _, err := io.Copy(out, in); err != nil { // copy_file_range where the kernel has it
+			return false, err
+		}
+	}
+	if fi, err := in.Stat(); err == nil {
+		_ = os.Chmod(dst, mode.Perm())
+		_ = os.Chtimes(dst, fi.ModTime(), fi.ModTime())
+	}
+	return cloned, nil
+}
+
+type nopProgress struct{}
+
+func (nopProgress) Start(shared.Stats) {}
+func (nopProgress) Add(int64)          {}
+func (nopProgress) Finish()            {}
