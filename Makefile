@@ -31,17 +31,17 @@ bench:
 	./scripts/bench/run.sh
 
 sandbox-create:
-	$(MAGE) sandbox:create "$(NAME)" $(call flag,BRANCH,branch) $(call flag,SLOT,slot)
+	$(MAGE) sandbox:create "$(NAME)" $(call flag,BRANCH,branch) $(call flag,SLOT,slot) $(call bool,NOINCLUDE,noInclude) $(call bool,NOHOOKS,noHooks)
 sandbox-init:
 	$(MAGE) sandbox:init $(call flag,SLOT,slot) $(call flag,NAME,name)
 sandbox-up:
-	$(MAGE) sandbox:up $(call bool,NOWAIT,noWait) $(call bool,BUILD,build) $(call flag,TIMEOUT,timeout) $(call bool,NOSECRETS,noSecrets)
+	$(MAGE) sandbox:up $(call bool,NOWAIT,noWait) $(call bool,BUILD,build) $(call flag,TIMEOUT,timeout) $(call bool,NOSECRETS,noSecrets) $(call bool,NOHOOKS,noHooks)
 sandbox-down:
-	$(MAGE) sandbox:down $(call bool,VOLUMES,volumes)
+	$(MAGE) sandbox:down $(call bool,VOLUMES,volumes) $(call bool,NOHOOKS,noHooks)
 sandbox-destroy:
-	$(MAGE) sandbox:destroy $(call bool,FORCE,force) $(call bool,KEEPWORKTREE,keepWorktree) $(call bool,DISCARDCHANGES,discardChanges)
+	$(MAGE) sandbox:destroy $(call bool,FORCE,force) $(call bool,KEEPWORKTREE,keepWorktree) $(call bool,DISCARDCHANGES,discardChanges) $(call bool,NOHOOKS,noHooks)
 sandbox-list:
-	$(MAGE) sandbox:list $(call bool,JSON,json)
+	$(MAGE) sandbox:list $(call bool,JSON,json) $(call bool,WATCH,watch)
 sandbox-status:
 	$(MAGE) sandbox:status $(call bool,JSON,json)
 sandbox-logs:
@@ -54,14 +54,16 @@ sandbox-doctor:
 	$(MAGE) sandbox:doctor $(call bool,JSON,json)
 sandbox-gc:
 	$(MAGE) sandbox:gc $(call bool,DRYRUN,dryRun)
+sandbox-completion:
+	$(MAGE) sandbox:completion $(call flag,SHELL_NAME,shell)
 local-prod-init:
 	$(MAGE) localProd:init
 local-prod-up:
-	$(MAGE) localProd:up $(call bool,NOWAIT,noWait) $(call bool,BUILD,build) $(call flag,TIMEOUT,timeout) $(call bool,NOSECRETS,noSecrets)
+	$(MAGE) localProd:up $(call bool,NOWAIT,noWait) $(call bool,BUILD,build) $(call flag,TIMEOUT,timeout) $(call bool,NOSECRETS,noSecrets) $(call bool,NOHOOKS,noHooks)
 local-prod-down:
-	$(MAGE) localProd:down $(call bool,VOLUMES,volumes)
+	$(MAGE) localProd:down $(call bool,VOLUMES,volumes) $(call bool,NOHOOKS,noHooks)
 local-prod-destroy:
-	$(MAGE) localProd:destroy $(call bool,FORCE,force)
+	$(MAGE) localProd:destroy $(call bool,FORCE,force) $(call bool,NOHOOKS,noHooks)
 local-prod-status:
 	$(MAGE) localProd:status $(call bool,JSON,json)
 local-prod-logs:

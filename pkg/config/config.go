@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/ktrdr/sandbox/pkg/hooks"
 )
 
 // Config is the whole table. It is a plain value: pass it, copy it, edit it.
@@ -65,6 +68,10 @@ type Config struct {
 	// Prepare runs in the instance directory before compose starts, e.g. to build a
 	// binary that an image copies in. Empty for the KTRDR profile.
 	Prepare []Command
+	// Hooks are host-side commands run at lifecycle events, before the repository's own
+	// .sandbox/hooks/<event> executables; HookTimeout bounds each (0: 2 minutes).
+	Hooks       []hooks.Hook
+	HookTimeout time.Duration
 	// ComposeProjectLabel is the container label that names a compose project.
 	ComposeProjectLabel string
 }

@@ -99,10 +99,10 @@ func TestDownKeepsVolumesUnlessAskedAndLogsTailDefaults(t *testing.T) {
 	var out bytes.Buffer
 	h := testEnv(t, cfg, in.Dir, env, &out)
 	ctx := context.Background()
-	if _, err := h.Down(ctx, config.KindSandbox, false); err != nil {
+	if _, err := h.Down(ctx, config.KindSandbox, DownOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Down(ctx, config.KindSandbox, true); err != nil {
+	if _, err := h.Down(ctx, config.KindSandbox, DownOptions{Volumes: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Logs(ctx, config.KindSandbox, LogOptions{}); err != nil {

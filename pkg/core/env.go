@@ -16,6 +16,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/registry"
 	"github.com/ktrdr/sandbox/pkg/secrets"
 	"github.com/ktrdr/sandbox/pkg/shared"
+	"github.com/ktrdr/sandbox/pkg/stats"
 )
 
 // Env is the world an operation runs in, handed in rather than read from globals:
@@ -67,6 +68,8 @@ type Git interface {
 	WorktreeList(ctx context.Context, repo string) ([]gitx.WorktreeInfo, error)
 	Changes(ctx context.Context, dir string, except ...string) ([]string, error)
 	CheckRefFormat(ctx context.Context, branch string) (string, error)
+	// Run runs any git command (the include plan asks git what is ignored).
+	Run(ctx context.Context, dir string, stdin []byte, args ...string) (string, error)
 }
 
 // Docker is what the lifecycle asks of the engine and of compose; CLI in production.
@@ -82,6 +85,8 @@ type Docker interface {
 	PS(ctx context.Context, p compose.Project) ([]compose.Container, error)
 	Logs(ctx context.Context, p compose.Project, service string, follow bool, tail int, out, errw io.Writer) error
 	Exec(ctx context.Context, p compose.Project, service string, cmd []string, tty bool, stdin io.Reader, out, errw io.Writer) error
+	// Usage is what every compose project costs now (memory, CPU, volume disk).
+	Usage(ctx context.Context, label string) (map[string]stats.Usage, error)
 }
 
 // SecretsSource fetches an item's secrets; secrets.OP in production.
@@ -119,6 +124,9 @@ func (CLI) DownByName(ctx context.Context, p compose.Project, out, errw io.Write
 func (CLI) PS(ctx context.Context, p compose.Project) ([]compose.Container, error) { return p.PS(ctx) }
 func (CLI) Logs(ctx context.Context, p compose.Project, service string, follow bool, tail int, out, errw io.Writer) error {
 	return p.Logs(ctx, service, follow, tail, out, errw)
+}
+func (c CLI) Usage(ctx context.Context, label string) (map[string]stats.Usage, error) {
+	return stats.Collect(ctx, c.Env, label)
 }
 func (CLI) Exec(ctx context.Context, p compose.Project, service string, cmd []string, tty bool, stdin io.Reader, out, errw io.Writer) error {
 	return p.Exec(ctx, service, cmd, tty, stdin, out, errw)

@@ -18,6 +18,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/gitx"
 	"github.com/ktrdr/sandbox/pkg/secrets"
 	"github.com/ktrdr/sandbox/pkg/shared"
+	"github.com/ktrdr/sandbox/pkg/stats"
 )
 
 // fakeGit keeps repositories in memory but makes their directories for real, because
@@ -192,6 +193,10 @@ func (g *fakeGit) Changes(_ context.Context, dir string, except ...string) ([]st
 	return g.changes[dir], nil
 }
 
+func (g *fakeGit) Run(_ context.Context, dir string, _ []byte, args ...string) (string, error) {
+	return "", fmt.Errorf("fake git cannot run %v", args)
+}
+
 func (g *fakeGit) CheckRefFormat(_ context.Context, branch string) (string, error) {
 	if strings.Contains(branch, "..") || strings.ContainsAny(branch, " ~^:") {
 		return "", errors.New("fatal: not a valid branch name")
@@ -217,6 +222,7 @@ type fakeDocker struct {
 	volumes      map[string][]string
 	downErr      error
 	unresponsive bool
+	usage        map[string]stats.Usage
 	calls        []string
 }
 
@@ -297,6 +303,18 @@ func (d *fakeDocker) PS(_ context.Context, p compose.Project) ([]compose.Contain
 func (d *fakeDocker) Logs(_ context.Context, p compose.Project, service string, follow bool, tail int, _, _ io.Writer) error {
 	d.record("logs %s %s %d", p.Name, service, tail)
 	return nil
+}
+func (d *fakeDocker) Usage(context.Context, string) (map[string]stats.Usage, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.statesErr != nil {
+		return nil, d.statesErr
+	}
+	out := map[string]stats.Usage{}
+	for k, v := range d.usage {
+		out[k] = v
+	}
+	return out, nil
 }
 func (d *fakeDocker) Exec(_ context.Context, p compose.Project, service string, cmd []string, _ bool, _ io.Reader, _, _ io.Writer) error {
 	d.record("exec %s %s %s", p.Name, service, strings.Join(cmd, " "))

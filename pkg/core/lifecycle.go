@@ -12,6 +12,8 @@ import (
 	"github.com/ktrdr/sandbox/pkg/envfile"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/gitx"
+	"github.com/ktrdr/sandbox/pkg/hooks"
+	"github.com/ktrdr/sandbox/pkg/include"
 	"github.com/ktrdr/sandbox/pkg/ports"
 	"github.com/ktrdr/sandbox/pkg/registry"
 )
@@ -24,12 +26,16 @@ type InitResult struct {
 	// checkout).
 	NewWorktree bool
 	Headline    []Endpoint
+	// Included is what the include file brought into the new worktree (nil: nothing).
+	Included *include.Result
 }
 
 // CreateOptions are the flags of create.
 type CreateOptions struct {
-	Branch string
-	Slot   *int // nil: the lowest free slot
+	Branch    string
+	Slot      *int // nil: the lowest free slot
+	NoInclude bool // do not copy what .worktreeinclude names
+	NoHooks   bool // do not run the post-create hooks
 }
 
 // Create adds a worktree beside the repository containing the current directory on a
@@ -71,18 +77,25 @@ func (e *Env) Create(ctx context.Context, name string, o CreateOptions) (InitRes
 	undo := func() {
 		e.undoWorktree(ctx, repo, path, branch, hadBranch)
 	}
+	var included *include.Result
 	in, err := e.register(ctx, config.KindSandbox, entry, o.Slot, func() error {
 		e.say("Creating worktree at %s...", path)
 		if err := e.Git.WorktreeAdd(ctx, repo, path, o.Branch); err != nil {
 			return e.gitFailed(ctx, fail.Say("Nothing was created; see git's message"), err)
 		}
 		e.step("create:worktree")
-		return nil
+		if o.NoInclude {
+			return nil
+		}
+		var err error
+		included, err = e.includeFiles(ctx, repo, path)
+		return err
 	}, undo)
 	if err != nil {
 		return InitResult{}, err
 	}
-	return InitResult{Kind: config.KindSandbox, Instance: in, NewWorktree: true, Headline: in.Headline(e.Config)}, nil
+	res := InitResult{Kind: config.KindSandbox, Instance: in, NewWorktree: true, Headline: in.Headline(e.Config), Included: included}
+	return res, e.runHooks(ctx, hooks.PostCreate, in, o.NoHooks)
 }
 
 // gitFailed tells an interruption from git's own refusal.
@@ -327,6 +340,7 @@ type DestroyOptions struct {
 	Force          bool
 	KeepWorktree   bool // sandboxes
 	DiscardChanges bool // sandboxes
+	NoHooks        bool // do not run the pre-destroy hooks
 }
 
 // DestroyResult is what destroy removed.
@@ -346,7 +360,7 @@ type DestroyResult struct {
 // clone is always kept. Branches are never deleted.
 func (e *Env) Destroy(ctx context.Context, kind config.Kind, o DestroyOptions) (DestroyResult, error) {
 	if kind == config.KindLocalProd {
-		return e.destroyLocalProd(ctx, o.Force)
+		return e.destroyLocalProd(ctx, o)
 	}
 	cfg := e.Config
 	reg, err := e.loadRegistry()
@@ -403,6 +417,9 @@ func (e *Env) Destroy(ctx context.Context, kind config.Kind, o DestroyOptions) (
 			return DestroyResult{}, err
 		}
 	}
+	if err := e.runHooks(ctx, hooks.PreDestroy, in, o.NoHooks); err != nil {
+		return DestroyResult{}, err
+	}
 	var tree *registry.Instance
 	if removeTree {
 		tree = entry
@@ -410,7 +427,7 @@ func (e *Env) Destroy(ctx context.Context, kind config.Kind, o DestroyOptions) (
 	return e.teardown(ctx, kind, in, entry, tree, o.DiscardChanges)
 }
 
-func (e *Env) destroyLocalProd(ctx context.Context, force bool) (DestroyResult, error) {
+func (e *Env) destroyLocalProd(ctx context.Context, o DestroyOptions) (DestroyResult, error) {
 	reg, err := e.loadRegistry()
 	if err != nil {
 		return DestroyResult{}, err
@@ -420,7 +437,7 @@ func (e *Env) destroyLocalProd(ctx context.Context, force bool) (DestroyResult, 
 	}
 	entry := reg.LocalProd
 	e.noteElsewhere(config.KindLocalProd, entry.Path)
-	if !force {
+	if !o.Force {
 		if err := e.confirm(fmt.Sprintf("Destroy local-prod at %s? Containers and volumes will be removed; the clone is kept.", entry.Path)); err != nil {
 			return DestroyResult{}, err
 		}
@@ -428,6 +445,8 @@ func (e *Env) destroyLocalProd(ctx context.Context, force bool) (DestroyResult, 
 	in, err := Load(e.Config, config.KindLocalProd, entry.Path)
 	if err != nil || in.ID != entry.InstanceID {
 		in = nil // not ours to stop or delete: only the entry goes
+	} else if err := e.runHooks(ctx, hooks.PreDestroy, in, o.NoHooks); err != nil {
+		return DestroyResult{}, err
 	}
 	return e.teardown(ctx, config.KindLocalProd, in, entry, nil, false)
 }

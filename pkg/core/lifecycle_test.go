@@ -352,7 +352,7 @@ func TestUpStatusDownThroughTheLifecycle(t *testing.T) {
 	if rep.State != Unknown || !strings.Contains(rep.Error, "daemon gone") {
 		t.Errorf("status without docker: %+v", rep)
 	}
-	if _, err := e.Down(ctx, config.KindSandbox, false); err != nil {
+	if _, err := e.Down(ctx, config.KindSandbox, DownOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Logs(ctx, config.KindSandbox, LogOptions{}); err != nil || len(w.docker.called("logs acme--a  100")) != 1 {

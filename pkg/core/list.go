@@ -11,6 +11,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/envfile"
 	"github.com/ktrdr/sandbox/pkg/registry"
+	"github.com/ktrdr/sandbox/pkg/stats"
 )
 
 // Row is one instance in list; the JSON of list -json.
@@ -25,6 +26,8 @@ type Row struct {
 	APIPort    int         `json:"api_port"` // 0 when the env file cannot be read
 	Path       string      `json:"path"`
 	Detail     string      `json:"detail,omitempty"` // why the state is broken or unknown
+	// Usage is what the instance costs now; nil when Docker could not say.
+	Usage *stats.Usage `json:"usage,omitempty"`
 }
 
 // Listing is what list reports: local-prod first, then sandboxes in natural id order.
@@ -32,6 +35,8 @@ type Listing struct {
 	Instances []Row    `json:"instances"`
 	Orphans   []string `json:"orphaned_projects"`
 	Warnings  []string `json:"warnings"`
+	// Total is the sum of every listed instance's usage; nil when Docker could not say.
+	Total *stats.Usage `json:"total,omitempty"`
 }
 
 // List builds the listing from the registry, one docker call for every project's
@@ -41,10 +46,18 @@ func (e *Env) List(ctx context.Context) (Listing, error) {
 	if err != nil {
 		return Listing{}, err
 	}
+	usageDone := e.usageAsync(ctx)
 	states, dockerErr := e.Docker.ProjectStates(ctx, e.Config.ComposeProjectLabel)
 	l := Listing{Instances: []Row{}, Orphans: []string{}, Warnings: []string{}}
 	if dockerErr != nil {
 		l.Warnings = append(l.Warnings, "container states unknown: "+dockerErr.Error())
+	}
+	usage := <-usageDone
+	if usage.err != nil && dockerErr == nil {
+		l.Warnings = append(l.Warnings, "memory, CPU and disk unknown: "+usage.err.Error())
+	}
+	if usage.err == nil {
+		l.Total = &stats.Usage{}
 	}
 	for _, in := range e.allEntries(reg) {
 		kind := config.KindSandbox
@@ -67,6 +80,14 @@ func (e *Env) List(ctx context.Context) (Listing, error) {
 			r.State, r.Detail = Unknown, dockerErr.Error()
 		default:
 			r.State = StateOf(c)
+		}
+		if usage.err == nil {
+			u := usage.byProject[in.InstanceID]
+			r.Usage = &u
+			l.Total.Containers += u.Containers
+			l.Total.MemBytes += u.MemBytes
+			l.Total.CPUPercent += u.CPUPercent
+			l.Total.DiskBytes += u.DiskBytes
 		}
 		l.Instances = append(l.Instances, r)
 	}
@@ -107,4 +128,20 @@ func registered(reg *registry.File, id string) bool {
 		return true
 	}
 	return reg.LocalProd != nil && reg.LocalProd.InstanceID == id
+}
+
+type usageReply struct {
+	byProject map[string]stats.Usage
+	err       error
+}
+
+// usageAsync measures every project's cost while the caller asks Docker for the rest:
+// docker stats takes a second or two, and nothing else needs to wait for it.
+func (e *Env) usageAsync(ctx context.Context) <-chan usageReply {
+	done := make(chan usageReply, 1)
+	go func() {
+		u, err := e.Docker.Usage(ctx, e.Config.ComposeProjectLabel)
+		done <- usageReply{u, err}
+	}()
+	return done
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/execx"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/gate"
+	"github.com/ktrdr/sandbox/pkg/hooks"
 	"github.com/ktrdr/sandbox/pkg/ports"
 	"github.com/ktrdr/sandbox/pkg/registry"
 )
@@ -153,6 +154,7 @@ type StartOptions struct {
 	Build     bool
 	Timeout   time.Duration
 	NoSecrets bool
+	NoHooks   bool // do not run the pre-up and post-up hooks
 }
 
 // StartResult is what up did: the gate's report unless NoWait, and the URLs.
@@ -189,6 +191,9 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 		return res, fail.With(fail.CodePorts,
 			fail.Run("Another instance or program holds them: see %s (or: ss -ltnp), stop it, then retry", fail.Do(fail.Sandbox, "doctor", "")),
 			&ports.ConflictError{Slot: in.Slot, Busy: busy})
+	}
+	if err := e.runHooks(ctx, hooks.PreUp, in, o.NoHooks); err != nil {
+		return res, err
 	}
 	secretEnv, err := e.secrets(ctx, lc, o.NoSecrets)
 	if err != nil {
@@ -228,7 +233,7 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 		return res, fail.New(fail.CodeGate, fail.Run("Check logs with: %s", fail.Do(string(kind), "logs", "")),
 			"startability gate failed: %s", strings.Join(failed, "; "))
 	}
-	return res, nil
+	return res, e.runHooks(ctx, hooks.PostUp, in, o.NoHooks)
 }
 
 // secrets reads the lifecycle's 1Password item; a failure is fatal only in production mode.
@@ -270,8 +275,14 @@ type StopResult struct {
 	VolumesRemoved bool
 }
 
+// DownOptions are the flags of down.
+type DownOptions struct {
+	Volumes bool // remove the volumes too
+	NoHooks bool // do not run the pre-down hooks
+}
+
 // Down takes the instance of kind down, with its volumes when asked.
-func (e *Env) Down(ctx context.Context, kind config.Kind, volumes bool) (StopResult, error) {
+func (e *Env) Down(ctx context.Context, kind config.Kind, o DownOptions) (StopResult, error) {
 	lc := e.Config.Lifecycle(kind)
 	in, err := e.Current(kind)
 	if err != nil {
@@ -282,10 +293,13 @@ func (e *Env) Down(ctx context.Context, kind config.Kind, volumes bool) (StopRes
 	if err := e.ready(ctx, in); err != nil {
 		return StopResult{}, err
 	}
-	if err := e.Docker.Down(ctx, e.project(in, lc, nil), volumes, io.Discard, e.Err); err != nil {
+	if err := e.runHooks(ctx, hooks.PreDown, in, o.NoHooks); err != nil {
+		return StopResult{}, err
+	}
+	if err := e.Docker.Down(ctx, e.project(in, lc, nil), o.Volumes, io.Discard, e.Err); err != nil {
 		return StopResult{}, fail.With(fail.CodeError, fail.Say("See the compose output above"), err)
 	}
-	return StopResult{Instance: in, VolumesRemoved: volumes}, nil
+	return StopResult{Instance: in, VolumesRemoved: o.Volumes}, nil
 }
 
 // LogOptions are the flags of logs.

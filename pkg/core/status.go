@@ -7,6 +7,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/shared"
+	"github.com/ktrdr/sandbox/pkg/stats"
 )
 
 // ContainerState is one container as status reports it.
@@ -32,6 +33,8 @@ type StatusReport struct {
 	Services   []Endpoint       `json:"services"`
 	Workers    []Endpoint       `json:"workers"`
 	Shared     shared.Report    `json:"shared_data"`
+	// Usage is what the instance costs now; nil when Docker could not say.
+	Usage *stats.Usage `json:"usage,omitempty"`
 }
 
 // Status reports on the instance of kind. A Docker problem becomes State Unknown with
@@ -45,6 +48,7 @@ func (e *Env) Status(ctx context.Context, kind config.Kind) (StatusReport, error
 		Services: in.Endpoints(e.Config, false), Workers: in.Endpoints(e.Config, true), Containers: []ContainerState{}}
 	sharedDone := make(chan shared.Report, 1)
 	go func() { sharedDone <- shared.Inspect(e.SharedPath(), e.sharedNames()) }()
+	usageDone := e.usageAsync(ctx)
 	cs, err := e.Docker.Containers(ctx, e.Config.ComposeProjectLabel, in.ID)
 	if err != nil {
 		rep.State, rep.Error = Unknown, err.Error()
@@ -64,6 +68,10 @@ func (e *Env) Status(ctx context.Context, kind config.Kind) (StatusReport, error
 		rep.State, rep.Running, rep.Total, rep.Unhealthy = StateOf(counts), counts.Running, counts.Total, counts.Unhealthy
 	}
 	rep.Shared = <-sharedDone
+	if u := <-usageDone; u.err == nil {
+		mine := u.byProject[in.ID]
+		rep.Usage = &mine
+	}
 	return rep, nil
 }
 

@@ -1,17 +1,20 @@
 package targets
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/core"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/shared"
+	"github.com/ktrdr/sandbox/pkg/stats"
 )
 
 // Every result of pkg/core becomes text here, and JSON where a target takes -json.
@@ -42,6 +45,16 @@ func (s *screen) initResult(r core.InitResult) {
 		for _, u := range r.Headline {
 			s.printf("  %-10s %s\n", u.Label+":", u.URL)
 		}
+	}
+	if inc := r.Included; inc != nil {
+		line := fmt.Sprintf("  Included:  %d files, %s (%d reflinked, %d copied)", inc.Files, shared.FormatSize(inc.Bytes), inc.Reflinked, inc.Copied)
+		if inc.Links > 0 {
+			line += fmt.Sprintf(", %d symlinks", inc.Links)
+		}
+		if len(inc.Skipped) > 0 {
+			line += fmt.Sprintf(", %d already in the worktree", len(inc.Skipped))
+		}
+		s.printf("%s\n", line)
 	}
 	up := s.spell(r.Kind, "up", "")
 	if r.NewWorktree {
@@ -116,6 +129,9 @@ func (s *screen) status(rep core.StatusReport, asJSON bool) error {
 	fmt.Fprintf(w, "Status: %s\n", stateText(rep.State, rep.Running, rep.Total, rep.Unhealthy))
 	if rep.Error != "" {
 		fmt.Fprintf(w, "  (%s)\n", rep.Error)
+	}
+	if u := rep.Usage; u != nil {
+		fmt.Fprintf(w, "Usage: %s memory, %.1f%% CPU, %s in volumes\n", shared.FormatSize(u.MemBytes), u.CPUPercent, shared.FormatSize(u.DiskBytes))
 	}
 	if rep.Total > 0 {
 		fmt.Fprintf(w, "Containers: %d/%d running\n", rep.Running, rep.Total)
@@ -195,15 +211,65 @@ func (s *screen) listing(l core.Listing, asJSON bool) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tSLOT\tSTATUS\tAPI PORT\tPATH")
+	if l.Total == nil {
+		fmt.Fprintln(tw, "INSTANCE\tSLOT\tSTATUS\tAPI PORT\tPATH")
+	} else {
+		fmt.Fprintln(tw, "INSTANCE\tSLOT\tSTATUS\tAPI PORT\tMEM\tCPU\tDISK\tPATH")
+	}
 	for _, r := range l.Instances {
 		api := "?"
 		if r.APIPort > 0 {
 			api = strconv.Itoa(r.APIPort)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", r.InstanceID, r.Slot, s.listText(r), api, r.Path)
+		if l.Total == nil || r.Usage == nil {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", r.InstanceID, r.Slot, s.listText(r), api, r.Path)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", r.InstanceID, r.Slot, s.listText(r), api, usageCells(*r.Usage), r.Path)
+	}
+	if l.Total != nil {
+		fmt.Fprintf(tw, "TOTAL\t\t%d instance(s)\t\t%s\t\n", len(l.Instances), usageCells(*l.Total))
 	}
 	return tw.Flush()
+}
+
+// usageCells are the MEM, CPU and DISK cells of a list row.
+func usageCells(u stats.Usage) string {
+	return fmt.Sprintf("%s\t%.1f%%\t%s", shared.FormatSize(u.MemBytes), u.CPUPercent, shared.FormatSize(u.DiskBytes))
+}
+
+// WatchInterval is how often list -watch refreshes.
+var WatchInterval = 2 * time.Second
+
+// watch lists again every WatchInterval until ctx ends (Ctrl-C): redrawn in place on a
+// terminal, one table after another otherwise.
+func (s *screen) watch(ctx context.Context, e *core.Env, asJSON bool) error {
+	for {
+		l, err := e.List(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if s.bars && !asJSON {
+			fmt.Fprint(s.out, "\033[H\033[2J") // home, clear: redraw in place
+		}
+		if !asJSON {
+			s.printf("%s  (every %s; Ctrl-C to stop)\n", time.Now().Format("15:04:05"), WatchInterval)
+		}
+		if err := s.listing(l, asJSON); err != nil {
+			return err
+		}
+		if !s.bars && !asJSON {
+			s.printf("\n")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(WatchInterval):
+		}
+	}
 }
 
 // findingJSON is one doctor finding in doctor -json.

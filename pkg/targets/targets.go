@@ -158,12 +158,13 @@ func (s *screen) ask(question string) (bool, error) {
 	return false, nil
 }
 
-// Create makes a sandbox: a git worktree beside the repository on its own port slot.
-// Flags: -branch=B (existing branch checked out, or new), -slot=N (a free sandbox slot;
-// default the lowest).
-func (Sandbox) Create(ctx context.Context, name string, branch *string, slot *int) error {
+// Create makes a sandbox: a git worktree beside the repository on its own port slot, with
+// the ignored files .worktreeinclude names copied in. Flags: -branch=B (existing branch
+// checked out, or new), -slot=N (a free sandbox slot; default the lowest), -noInclude,
+// -noHooks.
+func (Sandbox) Create(ctx context.Context, name string, branch *string, slot *int, noInclude, noHooks *bool) error {
 	return run(func(e *core.Env, s *screen) error {
-		res, err := e.Create(ctx, name, core.CreateOptions{Branch: val(branch), Slot: slot})
+		res, err := e.Create(ctx, name, core.CreateOptions{Branch: val(branch), Slot: slot, NoInclude: val(noInclude), NoHooks: val(noHooks)})
 		if err == nil {
 			s.initResult(res)
 		}
@@ -176,9 +177,13 @@ func (Sandbox) Init(ctx context.Context, slot *int, name *string) error {
 	return initTarget(ctx, config.KindSandbox, core.InitOptions{Name: val(name), Slot: slot})
 }
 
-// List shows every instance with its slot, state, API port and path. Flag: -json.
-func (Sandbox) List(ctx context.Context, json *bool) error {
+// List shows every instance with its slot, state, API port, memory, CPU, disk and path.
+// Flags: -json, -watch (refresh until interrupted).
+func (Sandbox) List(ctx context.Context, json, watch *bool) error {
 	return run(func(e *core.Env, s *screen) error {
+		if val(watch) {
+			return s.watch(ctx, e, val(json))
+		}
 		l, err := e.List(ctx)
 		if err != nil {
 			return err
@@ -188,20 +193,22 @@ func (Sandbox) List(ctx context.Context, json *bool) error {
 }
 
 // Destroy removes the sandbox in the current directory: containers, volumes, worktree
-// (never its branch) and registry entry. Flags: -force, -keepWorktree, -discardChanges.
-func (Sandbox) Destroy(ctx context.Context, force, keepWorktree, discardChanges *bool) error {
-	return destroyTarget(ctx, config.KindSandbox, core.DestroyOptions{Force: val(force), KeepWorktree: val(keepWorktree), DiscardChanges: val(discardChanges)})
+// (never its branch) and registry entry. Flags: -force, -keepWorktree, -discardChanges,
+// -noHooks.
+func (Sandbox) Destroy(ctx context.Context, force, keepWorktree, discardChanges, noHooks *bool) error {
+	return destroyTarget(ctx, config.KindSandbox, core.DestroyOptions{Force: val(force), KeepWorktree: val(keepWorktree), DiscardChanges: val(discardChanges), NoHooks: val(noHooks)})
 }
 
 // Up starts the sandbox in the current directory and waits for the startability gate.
-// Flags: -noWait, -build, -timeout=2m, -noSecrets.
-func (Sandbox) Up(ctx context.Context, noWait, build *bool, timeout *time.Duration, noSecrets *bool) error {
-	return upTarget(ctx, config.KindSandbox, core.StartOptions{NoWait: val(noWait), Build: val(build), Timeout: val(timeout), NoSecrets: val(noSecrets)})
+// Flags: -noWait, -build, -timeout=2m, -noSecrets, -noHooks.
+func (Sandbox) Up(ctx context.Context, noWait, build *bool, timeout *time.Duration, noSecrets, noHooks *bool) error {
+	return upTarget(ctx, config.KindSandbox, core.StartOptions{NoWait: val(noWait), Build: val(build), Timeout: val(timeout), NoSecrets: val(noSecrets), NoHooks: val(noHooks)})
 }
 
 // Down stops the sandbox in the current directory; volumes are kept unless -volumes.
-func (Sandbox) Down(ctx context.Context, volumes *bool) error {
-	return downTarget(ctx, config.KindSandbox, val(volumes))
+// Flag: -noHooks.
+func (Sandbox) Down(ctx context.Context, volumes, noHooks *bool) error {
+	return downTarget(ctx, config.KindSandbox, core.DownOptions{Volumes: val(volumes), NoHooks: val(noHooks)})
 }
 
 // Status shows the sandbox's containers, URLs and shared data. Flag: -json.
@@ -257,20 +264,21 @@ func (LocalProd) Init(ctx context.Context) error {
 	return initTarget(ctx, config.KindLocalProd, core.InitOptions{})
 }
 
-// Up starts local-prod, from any directory. Flags: -noWait, -build, -timeout=2m, -noSecrets.
-func (LocalProd) Up(ctx context.Context, noWait, build *bool, timeout *time.Duration, noSecrets *bool) error {
-	return upTarget(ctx, config.KindLocalProd, core.StartOptions{NoWait: val(noWait), Build: val(build), Timeout: val(timeout), NoSecrets: val(noSecrets)})
+// Up starts local-prod, from any directory. Flags: -noWait, -build, -timeout=2m,
+// -noSecrets, -noHooks.
+func (LocalProd) Up(ctx context.Context, noWait, build *bool, timeout *time.Duration, noSecrets, noHooks *bool) error {
+	return upTarget(ctx, config.KindLocalProd, core.StartOptions{NoWait: val(noWait), Build: val(build), Timeout: val(timeout), NoSecrets: val(noSecrets), NoHooks: val(noHooks)})
 }
 
-// Down stops local-prod; volumes are kept unless -volumes.
-func (LocalProd) Down(ctx context.Context, volumes *bool) error {
-	return downTarget(ctx, config.KindLocalProd, val(volumes))
+// Down stops local-prod; volumes are kept unless -volumes. Flag: -noHooks.
+func (LocalProd) Down(ctx context.Context, volumes, noHooks *bool) error {
+	return downTarget(ctx, config.KindLocalProd, core.DownOptions{Volumes: val(volumes), NoHooks: val(noHooks)})
 }
 
 // Destroy removes local-prod's containers, volumes, env file and registry entry; the
-// clone is always kept. Flag: -force.
-func (LocalProd) Destroy(ctx context.Context, force *bool) error {
-	return destroyTarget(ctx, config.KindLocalProd, core.DestroyOptions{Force: val(force)})
+// clone is always kept. Flags: -force, -noHooks.
+func (LocalProd) Destroy(ctx context.Context, force, noHooks *bool) error {
+	return destroyTarget(ctx, config.KindLocalProd, core.DestroyOptions{Force: val(force), NoHooks: val(noHooks)})
 }
 
 // Status shows local-prod's containers, URLs and shared data. Flag: -json.
@@ -303,9 +311,9 @@ func upTarget(ctx context.Context, kind config.Kind, o core.StartOptions) error 
 	})
 }
 
-func downTarget(ctx context.Context, kind config.Kind, volumes bool) error {
+func downTarget(ctx context.Context, kind config.Kind, o core.DownOptions) error {
 	return run(func(e *core.Env, s *screen) error {
-		res, err := e.Down(ctx, kind, volumes)
+		res, err := e.Down(ctx, kind, o)
 		if err == nil {
 			s.stopped(res)
 		}
