@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -143,7 +145,9 @@ type Options struct {
 }
 
 // Copy copies the plan's entries from the checkout at from into the worktree at to,
-// never overwriting a path that exists there, checking ctx between files.
+// never overwriting a path that exists there, checking ctx between files. Regular files
+// are copied by a few workers at once: on a warm cache the copy is CPU-bound in the
+// kernel, and two cores finish sooner than one.
 func Copy(ctx context.Context, p Plan, from, to string, prog shared.Progress, o Options) (Result, error) {
 	if prog == nil {
 		prog = nopProgress{}
@@ -151,12 +155,12 @@ func Copy(ctx context.Context, p Plan, from, to string, prog shared.Progress, o 
 	prog.Start(shared.Stats{Files: int64(p.Files), Bytes: p.Bytes})
 	defer prog.Finish()
 	var res Result
-	reflink := !o.NoReflink
+	var files []Entry
 	for _, e := range p.Entries {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		src, dst := filepath.Join(from, e.Path), filepath.Join(to, e.Path)
+		dst := filepath.Join(to, e.Path)
 		if _, err := os.Lstat(dst); err == nil {
 			res.Skipped = append(res.Skipped, e.Path)
 			continue
@@ -164,36 +168,79 @@ func Copy(ctx context.Context, p Plan, from, to string, prog shared.Progress, o 
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return res, err
 		}
-		if e.Symlink {
-			target, err := os.Readlink(src)
-			if err != nil {
-				return res, err
-			}
-			if err := os.Symlink(target, dst); err != nil {
-				return res, err
-			}
-			res.Links++
+		if !e.Symlink {
+			files = append(files, e)
 			continue
 		}
-		cloned, err := copyFile(src, dst, e.Mode, &reflink)
+		target, err := os.Readlink(filepath.Join(from, e.Path))
 		if err != nil {
-			return res, fmt.Errorf("copy %s: %w", e.Path, err)
+			return res, err
 		}
-		res.Files++
-		res.Bytes += e.Size
-		if cloned {
-			res.Reflinked++
-		} else {
-			res.Copied++
+		if err := os.Symlink(target, dst); err != nil {
+			return res, err
 		}
-		prog.Add(e.Size)
+		res.Links++
 	}
-	return res, nil
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+		next     = make(chan Entry)
+		canClone atomic.Bool
+	)
+	canClone.Store(!o.NoReflink)
+	for w := 0; w < Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range next {
+				cloned, err := copyFile(filepath.Join(from, e.Path), filepath.Join(to, e.Path), e.Mode, &canClone)
+				mu.Lock()
+				switch {
+				case err != nil && firstErr == nil:
+					firstErr = fmt.Errorf("copy %s: %w", e.Path, err)
+				case err == nil:
+					res.Files++
+					res.Bytes += e.Size
+					if cloned {
+						res.Reflinked++
+					} else {
+						res.Copied++
+					}
+				}
+				mu.Unlock()
+				prog.Add(e.Size)
+			}
+		}()
+	}
+feed:
+	for _, e := range files {
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+		select {
+		case next <- e:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return res, firstErr
+	}
+	return res, ctx.Err()
 }
+
+// Workers is how many files are copied at once.
+var Workers = 4
 
 // copyFile clones src into a new dst when *reflink (and turns it off for the rest of the
 // copy when the filesystem cannot), copies the bytes otherwise, and keeps mode and mtime.
-func copyFile(src, dst string, mode fs.FileMode, reflink *bool) (cloned bool, err error) {
+func copyFile(src, dst string, mode fs.FileMode, reflink *atomic.Bool) (cloned bool, err error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return false, err
@@ -211,14 +258,14 @@ func copyFile(src, dst string, mode fs.FileMode, reflink *bool) (cloned bool, er
 			_ = os.Remove(dst)
 		}
 	}()
-	if *reflink {
+	if reflink.Load() {
 		cerr := unix.IoctlFileClone(int(out.Fd()), int(in.Fd()))
 		switch {
 		case cerr == nil:
 			cloned = true
 		case errors.Is(cerr, unix.EOPNOTSUPP), errors.Is(cerr, unix.EXDEV), errors.Is(cerr, unix.EINVAL),
 			errors.Is(cerr, unix.ENOTTY), errors.Is(cerr, unix.ENOSYS), errors.Is(cerr, unix.EPERM):
-			*reflink = false // this filesystem cannot share blocks; stop asking
+			reflink.Store(false) // this filesystem cannot share blocks; stop asking
 		default:
 			return false, cerr
 		}

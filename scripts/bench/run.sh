@@ -6,7 +6,9 @@
 #   stats   sandbox:status (Shared Data of 100k files)  vs  du -sb
 #   list    sandbox:list / sandbox:status with 10 instances  vs  docker compose ls
 #   up      sandbox:up to gate PASSED  vs  docker compose up -d --wait   (needs Docker)
-# Usage: scripts/bench/run.sh [copy|stats|list|up ...]   (default: all)
+#   create  sandbox:create with a 200 MB .worktreeinclude  vs  git worktree add + cp -a;
+#           sandbox:create -noInclude  vs  git worktree add alone
+# Usage: scripts/bench/run.sh [copy|stats|list|up|create ...]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
@@ -20,7 +22,7 @@ mkdir -p "$HOME"
 git config --global user.email bench@example.com; git config --global user.name bench
 go tool mage -compile "$work/sandbox" >/dev/null
 sbx="$work/sandbox"
-what=${*:-copy stats list up}
+what=${*:-copy stats list up create}
 
 now() { date +%s.%N; }
 # median of N timings of a command (seconds)
@@ -106,6 +108,31 @@ bench_up() {
   med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
   report "sandbox:up to Startability Gate: PASSED" "$(med "${o[@]}")" "docker compose up -d --wait" "$(med "${r[@]}")"
   (cd "$dir" && "$sbx" sandbox:destroy -force >/dev/null 2>&1)
+}
+
+bench_create() {
+  local r="$work/increpo"
+  mkdir -p "$r/demo" && cp "$repo/docker-compose.sandbox.yml" "$r/" && cp "$repo/demo/Dockerfile" "$r/demo/"
+  # a project's worth of tracked sources: 40 packages of 50 files of 2 KB
+  for p in $(seq 40); do mkdir -p "$r/src/p$p"; for f in $(seq 50); do head -c 2048 /dev/urandom | base64 >"$r/src/p$p/f$f.go"; done; done
+  printf '.env.sandbox\n.env\ncache/\n' >"$r/.gitignore"; printf '.env\ncache/\n' >"$r/.worktreeinclude"
+  (cd "$r" && git init -q -b main && git add -A && git commit -q -m bench)
+  echo "LOCAL=1" >"$r/.env"; mkdir -p "$r/cache"
+  for i in $(seq 50); do head -c $((4<<20)) /dev/urandom >"$r/cache/m$i.bin"; done
+  local n=0 a=() b=() c=() d=()
+  med() { printf '%s\n' "$@" | sort -g | awk '{x[NR]=$1} END {print x[int((NR+1)/2)]}'; }
+  for _ in 1 2 3; do
+    n=$((n+1))
+    t0=$(now); (cd "$r" && "$sbx" sandbox:create "inc$n" >/dev/null); a+=("$(echo "$(now) - $t0" | bc -l)")
+    t0=$(now); (cd "$r" && git worktree add -q -b "ref$n" "$work/ref$n" && cp -a .env cache "$work/ref$n/"); b+=("$(echo "$(now) - $t0" | bc -l)")
+    t0=$(now); (cd "$r" && "$sbx" sandbox:create "bare$n" -noInclude >/dev/null); c+=("$(echo "$(now) - $t0" | bc -l)")
+    t0=$(now); (cd "$r" && git worktree add -q -b "plain$n" "$work/plain$n"); d+=("$(echo "$(now) - $t0" | bc -l)")
+    for x in "inc$n" "bare$n"; do (cd "$work/ktrdr--$x" && "$sbx" sandbox:destroy -force -discardChanges >/dev/null); done
+    (cd "$r" && git worktree remove --force "$work/ref$n" && git worktree remove --force "$work/plain$n")
+  done
+  report "sandbox:create, 200 MB in 51 included files" "$(med "${a[@]}")" "git worktree add + cp -a" "$(med "${b[@]}")"
+  report "sandbox:create -noInclude" "$(med "${c[@]}")" "git worktree add" "$(med "${d[@]}")"
+  rm -rf "$r"
 }
 
 calibrate
