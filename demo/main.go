@@ -2,9 +2,9 @@
 // sandbox tool can be exercised for real without pulling an image: one static binary,
 // one FROM-scratch image, a role per service.
 //
-//	demo backend      API on :8000 — /api/v1/health, /api/v1/workers, /api/v1/data
+//	demo backend      API on :8000 — /api/v1/health, /api/v1/workers, /api/v1/data, /api/v1/rows
 //	demo worker       registers itself with the backend over compose DNS, serves /health
-//	demo db           a TCP service on :5432 that keeps a start count in its volume
+//	demo db           a TCP service on :5432 keeping rows (and a start count) in its volume
 //	demo http PORT..  answers 200 on every path of each port (jaeger, grafana, prometheus)
 //	demo idle         waits for a stop signal (mcp-local)
 //	demo mcp-stdio    a line-per-request stdio loop for `docker exec -i` clients
@@ -164,6 +164,27 @@ func backendHandler(reg *Registry, dbAddr, dataDir string) http.Handler {
 		conn.Close()
 		writeJSON(w, http.StatusOK, map[string]string{"status": "healthy", "environment": env("KTRDR_ENV", "development")})
 	})
+	mux.HandleFunc("GET /api/v1/rows", func(w http.ResponseWriter, r *http.Request) {
+		rows, err := dbCall(dbAddr, "ROWS", true)
+		if err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"rows": append([]string{}, rows...)})
+	})
+	mux.HandleFunc("POST /api/v1/rows", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
+		row := strings.TrimSpace(strings.ReplaceAll(string(body), "\n", " "))
+		if row == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "empty row"})
+			return
+		}
+		if _, err := dbCall(dbAddr, "APPEND "+row, false); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "stored"})
+	})
 	mux.HandleFunc("GET /api/v1/workers", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"workers": reg.Live()})
 	})
@@ -266,8 +287,72 @@ func runDB(ctx context.Context, addr, dataDir string) error {
 			}
 			return err
 		}
-		go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
+		go serveDB(c, dataDir)
 	}
+}
+
+// rowsMu serializes appends to the rows file of this db.
+var rowsMu sync.Mutex
+
+// serveDB answers a line protocol on one connection: "APPEND text" adds a row to the
+// volume's rows file (fsynced), "ROWS" lists them one per line and ends with ".". Any
+// other line (or none: the gate's TCP probe) is ignored.
+func serveDB(c net.Conn, dataDir string) {
+	defer c.Close()
+	rows := filepath.Join(dataDir, "rows")
+	sc := bufio.NewScanner(c)
+	for sc.Scan() {
+		cmd, arg, _ := strings.Cut(sc.Text(), " ")
+		switch cmd {
+		case "APPEND":
+			rowsMu.Lock()
+			f, err := os.OpenFile(rows, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+			if err == nil {
+				_, err = f.WriteString(arg + "\n")
+				if err == nil {
+					err = f.Sync()
+				}
+				f.Close()
+			}
+			rowsMu.Unlock()
+			if err != nil {
+				fmt.Fprintf(c, "ERR %v\n", err)
+				continue
+			}
+			fmt.Fprintln(c, "OK")
+		case "ROWS":
+			b, _ := os.ReadFile(rows)
+			fmt.Fprintf(c, "%s.\n", b)
+		}
+	}
+}
+
+// dbCall sends one command to the db and returns its reply lines up to the last.
+func dbCall(addr, line string, multi bool) ([]string, error) {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := fmt.Fprintln(c, line); err != nil {
+		return nil, err
+	}
+	sc := bufio.NewScanner(c)
+	var out []string
+	for sc.Scan() {
+		if !multi {
+			if strings.HasPrefix(sc.Text(), "ERR") {
+				return nil, errors.New(sc.Text())
+			}
+			return []string{sc.Text()}, nil
+		}
+		if sc.Text() == "." {
+			return out, nil
+		}
+		out = append(out, sc.Text())
+	}
+	return nil, fmt.Errorf("db closed the connection: %v", sc.Err())
 }
 
 func runHTTP(ctx context.Context, ports []string) error {

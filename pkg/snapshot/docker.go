@@ -1,0 +1,236 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ktrdr/sandbox/pkg/execx"
+	"github.com/ktrdr/sandbox/pkg/stats"
+)
+
+//go:embed helper/main.go
+var helperSource []byte
+
+// ProjectLabel and VolumeLabel are the labels compose puts on the volumes it creates.
+const (
+	ProjectLabel = "com.docker.compose.project"
+	VolumeLabel  = "com.docker.compose.volume"
+	helperLabel  = "sandbox.snapshot-helper"
+)
+
+// queryBound bounds docker calls that only ask; copies are bounded by CopyBound.
+const queryBound = 30 * time.Second
+
+// CopyBound bounds one volume's copy in either direction.
+var CopyBound = 30 * time.Minute
+
+// Docker runs the docker command line with an environment (nil: the process's).
+type Docker struct{ Env []string }
+
+func (d Docker) out(ctx context.Context, args ...string) (string, error) {
+	o, err := execx.Output(ctx, execx.Cmd{Name: "docker", Args: args, Env: d.Env, Timeout: queryBound})
+	return strings.TrimSpace(o), err
+}
+
+// HelperImage is the tag of the helper image for this version of the helper program.
+func HelperImage() string {
+	sum := sha256.Sum256(helperSource)
+	return "sandbox-helper:" + hex.EncodeToString(sum[:])[:12]
+}
+
+// EnsureHelper builds the helper image if this engine lacks it: the helper program
+// compiled statically with the local Go toolchain, FROM scratch.
+func (d Docker) EnsureHelper(ctx context.Context) (string, error) {
+	tag := HelperImage()
+	if _, err := d.out(ctx, "image", "inspect", "--format", "{{.Id}}", tag); err == nil {
+		return tag, nil
+	}
+	dir, err := os.MkdirTemp("", "sandbox-helper-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	files := map[string]string{
+		"src/main.go": string(helperSource),
+		"src/go.mod":  "module sandboxhelper\n\ngo 1.22\n",
+		"ctx/Dockerfile": "FROM scratch\nCOPY sandbox-helper /sandbox-helper\nLABEL " + helperLabel + "=1\n" +
+			"ENTRYPOINT [\"/sandbox-helper\"]\nCMD [\"idle\"]\n",
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return "", err
+		}
+	}
+	env := append(append([]string{}, d.Env...), "CGO_ENABLED=0", "GOFLAGS=", "GOTOOLCHAIN=local", "GOWORK=off")
+	if err := execx.Run(ctx, execx.Cmd{Name: "go", Args: []string{"build", "-trimpath", "-o", filepath.Join(dir, "ctx", "sandbox-helper"), "."},
+		Dir: filepath.Join(dir, "src"), Env: env, Timeout: 5 * time.Minute}); err != nil {
+		return "", fmt.Errorf("build the snapshot helper: %w", err)
+	}
+	if err := execx.Run(ctx, execx.Cmd{Name: "docker", Args: []string{"build", "-q", "-t", tag, filepath.Join(dir, "ctx")},
+		Env: d.Env, Timeout: 5 * time.Minute}); err != nil {
+		return "", fmt.Errorf("build the snapshot helper image: %w", err)
+	}
+	return tag, nil
+}
+
+// Volume is one named volume of a compose project.
+type Volume struct {
+	Name  string `json:"name"`  // the engine's name, e.g. ktrdr--a_postgres_data
+	Short string `json:"short"` // the compose file's name for it, e.g. postgres_data
+	Size  int64  `json:"-"`     // as the engine last measured it, for progress
+}
+
+// Volumes lists the volumes compose created for project.
+func (d Docker) Volumes(ctx context.Context, project string) ([]Volume, error) {
+	o, err := d.out(ctx, "volume", "ls", "--filter", "label="+ProjectLabel+"="+project,
+		"--format", fmt.Sprintf("{{.Name}}\t{{.Label %q}}", VolumeLabel))
+	if err != nil {
+		return nil, err
+	}
+	var out []Volume
+	for _, line := range strings.Split(o, "\n") {
+		name, short, ok := strings.Cut(line, "\t")
+		if !ok || name == "" {
+			continue
+		}
+		if short == "" {
+			short = strings.TrimPrefix(name, project+"_")
+		}
+		out = append(out, Volume{Name: name, Short: short})
+	}
+	return out, nil
+}
+
+// Sizes are the engine's sizes of its volumes, by name (what `docker system df -v`
+// reports; 0 where it has not measured).
+func (d Docker) Sizes(ctx context.Context) map[string]int64 {
+	o, err := d.out(ctx, "system", "df", "-v", "--format", "{{json .Volumes}}")
+	out := map[string]int64{}
+	if err != nil {
+		return out
+	}
+	var vols []struct{ Name, Size string }
+	if json.Unmarshal([]byte(o), &vols) != nil {
+		return out
+	}
+	for _, v := range vols {
+		if n, err := stats.ParseSize(v.Size); err == nil {
+			out[v.Name] = n
+		}
+	}
+	return out
+}
+
+// Running lists the ids of the project's running containers.
+func (d Docker) Running(ctx context.Context, project string) ([]string, error) {
+	o, err := d.out(ctx, "ps", "-q", "--filter", "label="+ProjectLabel+"="+project)
+	if err != nil || o == "" {
+		return nil, err
+	}
+	return strings.Fields(o), nil
+}
+
+// Pause freezes containers; the returned function thaws them (even after ctx ends).
+func (d Docker) Pause(ctx context.Context, ids []string) (func(), error) {
+	if len(ids) == 0 {
+		return func() {}, nil
+	}
+	if _, err := d.out(ctx, append([]string{"pause"}, ids...)...); err != nil {
+		return func() {}, fmt.Errorf("pause the writers: %w", err)
+	}
+	return func() {
+		_, _ = d.out(context.WithoutCancel(ctx), append([]string{"unpause"}, ids...)...)
+	}, nil
+}
+
+// helper starts (run) or only creates a helper container with volume at /v.
+func (d Docker) helper(ctx context.Context, image, volume string, run, readOnly bool) (string, func(), error) {
+	mount := volume + ":/v"
+	if readOnly {
+		mount += ":ro"
+	}
+	verb := []string{"create"}
+	if run {
+		verb = []string{"run", "-d"}
+	}
+	args := append(verb, "--label", helperLabel+"=1", "--network", "none", "-v", mount, image, "idle")
+	id, err := d.out(ctx, args...)
+	if err != nil {
+		return "", func() {}, fmt.Errorf("helper container for %s: %w", volume, err)
+	}
+	return id, func() { _, _ = d.out(context.WithoutCancel(ctx), "rm", "-f", id) }, nil
+}
+
+// Save streams the content of volume into w as a tar (its entries under v/).
+func (d Docker) Save(ctx context.Context, image, volume string, w io.Writer) error {
+	id, remove, err := d.helper(ctx, image, volume, false, true)
+	if err != nil {
+		return err
+	}
+	defer remove()
+	var stderr strings.Builder
+	if err := execx.Run(ctx, execx.Cmd{Name: "docker", Args: []string{"cp", id + ":/v", "-"}, Env: d.Env,
+		Stdout: w, Stderr: &stderr, Timeout: CopyBound}); err != nil {
+		return fmt.Errorf("copy volume %s out: %w", volume, err)
+	}
+	return nil
+}
+
+// CreateVolume makes volume with the labels compose gives its own, so compose adopts it.
+func (d Docker) CreateVolume(ctx context.Context, project string, v Volume) error {
+	if _, err := d.out(ctx, "volume", "inspect", v.Name); err == nil {
+		return nil
+	}
+	_, err := d.out(ctx, "volume", "create", "--label", ProjectLabel+"="+project, "--label", VolumeLabel+"="+v.Short, v.Name)
+	return err
+}
+
+// Load replaces volume's content with the tar read from r: staged inside the volume, then
+// swapped in by the helper only when verify (called once r is drained) says it is whole.
+func (d Docker) Load(ctx context.Context, image, volume string, r io.Reader, verify func() error) error {
+	id, remove, err := d.helper(ctx, image, volume, true, false)
+	if err != nil {
+		return err
+	}
+	defer remove()
+	if _, err := d.out(ctx, "exec", id, "/sandbox-helper", "stage", "/v"); err != nil {
+		return fmt.Errorf("stage restore in %s: %w", volume, err)
+	}
+	if err := execx.Run(ctx, execx.Cmd{Name: "docker", Args: []string{"cp", "-", id + ":/v/.sandbox-restore"}, Env: d.Env,
+		Stdin: r, Timeout: CopyBound}); err != nil {
+		return fmt.Errorf("copy into volume %s: %w", volume, err)
+	}
+	if err := verify(); err != nil {
+		return err
+	}
+	if _, err := d.out(ctx, "exec", id, "/sandbox-helper", "swap", "/v"); err != nil {
+		return fmt.Errorf("swap restored data into %s: %w", volume, err)
+	}
+	return nil
+}
+
+// RemoveVolumes removes volumes (only ones nobody uses; docker refuses the others).
+func (d Docker) RemoveVolumes(ctx context.Context, names ...string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	_, err := d.out(ctx, append([]string{"volume", "rm"}, names...)...)
+	return err
+}
+
+// errChecksum is returned when a snapshot file does not match its manifest.
+var errChecksum = errors.New("checksum mismatch")

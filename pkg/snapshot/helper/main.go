@@ -1,0 +1,160 @@
+// Command sandbox-helper runs inside the snapshot helper container, which the sandbox tool
+// builds locally from this file (FROM scratch, one static binary: nothing is pulled). The
+// tool streams volume content in and out with `docker cp`; this program only does what
+// must happen inside the volume: wait, stage a restore, and swap the staged content in.
+//
+//	sandbox-helper idle          wait for a stop signal
+//	sandbox-helper stage DIR     empty DIR/.sandbox-restore, ready to receive a tar
+//	sandbox-helper swap DIR      replace DIR's content with the staged one (journaled:
+//	                             run it again after a crash and it finishes the job)
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+)
+
+// staging holds a restore in progress inside the volume, so every rename stays on one
+// filesystem and is atomic.
+const staging = ".sandbox-restore"
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: sandbox-helper idle | stage DIR | swap DIR")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "idle":
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+		<-sig
+	case "stage":
+		err = stage(arg(2))
+	case "swap":
+		err = swap(arg(2))
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox-helper:", err)
+		os.Exit(1)
+	}
+}
+
+func arg(i int) string {
+	if len(os.Args) <= i {
+		fmt.Fprintln(os.Stderr, "sandbox-helper: missing directory")
+		os.Exit(2)
+	}
+	return os.Args[i]
+}
+
+// stage clears what an earlier, interrupted restore left and makes the staging
+// directory. A swap already under way is finished first: its data is complete.
+func stage(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, staging, "phase")); err == nil {
+		if err := swap(dir); err != nil {
+			return err
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(dir, staging)); err != nil {
+		return err
+	}
+	return os.Mkdir(filepath.Join(dir, staging), 0o700)
+}
+
+// swap moves DIR's current entries aside, moves the staged ones in, and removes the old.
+// The phase file says how far it got, so a second run never moves new entries aside.
+func swap(dir string) error {
+	st := filepath.Join(dir, staging)
+	src := filepath.Join(st, "v") // docker cp of a volume mounted at /v puts it under v/
+	phaseFile := filepath.Join(st, "phase")
+	phase, _ := os.ReadFile(phaseFile)
+	if len(phase) == 0 {
+		if _, err := os.Stat(src); err != nil {
+			return fmt.Errorf("nothing staged in %s: %w", st, err)
+		}
+		if err := writeSync(phaseFile, "old"); err != nil {
+			return err
+		}
+		phase = []byte("old")
+	}
+	old := filepath.Join(st, "old")
+	if string(phase) == "old" {
+		if err := os.MkdirAll(old, 0o700); err != nil {
+			return err
+		}
+		if err := moveAll(dir, old, staging); err != nil {
+			return err
+		}
+		if err := writeSync(phaseFile, "new"); err != nil {
+			return err
+		}
+	}
+	if err := moveAll(src, dir, ""); err != nil {
+		return err
+	}
+	// the volume root takes the snapshot's owner and mode (a database checks its own)
+	if fi, err := os.Stat(src); err == nil {
+		if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+			_ = os.Lchown(dir, int(sys.Uid), int(sys.Gid))
+		}
+		_ = os.Chmod(dir, fi.Mode().Perm())
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	return os.RemoveAll(st)
+}
+
+// moveAll renames every entry of from into to, except skip.
+func moveAll(from, to, skip string) error {
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == skip {
+			continue
+		}
+		err := os.Rename(filepath.Join(from, e.Name()), filepath.Join(to, e.Name()))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return syncDir(to)
+}
+
+func writeSync(path, content string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

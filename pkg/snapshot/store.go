@@ -1,0 +1,352 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/google/renameio/v2"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/ktrdr/sandbox/pkg/shared"
+)
+
+// ManifestFile is written last: a snapshot directory without it is not a snapshot.
+const ManifestFile = "manifest.json"
+
+// Manifest describes one snapshot.
+type Manifest struct {
+	Name      string        `json:"name"`
+	Instance  string        `json:"instance"`        // the instance it was taken of
+	Project   string        `json:"compose_project"` // that instance's compose project
+	CreatedAt time.Time     `json:"created_at"`
+	Volumes   []VolumeEntry `json:"volumes"`
+	Version   int           `json:"version"`
+	// Dir is where it is stored (not written).
+	Dir string `json:"-"`
+}
+
+// VolumeEntry is one volume's file in a snapshot.
+type VolumeEntry struct {
+	Volume
+	File        string `json:"file"`
+	TarBytes    int64  `json:"tar_bytes"`    // the volume's content as a tar
+	StoredBytes int64  `json:"stored_bytes"` // the compressed file
+	SHA256      string `json:"sha256"`       // of the compressed file
+}
+
+// StoredBytes is what the snapshot takes on disk.
+func (m Manifest) StoredBytes() int64 {
+	var n int64
+	for _, v := range m.Volumes {
+		n += v.StoredBytes
+	}
+	return n
+}
+
+// Store keeps snapshots under Root/<instance>/<name>/.
+type Store struct{ Root string }
+
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// CheckName refuses a snapshot name that is not a plain file name.
+func CheckName(name string) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("snapshot name %q: use up to 64 letters, digits, dots, dashes and underscores", name)
+	}
+	return nil
+}
+
+// Dir is where snapshot name of instance lives.
+func (s Store) Dir(instance, name string) string { return filepath.Join(s.Root, instance, name) }
+
+// ErrNotFound is wrapped by Load for a snapshot that does not exist (or never finished).
+var ErrNotFound = errors.New("no such snapshot")
+
+// Load reads one snapshot's manifest.
+func (s Store) Load(instance, name string) (Manifest, error) {
+	if err := CheckName(name); err != nil {
+		return Manifest{}, err
+	}
+	dir := s.Dir(instance, name)
+	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return Manifest{}, fmt.Errorf("%s of %s: %w", name, instance, ErrNotFound)
+	}
+	if err != nil {
+		return Manifest{}, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return Manifest{}, fmt.Errorf("%s: %w", filepath.Join(dir, ManifestFile), err)
+	}
+	m.Dir = dir
+	return m, nil
+}
+
+// List returns the complete snapshots of instance (every instance when empty), newest
+// first. Directories without a manifest (a snapshot cut short) are not listed.
+func (s Store) List(instance string) ([]Manifest, error) {
+	instances := []string{instance}
+	if instance == "" {
+		entries, err := os.ReadDir(s.Root)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		instances = nil
+		for _, e := range entries {
+			if e.IsDir() {
+				instances = append(instances, e.Name())
+			}
+		}
+	}
+	var out []Manifest
+	for _, in := range instances {
+		entries, err := os.ReadDir(filepath.Join(s.Root, in))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		for _, e := range entries {
+			if !e.IsDir() || e.Name()[0] == '.' {
+				continue
+			}
+			if m, err := s.Load(in, e.Name()); err == nil {
+				out = append(out, m)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
+	return out, nil
+}
+
+// Delete removes a snapshot.
+func (s Store) Delete(instance, name string) error {
+	if _, err := s.Load(instance, name); err != nil {
+		return err
+	}
+	return os.RemoveAll(s.Dir(instance, name))
+}
+
+// Progress hears about each volume as it is copied.
+type Progress interface {
+	Volume(name string, total int64) shared.Progress
+}
+
+// Take copies every volume into a new snapshot: into a hidden directory first, the
+// manifest written last, then renamed into place, so a snapshot cut short is never
+// listed. The caller pauses the writers around it.
+func (s Store) Take(ctx context.Context, d Docker, image, instance, project, name string, vols []Volume, now time.Time, prog Progress) (Manifest, error) {
+	if err := CheckName(name); err != nil {
+		return Manifest{}, err
+	}
+	final := s.Dir(instance, name)
+	if _, err := os.Stat(final); err == nil {
+		return Manifest{}, fmt.Errorf("snapshot %s of %s already exists", name, instance)
+	}
+	tmp := filepath.Join(s.Root, instance, ".tmp-"+name+"-"+strconv.Itoa(os.Getpid()))
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return Manifest{}, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			_ = os.RemoveAll(tmp)
+		}
+	}()
+	m := Manifest{Name: name, Instance: instance, Project: project, CreatedAt: now.UTC(), Version: 1}
+	for _, v := range vols {
+		e, err := saveVolume(ctx, d, image, v, tmp, prog)
+		if err != nil {
+			return Manifest{}, err
+		}
+		m.Volumes = append(m.Volumes, e)
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return Manifest{}, err
+	}
+	if err := renameio.WriteFile(filepath.Join(tmp, ManifestFile), append(data, '\n'), 0o600); err != nil {
+		return Manifest{}, err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return Manifest{}, err
+	}
+	done = true
+	syncDir(filepath.Dir(final))
+	m.Dir = final
+	return m, nil
+}
+
+func saveVolume(ctx context.Context, d Docker, image string, v Volume, dir string, prog Progress) (VolumeEntry, error) {
+	e := VolumeEntry{Volume: v, File: v.Short + ".tar.zst"}
+	f, err := os.OpenFile(filepath.Join(dir, e.File), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return e, err
+	}
+	defer f.Close()
+	sum := sha256.New()
+	stored := &counter{w: io.MultiWriter(f, sum)}
+	zw, err := zstd.NewWriter(stored, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		return e, err
+	}
+	var meter shared.Progress = nopMeter{}
+	if prog != nil {
+		meter = prog.Volume(v.Name, v.Size)
+	}
+	meter.Start(shared.Stats{Bytes: v.Size})
+	tarBytes := &counter{w: zw, meter: meter}
+	if err := d.Save(ctx, image, v.Name, tarBytes); err != nil {
+		zw.Close()
+		return e, err
+	}
+	if err := zw.Close(); err != nil {
+		return e, err
+	}
+	meter.Finish()
+	if err := f.Sync(); err != nil {
+		return e, err
+	}
+	e.TarBytes, e.StoredBytes, e.SHA256 = tarBytes.n, stored.n, hex.EncodeToString(sum.Sum(nil))
+	return e, nil
+}
+
+// Restore gives each of target's volumes (matched by their compose name) the content of
+// the snapshot's, creating a volume that does not exist yet with compose's labels.
+func (s Store) Restore(ctx context.Context, d Docker, image string, m Manifest, project string, prog Progress) error {
+	for _, e := range m.Volumes {
+		target := Volume{Name: project + "_" + e.Short, Short: e.Short}
+		if err := d.CreateVolume(ctx, project, target); err != nil {
+			return fmt.Errorf("volume %s: %w", target.Name, err)
+		}
+		if err := loadVolume(ctx, d, image, m.Dir, e, target, prog); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func loadVolume(ctx context.Context, d Docker, image, dir string, e VolumeEntry, target Volume, prog Progress) error {
+	f, err := os.Open(filepath.Join(dir, e.File))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sum := sha256.New()
+	zr, err := zstd.NewReader(io.TeeReader(f, sum))
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	var meter shared.Progress = nopMeter{}
+	if prog != nil {
+		meter = prog.Volume(target.Name, e.TarBytes)
+	}
+	meter.Start(shared.Stats{Bytes: e.TarBytes})
+	defer meter.Finish()
+	r := &readCounter{r: zr, meter: meter}
+	verify := func() error {
+		// the tar stream ends before the file does: read the rest for the checksum
+		if _, err := io.Copy(io.Discard, zr); err != nil {
+			return fmt.Errorf("%s: %w", e.File, err)
+		}
+		if _, err := io.Copy(hashOnly{sum}, f); err != nil {
+			return err
+		}
+		if got := hex.EncodeToString(sum.Sum(nil)); got != e.SHA256 {
+			return fmt.Errorf("%s: %w (the volume keeps its data)", e.File, errChecksum)
+		}
+		return nil
+	}
+	return d.Load(ctx, image, target.Name, r, verify)
+}
+
+// journal records a restore under way, so a start refuses a half-restored instance.
+func (s Store) journal(instance string) string { return filepath.Join(s.Root, instance, ".restoring") }
+
+// BeginRestore marks instance as being restored from name.
+func (s Store) BeginRestore(instance, name string) error {
+	if err := os.MkdirAll(filepath.Join(s.Root, instance), 0o700); err != nil {
+		return err
+	}
+	return renameio.WriteFile(s.journal(instance), []byte(name+"\n"), 0o600)
+}
+
+// EndRestore clears the mark.
+func (s Store) EndRestore(instance string) error {
+	err := os.Remove(s.journal(instance))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// Interrupted names the snapshot an unfinished restore of instance was restoring.
+func (s Store) Interrupted(instance string) (string, bool) {
+	b, err := os.ReadFile(s.journal(instance))
+	if err != nil {
+		return "", false
+	}
+	return string(trimNL(b)), true
+}
+
+func trimNL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+type counter struct {
+	w     io.Writer
+	n     int64
+	meter shared.Progress
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	if c.meter != nil {
+		c.meter.Add(int64(n))
+	}
+	return n, err
+}
+
+type readCounter struct {
+	r     io.Reader
+	meter shared.Progress
+}
+
+func (c *readCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.meter.Add(int64(n))
+	return n, err
+}
+
+type hashOnly struct{ h hash.Hash }
+
+func (h hashOnly) Write(p []byte) (int, error) { return h.h.Write(p) }
+
+type nopMeter struct{}
+
+func (nopMeter) Start(shared.Stats) {}
+func (nopMeter) Add(int64)          {}
+func (nopMeter) Finish()            {}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
