@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"path/filepath"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/registry"
+	"github.com/ktrdr/sandbox/pkg/shared"
 )
 
 // repos are the repositories whose worktrees gc and doctor look at: every registered
@@ -66,6 +68,7 @@ const (
 	LooseWorktree    GCAction = "unregistered_worktree" // sandbox-named worktree no entry owns
 	KeptWorktree     GCAction = "kept_worktree"         // such a worktree that may hold work
 	LocalProdMissing GCAction = "local_prod_missing"    // reported only: destroy clears it
+	OrphanedVolume   GCAction = "orphaned_volume"       // volume of a project nothing owns (-volumes)
 )
 
 // GCItem is one thing gc found, and what became of it.
@@ -76,6 +79,7 @@ type GCItem struct {
 	Changes []string // uncommitted changes that kept a worktree
 	Error   string   // why it was kept: git could not check it, or refused to remove it
 	Volumes []string // volumes of an orphaned project, kept (they may hold data)
+	Bytes   int64    // an orphaned volume's size
 	Done    bool     // removed (never in a dry run)
 }
 
@@ -91,18 +95,26 @@ type GCReport struct {
 func (r GCReport) Removable() int {
 	n := 0
 	for _, it := range r.Items {
-		if it.Action == StaleEntry || it.Action == OrphanedProject || it.Action == LooseWorktree {
+		if it.Action == StaleEntry || it.Action == OrphanedProject || it.Action == LooseWorktree || it.Action == OrphanedVolume {
 			n++
 		}
 	}
 	return n
 }
 
+// GCOptions are the flags of gc.
+type GCOptions struct {
+	DryRun  bool
+	Volumes bool // also orphaned volumes: listed with sizes, removed with Force or a yes
+	Force   bool
+}
+
 // GC removes what a crash or a hand-deleted directory left behind, and only what cannot
 // hold user work: registry entries whose directory is gone, the containers of compose
 // projects of this tool that no entry owns (their volumes are listed, not removed), and
 // unregistered sandbox worktrees with no uncommitted changes (their branches are kept).
-func (e *Env) GC(ctx context.Context, dryRun bool) (GCReport, error) {
+func (e *Env) GC(ctx context.Context, o GCOptions) (GCReport, error) {
+	dryRun := o.DryRun
 	reg, err := e.loadRegistry()
 	if err != nil {
 		return GCReport{}, err
@@ -175,5 +187,41 @@ func (e *Env) GC(ctx context.Context, dryRun bool) (GCReport, error) {
 		}
 		rep.Items = append(rep.Items, it)
 	}
+	if o.Volumes {
+		return rep, e.gcVolumes(ctx, reg, o, &rep)
+	}
 	return rep, nil
+}
+
+// gcVolumes lists the orphaned volumes and removes them when forced or confirmed. A
+// volume of a registered instance is never one of them.
+func (e *Env) gcVolumes(ctx context.Context, reg *registry.File, o GCOptions, rep *GCReport) error {
+	orphans, err := e.orphanVolumes(ctx, reg)
+	if err != nil {
+		rep.DockerSkipped = err.Error()
+		return nil
+	}
+	start := len(rep.Items)
+	var total int64
+	for _, v := range orphans {
+		rep.Items = append(rep.Items, GCItem{Action: OrphanedVolume, Target: v.Name, Path: v.Project, Bytes: v.Bytes})
+		total += v.Bytes
+	}
+	if len(orphans) == 0 || o.DryRun {
+		return nil
+	}
+	if !o.Force {
+		if err := e.confirm(fmt.Sprintf("Remove %d orphaned volume(s), %s? Their data is lost.", len(orphans), shared.FormatSize(total))); err != nil {
+			return err
+		}
+	}
+	d := e.snapDocker()
+	for i := start; i < len(rep.Items); i++ {
+		if err := d.RemoveVolumes(ctx, rep.Items[i].Target); err != nil {
+			rep.Items[i].Error = err.Error()
+			continue
+		}
+		rep.Items[i].Done = true
+	}
+	return nil
 }

@@ -33,9 +33,10 @@ type InitResult struct {
 // CreateOptions are the flags of create.
 type CreateOptions struct {
 	Branch    string
-	Slot      *int // nil: the lowest free slot
-	NoInclude bool // do not copy what .worktreeinclude names
-	NoHooks   bool // do not run the post-create hooks
+	Slot      *int   // nil: the lowest free slot
+	NoInclude bool   // do not copy what .worktreeinclude names
+	NoHooks   bool   // do not run the post-create hooks
+	Seed      string // "instance" or "instance:snapshot": the volumes start with that data
 }
 
 // Create adds a worktree beside the repository containing the current directory on a
@@ -76,6 +77,9 @@ func (e *Env) Create(ctx context.Context, name string, o CreateOptions) (InitRes
 	entry := &registry.Instance{InstanceID: id, Path: path, IsWorktree: true, ParentRepo: &parent}
 	undo := func() {
 		e.undoWorktree(ctx, repo, path, branch, hadBranch)
+		if o.Seed != "" {
+			e.removeVolumes(ctx, id)
+		}
 	}
 	var included *include.Result
 	in, err := e.register(ctx, config.KindSandbox, entry, o.Slot, func() error {
@@ -84,12 +88,16 @@ func (e *Env) Create(ctx context.Context, name string, o CreateOptions) (InitRes
 			return e.gitFailed(ctx, fail.Say("Nothing was created; see git's message"), err)
 		}
 		e.step("create:worktree")
-		if o.NoInclude {
-			return nil
+		if !o.NoInclude {
+			var err error
+			if included, err = e.includeFiles(ctx, repo, path); err != nil {
+				return err
+			}
 		}
-		var err error
-		included, err = e.includeFiles(ctx, repo, path)
-		return err
+		if o.Seed != "" {
+			return e.seed(ctx, id, o.Seed)
+		}
+		return nil
 	}, undo)
 	if err != nil {
 		return InitResult{}, err
@@ -341,10 +349,13 @@ type DestroyOptions struct {
 	KeepWorktree   bool // sandboxes
 	DiscardChanges bool // sandboxes
 	NoHooks        bool // do not run the pre-destroy hooks
+	Snapshot       bool // sandboxes: take a snapshot of the volumes first
+	NoSnapshot     bool // local-prod: do not take the snapshot it takes by default
 }
 
 // DestroyResult is what destroy removed.
 type DestroyResult struct {
+	Snapshot        string // taken before the volumes went
 	Kind            config.Kind
 	ID, Path        string
 	DockerSkipped   string // why containers were not stopped, when they were not
@@ -420,11 +431,19 @@ func (e *Env) Destroy(ctx context.Context, kind config.Kind, o DestroyOptions) (
 	if err := e.runHooks(ctx, hooks.PreDestroy, in, o.NoHooks); err != nil {
 		return DestroyResult{}, err
 	}
+	var snap string
+	if o.Snapshot {
+		if snap, err = e.snapshotBeforeLoss(ctx, kind, in.ID, "before-destroy"); err != nil {
+			return DestroyResult{}, err
+		}
+	}
 	var tree *registry.Instance
 	if removeTree {
 		tree = entry
 	}
-	return e.teardown(ctx, kind, in, entry, tree, o.DiscardChanges)
+	res, err := e.teardown(ctx, kind, in, entry, tree, o.DiscardChanges)
+	res.Snapshot = snap
+	return res, err
 }
 
 func (e *Env) destroyLocalProd(ctx context.Context, o DestroyOptions) (DestroyResult, error) {
@@ -448,7 +467,16 @@ func (e *Env) destroyLocalProd(ctx context.Context, o DestroyOptions) (DestroyRe
 	} else if err := e.runHooks(ctx, hooks.PreDestroy, in, o.NoHooks); err != nil {
 		return DestroyResult{}, err
 	}
-	return e.teardown(ctx, config.KindLocalProd, in, entry, nil, false)
+	var snap string
+	if in != nil && !o.NoSnapshot {
+		// local-prod's volumes are the user's real data: keep a copy unless told not to
+		if snap, err = e.snapshotBeforeLoss(ctx, config.KindLocalProd, in.ID, "before-destroy"); err != nil {
+			return DestroyResult{}, err
+		}
+	}
+	res, err := e.teardown(ctx, config.KindLocalProd, in, entry, nil, false)
+	res.Snapshot = snap
+	return res, err
 }
 
 // teardown is the one teardown path of both lifecycles: compose down with volumes (when

@@ -174,14 +174,14 @@ func TestGCRemovesOnlyWhatHoldsNoWork(t *testing.T) {
 	w.docker.states = map[string]compose.Counts{"acme--orphan": {Total: 1}, "acme--keep": {Running: 2, Total: 2}, "else": {Total: 1}}
 	w.docker.volumes["acme--orphan"] = []string{"acme--orphan_db_data"}
 
-	dry, err := w.env.GC(ctx, true)
+	dry, err := w.env.GC(ctx, GCOptions{DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if dry.Removable() != 3 || len(w.docker.called("downByName")) != 0 || len(w.ids()) != 2 {
 		t.Fatalf("dry run changed things or miscounted: %+v %v", dry, w.docker.calls)
 	}
-	rep, err := w.env.GC(ctx, false)
+	rep, err := w.env.GC(ctx, GCOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestGCKeepsAWorktreeGitCannotCheck(t *testing.T) {
 	loose := filepath.Join(w.root, "acme--loose")
 	w.git.addWorktree(t, w.repo, loose)
 	w.git.fail["Changes"] = errors.New("git status: exit status 128")
-	rep, err := w.env.GC(context.Background(), false)
+	rep, err := w.env.GC(context.Background(), GCOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -183,6 +183,10 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 	if err := e.ready(ctx, in); err != nil {
 		return res, err
 	}
+	if err := e.checkRestore(kind, in); err != nil {
+		return res, err
+	}
+	e.thawLeftovers(ctx, in.ID)
 	own, err := e.Docker.PS(ctx, e.project(in, lc, nil))
 	if err != nil {
 		return res, fail.With(fail.CodeError, runDoctor, err)
@@ -273,12 +277,14 @@ func (w lineWriter) Write(b []byte) (int, error) {
 type StopResult struct {
 	Instance       *Instance
 	VolumesRemoved bool
+	Snapshot       string // taken before the volumes went (local-prod)
 }
 
 // DownOptions are the flags of down.
 type DownOptions struct {
-	Volumes bool // remove the volumes too
-	NoHooks bool // do not run the pre-down hooks
+	Volumes    bool // remove the volumes too
+	NoHooks    bool // do not run the pre-down hooks
+	NoSnapshot bool // local-prod: remove the volumes without taking a snapshot first
 }
 
 // Down takes the instance of kind down, with its volumes when asked.
@@ -296,10 +302,19 @@ func (e *Env) Down(ctx context.Context, kind config.Kind, o DownOptions) (StopRe
 	if err := e.runHooks(ctx, hooks.PreDown, in, o.NoHooks); err != nil {
 		return StopResult{}, err
 	}
+	var res StopResult
+	if o.Volumes && kind == config.KindLocalProd && !o.NoSnapshot {
+		snap, err := e.snapshotBeforeLoss(ctx, kind, in.ID, "before-down")
+		if err != nil {
+			return StopResult{}, err
+		}
+		res.Snapshot = snap
+	}
 	if err := e.Docker.Down(ctx, e.project(in, lc, nil), o.Volumes, io.Discard, e.Err); err != nil {
 		return StopResult{}, fail.With(fail.CodeError, fail.Say("See the compose output above"), err)
 	}
-	return StopResult{Instance: in, VolumesRemoved: o.Volumes}, nil
+	res.Instance, res.VolumesRemoved = in, o.Volumes
+	return res, nil
 }
 
 // LogOptions are the flags of logs.

@@ -135,6 +135,43 @@ func (d Docker) Sizes(ctx context.Context) map[string]int64 {
 	return out
 }
 
+// LabelledVolume is a volume and the compose project it belongs to.
+type LabelledVolume struct{ Name, Project string }
+
+// AllVolumes lists every volume that carries a compose project label.
+func (d Docker) AllVolumes(ctx context.Context) ([]LabelledVolume, error) {
+	o, err := d.out(ctx, "volume", "ls", "--filter", "label="+ProjectLabel, "--format", fmt.Sprintf("{{.Name}}\t{{.Label %q}}", ProjectLabel))
+	if err != nil {
+		return nil, err
+	}
+	var out []LabelledVolume
+	for _, line := range strings.Split(o, "\n") {
+		if name, p, ok := strings.Cut(line, "\t"); ok && name != "" {
+			out = append(out, LabelledVolume{Name: name, Project: p})
+		}
+	}
+	return out, nil
+}
+
+// Paused lists the ids of the project's paused containers (a snapshot killed mid-copy
+// leaves them so).
+func (d Docker) Paused(ctx context.Context, project string) ([]string, error) {
+	o, err := d.out(ctx, "ps", "-q", "--filter", "status=paused", "--filter", "label="+ProjectLabel+"="+project)
+	if err != nil || o == "" {
+		return nil, err
+	}
+	return strings.Fields(o), nil
+}
+
+// Unpause thaws containers.
+func (d Docker) Unpause(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := d.out(ctx, append([]string{"unpause"}, ids...)...)
+	return err
+}
+
 // Running lists the ids of the project's running containers.
 func (d Docker) Running(ctx context.Context, project string) ([]string, error) {
 	o, err := d.out(ctx, "ps", "-q", "--filter", "label="+ProjectLabel+"="+project)
@@ -152,9 +189,7 @@ func (d Docker) Pause(ctx context.Context, ids []string) (func(), error) {
 	if _, err := d.out(ctx, append([]string{"pause"}, ids...)...); err != nil {
 		return func() {}, fmt.Errorf("pause the writers: %w", err)
 	}
-	return func() {
-		_, _ = d.out(context.WithoutCancel(ctx), append([]string{"unpause"}, ids...)...)
-	}, nil
+	return func() { _ = d.Unpause(context.WithoutCancel(ctx), ids) }, nil
 }
 
 // helper starts (run) or only creates a helper container with volume at /v.

@@ -56,7 +56,12 @@ func (m Manifest) StoredBytes() int64 {
 }
 
 // Store keeps snapshots under Root/<instance>/<name>/.
-type Store struct{ Root string }
+type Store struct {
+	Root string
+	// Step, when set, is called after each volume is saved (the crash tests kill the
+	// process there).
+	Step func(name string)
+}
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
@@ -171,6 +176,9 @@ func (s Store) Take(ctx context.Context, d Docker, image, instance, project, nam
 			return Manifest{}, err
 		}
 		m.Volumes = append(m.Volumes, e)
+		if s.Step != nil {
+			s.Step("snapshot:volume")
+		}
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/core"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/shared"
+	"github.com/ktrdr/sandbox/pkg/snapshot"
 	"github.com/ktrdr/sandbox/pkg/stats"
 )
 
@@ -84,6 +85,50 @@ func (s *screen) started(r core.StartResult, err error) {
 	}
 }
 
+func (s *screen) snapshotTaken(m snapshot.Manifest) {
+	var data int64
+	for _, v := range m.Volumes {
+		data += v.TarBytes
+	}
+	s.printf("Snapshot %s of %s: %d volume(s), %s of data stored in %s\n", m.Name, m.Instance, len(m.Volumes), shared.FormatSize(data), shared.FormatSize(m.StoredBytes()))
+	s.printf("  %s\n", m.Dir)
+	s.printf("Restore it with: %s\n", s.spell(config.KindSandbox, "restore", "-name="+m.Name))
+}
+
+func (s *screen) snapshotList(l core.SnapshotList, asJSON bool) error {
+	if asJSON {
+		return writeJSON(s.out, l)
+	}
+	if len(l.Snapshots) == 0 {
+		s.printf("No snapshots.\n")
+		s.printf("Take one with: %s\n", s.spell(config.KindSandbox, "snapshot", ""))
+		return nil
+	}
+	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tSNAPSHOT\tCREATED\tAGE\tDATA\tSTORED")
+	for _, r := range l.Snapshots {
+		inst := r.Instance
+		if !r.Registered {
+			inst += " (destroyed)"
+		}
+		created, _ := time.Parse("2006-01-02T15:04:05.000000+00:00", r.CreatedAt)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", inst, r.Name, created.Local().Format("2006-01-02 15:04"), age(time.Since(created)), shared.FormatSize(r.DataBytes), shared.FormatSize(r.StoredBytes))
+	}
+	return tw.Flush()
+}
+
+func age(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
 func (s *screen) stopped(r core.StopResult) {
 	if r.VolumesRemoved {
 		s.printf("Instance stopped; volumes removed\n")
@@ -93,6 +138,10 @@ func (s *screen) stopped(r core.StopResult) {
 }
 
 func (s *screen) destroyed(r core.DestroyResult) {
+	if r.Snapshot != "" {
+		s.printf("Snapshot kept: %s (restore it into a new sandbox with: %s)\n", r.Snapshot,
+			s.spell(config.KindSandbox, "create", "<name> -seed="+r.ID+":"+r.Snapshot))
+	}
 	if r.Kind == config.KindLocalProd {
 		s.printf("✓ Registry cleared\n")
 		s.printf("Local-prod destroyed\n")
@@ -336,6 +385,15 @@ func (s *screen) gc(rep core.GCReport) {
 				s.printf("keeping unregistered worktree %s: %s\n", it.Target, it.Error)
 			} else {
 				s.printf("keeping unregistered worktree %s: it has uncommitted changes (%s)\n", it.Target, preview(it.Changes))
+			}
+		case core.OrphanedVolume:
+			what := map[bool]string{true: "would remove", false: "orphaned"}[rep.DryRun]
+			if it.Done {
+				what = "removed"
+			}
+			s.printf("%s volume %s of %s (%s)\n", what, it.Target, it.Path, shared.FormatSize(it.Bytes))
+			if it.Error != "" {
+				s.printf("  kept: %s\n", it.Error)
 			}
 		case core.LooseWorktree:
 			s.printf("%s unregistered worktree %s (its branch is kept)\n", verb, it.Target)

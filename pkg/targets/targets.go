@@ -161,10 +161,10 @@ func (s *screen) ask(question string) (bool, error) {
 // Create makes a sandbox: a git worktree beside the repository on its own port slot, with
 // the ignored files .worktreeinclude names copied in. Flags: -branch=B (existing branch
 // checked out, or new), -slot=N (a free sandbox slot; default the lowest), -noInclude,
-// -noHooks.
-func (Sandbox) Create(ctx context.Context, name string, branch *string, slot *int, noInclude, noHooks *bool) error {
+// -noHooks, -seed=INSTANCE[:SNAPSHOT] (the volumes start with that data).
+func (Sandbox) Create(ctx context.Context, name string, branch *string, slot *int, noInclude, noHooks *bool, seed *string) error {
 	return run(func(e *core.Env, s *screen) error {
-		res, err := e.Create(ctx, name, core.CreateOptions{Branch: val(branch), Slot: slot, NoInclude: val(noInclude), NoHooks: val(noHooks)})
+		res, err := e.Create(ctx, name, core.CreateOptions{Branch: val(branch), Slot: slot, NoInclude: val(noInclude), NoHooks: val(noHooks), Seed: val(seed)})
 		if err == nil {
 			s.initResult(res)
 		}
@@ -194,9 +194,35 @@ func (Sandbox) List(ctx context.Context, json, watch *bool) error {
 
 // Destroy removes the sandbox in the current directory: containers, volumes, worktree
 // (never its branch) and registry entry. Flags: -force, -keepWorktree, -discardChanges,
-// -noHooks.
-func (Sandbox) Destroy(ctx context.Context, force, keepWorktree, discardChanges, noHooks *bool) error {
-	return destroyTarget(ctx, config.KindSandbox, core.DestroyOptions{Force: val(force), KeepWorktree: val(keepWorktree), DiscardChanges: val(discardChanges), NoHooks: val(noHooks)})
+// -noHooks, -snapshot (keep a snapshot of the volumes first).
+func (Sandbox) Destroy(ctx context.Context, force, keepWorktree, discardChanges, noHooks, snapshot *bool) error {
+	return destroyTarget(ctx, config.KindSandbox, core.DestroyOptions{Force: val(force), KeepWorktree: val(keepWorktree), DiscardChanges: val(discardChanges), NoHooks: val(noHooks), Snapshot: val(snapshot)})
+}
+
+// Snapshot copies the sandbox's volumes into a snapshot (writers paused meanwhile).
+// Flags: -name=N (default: the time), -delete=N removes one instead, -from=ID with
+// -delete names another instance's (a destroyed one's too).
+func (Sandbox) Snapshot(ctx context.Context, name, delete, from *string) error {
+	return snapshotTarget(ctx, config.KindSandbox, val(name), val(delete), val(from))
+}
+
+// Snapshots lists snapshots with their sizes and ages: this sandbox's, or every
+// instance's with -all (or outside a sandbox). Flags: -json, -all.
+func (Sandbox) Snapshots(ctx context.Context, json, all *bool) error {
+	return run(func(e *core.Env, s *screen) error {
+		l, err := e.Snapshots(config.KindSandbox, val(all))
+		if err != nil {
+			return err
+		}
+		return s.snapshotList(l, val(json))
+	})
+}
+
+// Restore gives the sandbox the data of a snapshot, then starts it and runs the gate.
+// Flags: -name=N (required), -from=ID (another instance's snapshot), -noSecrets,
+// -timeout=2m.
+func (Sandbox) Restore(ctx context.Context, name, from *string, noSecrets *bool, timeout *time.Duration) error {
+	return restoreTarget(ctx, config.KindSandbox, val(name), val(from), core.StartOptions{NoSecrets: val(noSecrets), Timeout: val(timeout)})
 }
 
 // Up starts the sandbox in the current directory and waits for the startability gate.
@@ -250,10 +276,11 @@ func (Sandbox) Doctor(ctx context.Context, json *bool) error {
 }
 
 // Gc finds stale registry entries, orphaned compose projects and unregistered worktrees,
-// and removes what cannot hold user work. Flag: -dryRun.
-func (Sandbox) Gc(ctx context.Context, dryRun *bool) error {
+// and removes what cannot hold user work. Flags: -dryRun, -volumes (also orphaned
+// volumes, with sizes; removed after a yes, or with -force).
+func (Sandbox) Gc(ctx context.Context, dryRun, volumes, force *bool) error {
 	return run(func(e *core.Env, s *screen) error {
-		rep, err := e.GC(ctx, val(dryRun))
+		rep, err := e.GC(ctx, core.GCOptions{DryRun: val(dryRun), Volumes: val(volumes), Force: val(force)})
 		s.gc(rep)
 		return err
 	})
@@ -270,15 +297,28 @@ func (LocalProd) Up(ctx context.Context, noWait, build *bool, timeout *time.Dura
 	return upTarget(ctx, config.KindLocalProd, core.StartOptions{NoWait: val(noWait), Build: val(build), Timeout: val(timeout), NoSecrets: val(noSecrets), NoHooks: val(noHooks)})
 }
 
-// Down stops local-prod; volumes are kept unless -volumes. Flag: -noHooks.
-func (LocalProd) Down(ctx context.Context, volumes, noHooks *bool) error {
-	return downTarget(ctx, config.KindLocalProd, core.DownOptions{Volumes: val(volumes), NoHooks: val(noHooks)})
+// Down stops local-prod; volumes are kept unless -volumes, and then a snapshot of them is
+// taken first unless -noSnapshot. Flags: -volumes, -noHooks, -noSnapshot.
+func (LocalProd) Down(ctx context.Context, volumes, noHooks, noSnapshot *bool) error {
+	return downTarget(ctx, config.KindLocalProd, core.DownOptions{Volumes: val(volumes), NoHooks: val(noHooks), NoSnapshot: val(noSnapshot)})
 }
 
-// Destroy removes local-prod's containers, volumes, env file and registry entry; the
-// clone is always kept. Flags: -force, -noHooks.
-func (LocalProd) Destroy(ctx context.Context, force, noHooks *bool) error {
-	return destroyTarget(ctx, config.KindLocalProd, core.DestroyOptions{Force: val(force), NoHooks: val(noHooks)})
+// Destroy removes local-prod's containers, volumes, env file and registry entry, after a
+// snapshot of its volumes (unless -noSnapshot); the clone is always kept. Flags: -force,
+// -noHooks, -noSnapshot.
+func (LocalProd) Destroy(ctx context.Context, force, noHooks, noSnapshot *bool) error {
+	return destroyTarget(ctx, config.KindLocalProd, core.DestroyOptions{Force: val(force), NoHooks: val(noHooks), NoSnapshot: val(noSnapshot)})
+}
+
+// Snapshot copies local-prod's volumes into a snapshot. Flags: -name=N, -delete=N.
+func (LocalProd) Snapshot(ctx context.Context, name, delete *string) error {
+	return snapshotTarget(ctx, config.KindLocalProd, val(name), val(delete), "")
+}
+
+// Restore gives local-prod the data of a snapshot, then starts it and runs the gate.
+// Flags: -name=N (required), -from=ID, -noSecrets, -timeout=2m.
+func (LocalProd) Restore(ctx context.Context, name, from *string, noSecrets *bool, timeout *time.Duration) error {
+	return restoreTarget(ctx, config.KindLocalProd, val(name), val(from), core.StartOptions{NoSecrets: val(noSecrets), Timeout: val(timeout)})
 }
 
 // Status shows local-prod's containers, URLs and shared data. Flag: -json.
@@ -343,4 +383,38 @@ func statusTarget(ctx context.Context, kind config.Kind, asJSON bool) error {
 
 func logsTarget(ctx context.Context, kind config.Kind, o core.LogOptions) error {
 	return run(func(e *core.Env, _ *screen) error { return e.Logs(ctx, kind, o) })
+}
+
+func snapshotTarget(ctx context.Context, kind config.Kind, name, del, from string) error {
+	return run(func(e *core.Env, s *screen) error {
+		if del != "" {
+			if name != "" {
+				return fail.New(fail.CodeUsage, fail.Say("Use one of them"), "-name and -delete cannot be used together")
+			}
+			if err := e.DeleteSnapshot(kind, del, from); err != nil {
+				return err
+			}
+			s.printf("Snapshot %s deleted\n", del)
+			return nil
+		}
+		if from != "" {
+			return fail.New(fail.CodeUsage, fail.Say("A snapshot is taken of the instance you are in; -from goes with -delete"), "-from needs -delete")
+		}
+		m, err := e.Snapshot(ctx, kind, name)
+		if err == nil {
+			s.snapshotTaken(m)
+		}
+		return err
+	})
+}
+
+func restoreTarget(ctx context.Context, kind config.Kind, name, from string, o core.StartOptions) error {
+	return run(func(e *core.Env, s *screen) error {
+		if name == "" {
+			return fail.New(fail.CodeUsage, fail.Run("Name the snapshot: -name=N (list them with %s)", fail.Do(string(kind), "snapshots", "")), "-name is required")
+		}
+		res, err := e.Restore(ctx, kind, name, from, o)
+		s.started(res.Start, err)
+		return err
+	})
 }
