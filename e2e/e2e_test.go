@@ -4,6 +4,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"errors"
 
@@ -70,7 +72,12 @@ func run(m *testing.M) int {
 	if realEnv["DOCKER_CONFIG"] == "" {
 		realEnv["DOCKER_CONFIG"] = filepath.Join(home, ".docker")
 	}
-	return m.Run()
+	code := m.Run()
+	// The suites build the demo image under a tag of their own; leave no tag behind.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_ = exec.CommandContext(ctx, "docker", "image", "rm", "-f", demoImage).Run()
+	return code
 }
 
 // env is the environment of a command run by the suites in work.
