@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -204,8 +203,14 @@ func (e *Env) Restore(ctx context.Context, kind config.Kind, name, from string, 
 		return RestoreResult{}, fail.With(fail.CodeError, fail.Say("The helper image is built with the local Go toolchain and Docker; check both"), err)
 	}
 	e.say("Restoring %s from snapshot %s of %s (%s)", in.ID, m.Name, m.Instance, shared.FormatSize(m.StoredBytes()))
-	if err := e.Docker.Down(ctx, e.project(in, e.Config.Lifecycle(kind), nil), false, io.Discard, e.Err); err != nil {
-		return RestoreResult{}, fail.With(fail.CodeError, fail.Say("Nothing was changed; see the compose output above"), err)
+	var targets []string
+	for _, v := range m.Volumes {
+		targets = append(targets, in.ID+"_"+v.Short)
+	}
+	if n, err := d.StopUsers(ctx, targets); err != nil {
+		return RestoreResult{}, fail.With(fail.CodeError, fail.Run("Nothing was changed; check Docker with: %s", fail.Do(fail.Sandbox, "doctor", "")), err)
+	} else if n > 0 {
+		e.say("Stopped %d container(s) that use these volumes", n)
 	}
 	if err := store.BeginRestore(in.ID, name); err != nil {
 		return RestoreResult{}, fail.With(fail.CodeError, fail.Say("Check "+store.Root), err)

@@ -172,6 +172,31 @@ func (d Docker) Unpause(ctx context.Context, ids []string) error {
 	return err
 }
 
+// StopUsers stops the running containers that mount any of volumes, and only those: a
+// restore must not write under a live database, and the rest of the stack can keep
+// running. It returns how many it stopped.
+func (d Docker) StopUsers(ctx context.Context, volumes []string) (int, error) {
+	var ids []string
+	seen := map[string]bool{}
+	for _, v := range volumes {
+		o, err := d.out(ctx, "ps", "-q", "--filter", "volume="+v)
+		if err != nil {
+			return 0, err
+		}
+		for _, id := range strings.Fields(o) {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	_, err := execx.Output(ctx, execx.Cmd{Name: "docker", Args: append([]string{"stop", "--time", "10"}, ids...), Env: d.Env, Timeout: 2 * time.Minute})
+	return len(ids), err
+}
+
 // Running lists the ids of the project's running containers.
 func (d Docker) Running(ctx context.Context, project string) ([]string, error) {
 	o, err := d.out(ctx, "ps", "-q", "--filter", "label="+ProjectLabel+"="+project)

@@ -21,7 +21,7 @@ var flags = map[string][]string{
 	"sandbox:destroy":    {"-force", "-keepWorktree", "-discardChanges", "-noHooks", "-snapshot"},
 	"sandbox:snapshot":   {"-name=", "-delete=", "-from="},
 	"sandbox:snapshots":  {"-json", "-all"},
-	"sandbox:restore":    {"-name=", "-from=", "-noSecrets", "-timeout="},
+	"sandbox:restore":    {"-name=", "-from=", "-noSecrets", "-timeout=", "-noWait"},
 	"sandbox:list":       {"-json", "-watch"},
 	"sandbox:status":     {"-json"},
 	"sandbox:logs":       {"-service=", "-follow", "-tail="},
@@ -35,7 +35,7 @@ var flags = map[string][]string{
 	"localProd:down":     {"-volumes", "-noHooks", "-noSnapshot"},
 	"localProd:destroy":  {"-force", "-noHooks", "-noSnapshot"},
 	"localProd:snapshot": {"-name=", "-delete="},
-	"localProd:restore":  {"-name=", "-from=", "-noSecrets", "-timeout="},
+	"localProd:restore":  {"-name=", "-from=", "-noSecrets", "-timeout=", "-noWait"},
 	"localProd:status":   {"-json"},
 	"localProd:logs":     {"-service=", "-follow", "-tail="},
 }

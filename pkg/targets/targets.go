@@ -220,9 +220,9 @@ func (Sandbox) Snapshots(ctx context.Context, json, all *bool) error {
 
 // Restore gives the sandbox the data of a snapshot, then starts it and runs the gate.
 // Flags: -name=N (required), -from=ID (another instance's snapshot), -noSecrets,
-// -timeout=2m.
-func (Sandbox) Restore(ctx context.Context, name, from *string, noSecrets *bool, timeout *time.Duration) error {
-	return restoreTarget(ctx, config.KindSandbox, val(name), val(from), core.StartOptions{NoSecrets: val(noSecrets), Timeout: val(timeout)})
+// -timeout=2m, -noWait.
+func (Sandbox) Restore(ctx context.Context, name, from *string, noSecrets *bool, timeout *time.Duration, noWait *bool) error {
+	return restoreTarget(ctx, config.KindSandbox, val(name), val(from), core.StartOptions{NoSecrets: val(noSecrets), Timeout: val(timeout), NoWait: val(noWait)})
 }
 
 // Up starts the sandbox in the current directory and waits for the startability gate.
@@ -316,9 +316,9 @@ func (LocalProd) Snapshot(ctx context.Context, name, delete *string) error {
 }
 
 // Restore gives local-prod the data of a snapshot, then starts it and runs the gate.
-// Flags: -name=N (required), -from=ID, -noSecrets, -timeout=2m.
-func (LocalProd) Restore(ctx context.Context, name, from *string, noSecrets *bool, timeout *time.Duration) error {
-	return restoreTarget(ctx, config.KindLocalProd, val(name), val(from), core.StartOptions{NoSecrets: val(noSecrets), Timeout: val(timeout)})
+// Flags: -name=N (required), -from=ID, -noSecrets, -timeout=2m, -noWait.
+func (LocalProd) Restore(ctx context.Context, name, from *string, noSecrets *bool, timeout *time.Duration, noWait *bool) error {
+	return restoreTarget(ctx, config.KindLocalProd, val(name), val(from), core.StartOptions{NoSecrets: val(noSecrets), Timeout: val(timeout), NoWait: val(noWait)})
 }
 
 // Status shows local-prod's containers, URLs and shared data. Flag: -json.
