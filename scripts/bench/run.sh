@@ -3,18 +3,25 @@
 # in the same run (machines are noisy; absolute seconds mean little):
 #   copy    sandbox:initShared -from  vs  cp -a          (1 GiB in 64 files; 20k small files)
 #   rerun   initShared over unchanged data  vs  its first run
+#   disk    initShared -from  vs  cp -a, each until the data is on disk (then sync):
+#           1 GiB in 1000 files + 20,000 small files, median of 3 interleaved pairs
 #   stats   sandbox:status (Shared Data of 100k files)  vs  du -sb
 #   list    sandbox:list / sandbox:status with 10 running instances  vs  docker compose ls +
 #           docker stats --no-stream
 #   up      sandbox:up to gate PASSED  vs  docker compose up -d --wait   (needs Docker)
+#   snap    sandbox:snapshot of a 1 GiB volume  vs  docker cp | zstd -1 to a file;
+#           sandbox:restore  vs  zstd -d | docker cp;  create -seed  vs  restore
 #   create  sandbox:create with a 200 MB .worktreeinclude  vs  git worktree add + cp -a;
 #           sandbox:create -noInclude  vs  git worktree add alone
-# Usage: scripts/bench/run.sh [copy|stats|list|up|create ...]   (default: all)
+# Usage: scripts/bench/run.sh [copy|disk|stats|list|up|create|snap ...]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
 work=$(mktemp -d /tmp/sandbox-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# Sandboxes made off this checkout leave their branches (destroy keeps branches): remove
+# the ones the benchmarks made.
+cleanup() { git -C "$repo" for-each-ref --format='%(refname:short)' 'refs/heads/ktrdr--*bench*' 'refs/heads/ktrdr--lb*' | xargs -r git -C "$repo" branch -D -q; rm -rf "$work"; }
+trap cleanup EXIT
 # Keep Go's caches where they are; only the tool's state moves to the temp home.
 export GOPATH=$(go env GOPATH) GOMODCACHE=$(go env GOMODCACHE) GOCACHE=$(go env GOCACHE)
 export HOME="$work/home" GIT_CONFIG_GLOBAL="$work/gitconfig" SANDBOX_PORT_OFFSET=${SANDBOX_PORT_OFFSET:-21000}
@@ -23,7 +30,7 @@ mkdir -p "$HOME"
 git config --global user.email bench@example.com; git config --global user.name bench
 go tool mage -compile "$work/sandbox" >/dev/null
 sbx="$work/sandbox"
-what=${*:-copy stats list up create}
+what=${*:-copy disk stats list up create snap}
 
 now() { date +%s.%N; }
 # median of N timings of a command (seconds)
@@ -63,6 +70,24 @@ bench_copy() {
     report "initShared -from again, unchanged ($kind)" "$t_rerun" "first initShared -from" "$t_ours"
     rm -rf "$src" "$work/cp" "$HOME/.ktrdr/shared"
   done
+}
+
+bench_disk() {
+  src="$work/src-disk"; mkdir -p "$src/data" "$src/models"
+  for i in $(seq 1000); do head -c $((1<<20)) /dev/urandom >"$src/data/f$i.bin"; done
+  for d in $(seq 100); do mkdir -p "$src/models/d$d"; for f in $(seq 200); do head -c 2048 /dev/urandom >"$src/models/d$d/f$f.json"; done; done
+  local o=() r=()
+  med() { printf '%s\n' "$@" | sort -g | awk '{x[NR]=$1} END {print x[int((NR+1)/2)]}'; }
+  for _ in 1 2 3; do
+    rm -rf "$HOME/.ktrdr/shared" "$work/cp"; sync
+    t0=$(now); "$sbx" sandbox:initShared -from="$src" >/dev/null; sync; o+=("$(echo "$(now) - $t0" | bc -l)")
+    rm -rf "$HOME/.ktrdr/shared" "$work/cp"; sync
+    t0=$(now); mkdir -p "$work/cp" && cp -a "$src/data" "$src/models" "$work/cp/"; sync; r+=("$(echo "$(now) - $t0" | bc -l)")
+  done
+  report "initShared -from to disk (1 GiB + 20k files, sync)" "$(med "${o[@]}")" "cp -a, sync" "$(med "${r[@]}")"
+  t_re=$(timeit 3 "$sbx" sandbox:initShared -from="$src")
+  report "initShared -from again, unchanged" "$t_re" "first initShared -from, sync" "$(med "${o[@]}")"
+  rm -rf "$src" "$work/cp" "$HOME/.ktrdr/shared"
 }
 
 bench_stats() {
@@ -137,6 +162,46 @@ bench_create() {
   report "sandbox:create, 200 MB in 51 included files" "$(med "${a[@]}")" "git worktree add + cp -a" "$(med "${b[@]}")"
   report "sandbox:create -noInclude" "$(med "${c[@]}")" "git worktree add" "$(med "${d[@]}")"
   rm -rf "$r"
+}
+
+bench_snap() {
+  set +o pipefail   # yes | head and friends end by SIGPIPE on purpose
+  docker compose version >/dev/null 2>&1 || { echo "snap: skipped (no docker compose v2)"; return; }
+  (cd "$repo" && "$sbx" sandbox:create snapbench >/dev/null)
+  dir="$(dirname "$repo")/ktrdr--snapbench"
+  (cd "$dir" && "$sbx" sandbox:up -noSecrets -noWait >/dev/null 2>&1 && "$sbx" sandbox:down >/dev/null 2>&1)
+  vol=ktrdr--snapbench_postgres_data
+  # 1 GiB of data in the volume: 32 MiB files, half random, half text-like
+  mkdir -p "$work/fill"
+  for i in $(seq 16); do head -c $((32<<20)) /dev/urandom >"$work/fill/r$i.bin"; done
+  for i in $(seq 16); do yes "2026-11-24,EURUSD,1.0842,1.0845,1.0839,1.0843,1200 $i" | head -c $((32<<20)) >"$work/fill/t$i.csv"; done
+  (cd "$dir" && "$sbx" sandbox:snapshot -name=warmup >/dev/null)   # builds the helper image
+  img=$(docker image ls --filter 'reference=sandbox-helper:*' --format '{{.Repository}}:{{.Tag}}' | awk 'NR==1')
+  c=$(docker create -v "$vol:/v" "$img" idle); docker cp "$work/fill/." "$c:/v/fill"; docker rm -f "$c" >/dev/null
+  ref_snap() { c=$(docker create -v "$vol:/v:ro" "$img" idle); docker cp "$c:/v" - | zstd -1 -q -T0 >"$work/ref.tar.zst"; docker rm -f "$c" >/dev/null; }
+  ours_snap() { (cd "$dir" && { "$sbx" sandbox:snapshot -delete=b >/dev/null 2>&1 || true; } && "$sbx" sandbox:snapshot -name=b); }
+  ref_restore() { c=$(docker run -d -v "$vol:/v" "$img" idle); docker exec "$c" /sandbox-helper stage /v; zstd -d -q -c "$work/ref.tar.zst" | docker cp - "$c:/v/.sandbox-restore"; docker rm -f "$c" >/dev/null; }
+  ours_restore() { (cd "$dir" && "$sbx" sandbox:restore -name=b -noSecrets -noWait); }
+  ours_seed() { (cd "$repo" && "$sbx" sandbox:create seedbench -seed=ktrdr--snapbench:b >/dev/null); }
+  local a=() b=() c2=() d=() e=()
+  med() { printf '%s\n' "$@" | sort -g | awk '{x[NR]=$1} END {print x[int((NR+1)/2)]}'; }
+  for _ in 1 2 3; do
+    t0=$(now); ref_snap >/dev/null 2>&1; a+=("$(echo "$(now) - $t0" | bc -l)")
+    t0=$(now); ours_snap >/dev/null 2>&1; b+=("$(echo "$(now) - $t0" | bc -l)")
+    t0=$(now); ref_restore >/dev/null 2>&1; c2+=("$(echo "$(now) - $t0" | bc -l)")
+    t0=$(now); ours_restore >/dev/null 2>&1; d+=("$(echo "$(now) - $t0" | bc -l)")
+    (cd "$dir" && "$sbx" sandbox:down >/dev/null 2>&1)
+    t0=$(now); ours_seed >/dev/null 2>&1; e+=("$(echo "$(now) - $t0" | bc -l)")
+    (cd "$(dirname "$repo")/ktrdr--seedbench" && "$sbx" sandbox:destroy -force >/dev/null 2>&1)
+  done
+  report "sandbox:snapshot, 1 GiB volume" "$(med "${b[@]}")" "docker cp | zstd -1 > file" "$(med "${a[@]}")"
+  report "sandbox:restore -noWait (data, then compose up)" "$(med "${d[@]}")" "zstd -d | docker cp (staged)" "$(med "${c2[@]}")"
+  report "sandbox:create -seed (1 GiB snapshot)" "$(med "${e[@]}")" "sandbox:restore" "$(med "${d[@]}")"
+  du -sh "$HOME/.ktrdr/snapshots/ktrdr--snapbench/b" | sed 's/^/  stored: /'
+  (cd "$dir" && "$sbx" sandbox:destroy -force >/dev/null 2>&1)
+  docker image rm -f "$img" >/dev/null 2>&1 || true
+  rm -rf "$work/fill" "$work/ref.tar.zst"
+  set -o pipefail
 }
 
 calibrate
