@@ -207,10 +207,13 @@ func (e *Env) Restore(ctx context.Context, kind config.Kind, name, from string, 
 	for _, v := range m.Volumes {
 		targets = append(targets, in.ID+"_"+v.Short)
 	}
-	if n, err := d.StopUsers(ctx, targets); err != nil {
+	started := e.Now()
+	stopped, err := d.StopUsers(ctx, targets)
+	if err != nil {
 		return RestoreResult{}, fail.With(fail.CodeError, fail.Run("Nothing was changed; check Docker with: %s", fail.Do(fail.Sandbox, "doctor", "")), err)
-	} else if n > 0 {
-		e.say("Stopped %d container(s) that use these volumes", n)
+	}
+	if len(stopped) > 0 {
+		e.say("Stopped %d container(s) that use these volumes", len(stopped))
 	}
 	if err := store.BeginRestore(in.ID, name); err != nil {
 		return RestoreResult{}, fail.With(fail.CodeError, fail.Say("Check "+store.Root), err)
@@ -227,7 +230,20 @@ func (e *Env) Restore(ctx context.Context, kind config.Kind, name, from string, 
 		return RestoreResult{}, err
 	}
 	res := RestoreResult{Snapshot: m}
-	res.Start, err = e.Up(ctx, kind, o)
+	if len(stopped) == 0 {
+		// it was not running: bring it up as up does
+		res.Start, err = e.Up(ctx, kind, o)
+		return res, err
+	}
+	// it was running: start what was stopped, the rest never went down
+	if err := d.Start(ctx, stopped); err != nil {
+		return res, fail.With(fail.CodeError, fail.Run("The data is restored; start it with: %s", fail.Do(string(kind), "up", "")), err)
+	}
+	res.Start = StartResult{Kind: kind, Instance: in, URLs: in.Endpoints(e.Config, false)}
+	if o.NoWait {
+		return res, nil
+	}
+	res.Start, err = e.awaitGate(ctx, kind, in, o, res.Start, started)
 	return res, err
 }
 

@@ -219,6 +219,12 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 	if o.NoWait {
 		return res, nil
 	}
+	return e.awaitGate(ctx, kind, in, o, res, started)
+}
+
+// awaitGate runs the startability gate on a started instance and, when it passes, the
+// post-up hooks; res comes back with the gate's report.
+func (e *Env) awaitGate(ctx context.Context, kind config.Kind, in *Instance, o StartOptions, res StartResult, started time.Time) (StartResult, error) {
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = 2 * time.Minute

@@ -174,14 +174,14 @@ func (d Docker) Unpause(ctx context.Context, ids []string) error {
 
 // StopUsers stops the running containers that mount any of volumes, and only those: a
 // restore must not write under a live database, and the rest of the stack can keep
-// running. It returns how many it stopped.
-func (d Docker) StopUsers(ctx context.Context, volumes []string) (int, error) {
+// running. It returns the ones it stopped.
+func (d Docker) StopUsers(ctx context.Context, volumes []string) ([]string, error) {
 	var ids []string
 	seen := map[string]bool{}
 	for _, v := range volumes {
 		o, err := d.out(ctx, "ps", "-q", "--filter", "volume="+v)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		for _, id := range strings.Fields(o) {
 			if !seen[id] {
@@ -191,10 +191,19 @@ func (d Docker) StopUsers(ctx context.Context, volumes []string) (int, error) {
 		}
 	}
 	if len(ids) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	_, err := execx.Output(ctx, execx.Cmd{Name: "docker", Args: append([]string{"stop", "--time", "10"}, ids...), Env: d.Env, Timeout: 2 * time.Minute})
-	return len(ids), err
+	return ids, err
+}
+
+// Start starts stopped containers again.
+func (d Docker) Start(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := d.out(ctx, append([]string{"start"}, ids...)...)
+	return err
 }
 
 // Running lists the ids of the project's running containers.
