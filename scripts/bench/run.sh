@@ -189,13 +189,14 @@ bench_snap() {
     t0=$(now); ref_snap >/dev/null 2>&1; a+=("$(echo "$(now) - $t0" | bc -l)")
     t0=$(now); ours_snap >/dev/null 2>&1; b+=("$(echo "$(now) - $t0" | bc -l)")
     t0=$(now); ref_restore >/dev/null 2>&1; c2+=("$(echo "$(now) - $t0" | bc -l)")
+    (cd "$dir" && "$sbx" sandbox:up -noSecrets -noWait >/dev/null 2>&1)   # restore a running stack
     t0=$(now); ours_restore >/dev/null 2>&1; d+=("$(echo "$(now) - $t0" | bc -l)")
     (cd "$dir" && "$sbx" sandbox:down >/dev/null 2>&1)
     t0=$(now); ours_seed >/dev/null 2>&1; e+=("$(echo "$(now) - $t0" | bc -l)")
     (cd "$(dirname "$repo")/ktrdr--seedbench" && "$sbx" sandbox:destroy -force >/dev/null 2>&1)
   done
   report "sandbox:snapshot, 1 GiB volume" "$(med "${b[@]}")" "docker cp | zstd -1 > file" "$(med "${a[@]}")"
-  report "sandbox:restore -noWait (data, then compose up)" "$(med "${d[@]}")" "zstd -d | docker cp (staged)" "$(med "${c2[@]}")"
+  report "sandbox:restore -noWait (running stack)" "$(med "${d[@]}")" "zstd -d | docker cp (staged)" "$(med "${c2[@]}")"
   report "sandbox:create -seed (1 GiB snapshot)" "$(med "${e[@]}")" "sandbox:restore" "$(med "${d[@]}")"
   du -sh "$HOME/.ktrdr/snapshots/ktrdr--snapbench/b" | sed 's/^/  stored: /'
   (cd "$dir" && "$sbx" sandbox:destroy -force >/dev/null 2>&1)
