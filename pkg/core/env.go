@@ -62,7 +62,8 @@ type Git interface {
 	MainRepo(ctx context.Context, dir string) (string, error)
 	BranchExists(ctx context.Context, repo, branch string) (bool, error)
 	DeleteBranch(ctx context.Context, repo, branch string) error
-	WorktreeAdd(ctx context.Context, repo, path, branch string) error
+	Locate(ctx context.Context, dir string) (top, mainRepo string, err error)
+	AddWorktree(ctx context.Context, repo, path, branch string, existing bool) error
 	WorktreeRemove(ctx context.Context, repo, path string, force bool) error
 	WorktreePrune(ctx context.Context, repo string) error
 	WorktreeList(ctx context.Context, repo string) ([]gitx.WorktreeInfo, error)

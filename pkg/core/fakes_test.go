@@ -121,6 +121,22 @@ func (g *fakeGit) DeleteBranch(_ context.Context, repo, branch string) error {
 	return nil
 }
 
+func (g *fakeGit) Locate(ctx context.Context, dir string) (string, string, error) {
+	top, err := g.TopLevel(ctx, dir)
+	if err != nil {
+		return "", "", err
+	}
+	repo, err := g.MainRepo(ctx, top)
+	return top, repo, err
+}
+
+func (g *fakeGit) AddWorktree(ctx context.Context, repo, path, branch string, existing bool) error {
+	if !existing && g.branches[repo][branch] {
+		return fmt.Errorf("fatal: a branch named '%s' already exists", branch)
+	}
+	return g.WorktreeAdd(ctx, repo, path, branch)
+}
+
 // WorktreeAdd makes the branch first, as git does, then the directory.
 func (g *fakeGit) WorktreeAdd(_ context.Context, repo, path, branch string) error {
 	if branch == "" {

@@ -53,13 +53,9 @@ func (e *Env) Create(ctx context.Context, name string, o CreateOptions) (InitRes
 			return InitResult{}, err
 		}
 	}
-	top, err := e.Git.TopLevel(ctx, e.Cwd)
+	_, repo, err := e.Git.Locate(ctx, e.Cwd)
 	if err != nil {
 		return InitResult{}, e.gitFailed(ctx, fail.Say("Run it inside the repository whose stack you want to sandbox"), err)
-	}
-	repo, err := e.Git.MainRepo(ctx, top)
-	if err != nil {
-		return InitResult{}, e.gitFailed(ctx, fail.Say("Run it inside a clone with a working tree"), err)
 	}
 	path := filepath.Join(filepath.Dir(repo), id)
 	if _, err := os.Lstat(path); err == nil {
@@ -84,7 +80,7 @@ func (e *Env) Create(ctx context.Context, name string, o CreateOptions) (InitRes
 	var included *include.Result
 	in, err := e.register(ctx, config.KindSandbox, entry, o.Slot, func() error {
 		e.say("Creating worktree at %s...", path)
-		if err := e.Git.WorktreeAdd(ctx, repo, path, o.Branch); err != nil {
+		if err := e.Git.AddWorktree(ctx, repo, path, branch, hadBranch); err != nil {
 			return e.gitFailed(ctx, fail.Say("Nothing was created; see git's message"), err)
 		}
 		e.step("create:worktree")
