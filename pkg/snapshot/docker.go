@@ -89,8 +89,8 @@ func (d Docker) EnsureHelper(ctx context.Context) (string, error) {
 
 // Volume is one named volume of a compose project.
 type Volume struct {
-	Name  string `json:"name"`  // the engine's name, e.g. ktrdr--a_postgres_data
-	Short string `json:"short"` // the compose file's name for it, e.g. postgres_data
+	Name  string `json:"name"`  // the engine's name, e.g. acme--a_db_data
+	Short string `json:"short"` // the compose file's name for it, e.g. db_data
 	Size  int64  `json:"-"`     // as the engine last measured it, for progress
 }
 
