@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/fail"
@@ -47,29 +48,38 @@ func (e *Env) snapshotOf(ctx context.Context, kind config.Kind, id, name string)
 	if err := snapshot.CheckName(name); err != nil {
 		return snapshot.Manifest{}, fail.With(fail.CodeUsage, fail.Say("Give -name=NAME, e.g. -name=before-migration"), err)
 	}
-	if err := e.checkDocker(ctx); err != nil {
-		return snapshot.Manifest{}, err
-	}
+	// The four questions to the engine go out at once: each docker call is a round trip,
+	// and a snapshot's fixed cost is mostly those.
 	d := e.snapDocker()
-	vols, err := d.Volumes(ctx, id)
-	if err != nil {
-		return snapshot.Manifest{}, fail.With(fail.CodeError, runDoctor, err)
+	var (
+		vols                  []snapshot.Volume
+		sizes                 map[string]int64
+		image                 string
+		running               []string
+		volErr, imgErr, psErr error
+		wg                    sync.WaitGroup
+	)
+	wg.Add(4)
+	go func() { defer wg.Done(); vols, volErr = d.Volumes(ctx, id) }()
+	go func() { defer wg.Done(); sizes = d.Sizes(ctx) }()
+	go func() { defer wg.Done(); image, imgErr = d.EnsureHelper(ctx) }()
+	go func() { defer wg.Done(); running, psErr = d.Running(ctx, id) }()
+	wg.Wait()
+	if volErr != nil || psErr != nil {
+		if err := e.checkDocker(ctx); err != nil {
+			return snapshot.Manifest{}, err // says which part of Docker is missing
+		}
+		return snapshot.Manifest{}, fail.With(fail.CodeError, runDoctor, errors.Join(volErr, psErr))
 	}
 	if len(vols) == 0 {
 		return snapshot.Manifest{}, fail.New(fail.CodeError, fail.Run("Start it once so compose creates them: %s", fail.Do(string(kind), "up", "")),
 			"%s has no named volumes to snapshot", id)
 	}
-	sizes := d.Sizes(ctx)
 	for i := range vols {
 		vols[i].Size = sizes[vols[i].Name]
 	}
-	image, err := d.EnsureHelper(ctx)
-	if err != nil {
-		return snapshot.Manifest{}, fail.With(fail.CodeError, fail.Say("The helper image is built with the local Go toolchain and Docker; check both"), err)
-	}
-	running, err := d.Running(ctx, id)
-	if err != nil {
-		return snapshot.Manifest{}, fail.With(fail.CodeError, runDoctor, err)
+	if imgErr != nil {
+		return snapshot.Manifest{}, fail.With(fail.CodeError, fail.Say("The helper image is built with the local Go toolchain and Docker; check both"), imgErr)
 	}
 	e.say("Snapshot %s of %s: %d volume(s), %d running container(s) paused while copying", name, id, len(vols), len(running))
 	thaw, err := d.Pause(ctx, running)
@@ -194,13 +204,18 @@ func (e *Env) Restore(ctx context.Context, kind config.Kind, name, from string, 
 	if err != nil {
 		return RestoreResult{}, e.snapshotMissing(kind, name, src, err)
 	}
-	if err := e.ready(ctx, in); err != nil {
-		return RestoreResult{}, err
-	}
 	d := e.snapDocker()
-	image, err := d.EnsureHelper(ctx)
-	if err != nil {
-		return RestoreResult{}, fail.With(fail.CodeError, fail.Say("The helper image is built with the local Go toolchain and Docker; check both"), err)
+	var image string
+	var imgErr error
+	helperDone := make(chan struct{})
+	go func() { defer close(helperDone); image, imgErr = d.EnsureHelper(ctx) }()
+	readyErr := e.ready(ctx, in)
+	<-helperDone
+	if readyErr != nil {
+		return RestoreResult{}, readyErr
+	}
+	if imgErr != nil {
+		return RestoreResult{}, fail.With(fail.CodeError, fail.Say("The helper image is built with the local Go toolchain and Docker; check both"), imgErr)
 	}
 	e.say("Restoring %s from snapshot %s of %s (%s)", in.ID, m.Name, m.Instance, shared.FormatSize(m.StoredBytes()))
 	var targets []string
