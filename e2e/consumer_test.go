@@ -79,6 +79,7 @@ func TestConsumerAcme(t *testing.T) {
 	t.Cleanup(func() {
 		for _, p := range []string{"acme--a", "acme-prod"} {
 			bounded(t, 90*time.Second, "docker", "compose", "--project-name", p, "down", "--volumes", "--remove-orphans", "--timeout", "1")
+			removeLabelled(t, p)
 		}
 		bounded(t, 30*time.Second, "docker", "image", "rm", "-f", image)
 	})

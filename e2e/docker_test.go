@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -89,7 +90,9 @@ func (s *stack) must(dir string, args ...string) string {
 func (s *stack) cleanup(projects ...string) {
 	s.t.Cleanup(func() {
 		for _, p := range projects {
-			_ = exec.Command("docker", "compose", "--project-name", p, "down", "--volumes", "--remove-orphans", "--timeout", "1").Run()
+			bounded(s.t, 90*time.Second, "docker", "compose", "--project-name", p, "down", "--volumes", "--remove-orphans", "--timeout", "1")
+			// compose without its file may not know the project's volumes: remove by label
+			removeLabelled(s.t, p)
 		}
 	})
 }
@@ -452,5 +455,26 @@ func TestDockerOrphansAndGC(t *testing.T) {
 	}
 	if out := s.must(repo, "sandbox:gc"); !strings.Contains(out, "Nothing to clean up") {
 		t.Errorf("second gc:\n%s", out)
+	}
+}
+
+// removeLabelled removes every container and volume labelled as compose project p.
+func removeLabelled(t *testing.T, p string) {
+	label := "label=com.docker.compose.project=" + p
+	for _, kind := range []string{"container", "volume"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		args := []string{kind, "ls", "-q", "--filter", label}
+		if kind == "container" {
+			args = []string{"ps", "-aq", "--filter", label}
+		}
+		out, _ := exec.CommandContext(ctx, "docker", args...).Output()
+		cancel()
+		if ids := strings.Fields(string(out)); len(ids) > 0 {
+			rm := append([]string{kind, "rm", "-f"}, ids...)
+			if kind == "container" {
+				rm = append([]string{"rm", "-f"}, ids...)
+			}
+			bounded(t, 60*time.Second, "docker", rm...)
+		}
 	}
 }
