@@ -492,14 +492,16 @@ func (e *Env) teardown(ctx context.Context, kind config.Kind, in *Instance, entr
 		if err := e.checkDocker(ctx); err != nil {
 			res.DockerSkipped = err.Error()
 			e.warn("could not stop containers: %v (gc can remove them later)", err)
-		} else if err := e.Docker.Down(ctx, e.project(in, lc, nil), true, io.Discard, e.Err); err != nil {
+			break
+		}
+		e.removeHelpersOf(ctx, in.ID)
+		if err := e.Docker.Down(ctx, e.project(in, lc, nil), true, io.Discard, e.Err); err != nil {
 			if ctx.Err() != nil {
 				return res, interrupted(ctx)
 			}
 			return res, fail.With(fail.CodeError, fail.Say("Nothing else was changed; fix Docker and retry"), err)
-		} else {
-			e.say("✓ Containers stopped and volumes removed")
 		}
+		e.say("✓ Containers stopped and volumes removed")
 	}
 	e.step("destroy:down")
 	if ctx.Err() != nil {

@@ -75,9 +75,12 @@ func (e *Env) snapshotOf(ctx context.Context, kind config.Kind, id, name string)
 		return snapshot.Manifest{}, fail.New(fail.CodeError, fail.Run("Start it once so compose creates them: %s", fail.Do(string(kind), "up", "")),
 			"%s has no named volumes to snapshot", id)
 	}
+	names := make([]string, len(vols))
 	for i := range vols {
 		vols[i].Size = sizes[vols[i].Name]
+		names[i] = vols[i].Name
 	}
+	d.RemoveHelpers(ctx, names) // a killed snapshot's helper would hold a volume
 	if imgErr != nil {
 		return snapshot.Manifest{}, fail.With(fail.CodeError, fail.Say("The helper image is built with the local Go toolchain and Docker; check both"), imgErr)
 	}
@@ -222,19 +225,36 @@ func (e *Env) Restore(ctx context.Context, kind config.Kind, name, from string, 
 	for _, v := range m.Volumes {
 		targets = append(targets, in.ID+"_"+v.Short)
 	}
+	d.RemoveHelpers(ctx, targets)
 	started := e.Now()
-	stopped, err := d.StopUsers(ctx, targets)
-	if err != nil {
-		return RestoreResult{}, fail.With(fail.CodeError, fail.Run("Nothing was changed; check Docker with: %s", fail.Do(fail.Sandbox, "doctor", "")), err)
+	// The users of the volumes stop while the data is staged beside theirs (the helpers
+	// are never among them); the swap waits for both.
+	var stopped []string
+	var stopErr error
+	stopDone := make(chan struct{})
+	go func() { defer close(stopDone); stopped, stopErr = d.StopUsers(ctx, targets) }()
+	beforeSwap := func() error {
+		<-stopDone
+		if stopErr != nil {
+			return fail.With(fail.CodeError, fail.Run("Nothing was changed; check Docker with: %s", fail.Do(fail.Sandbox, "doctor", "")), stopErr)
+		}
+		if len(stopped) > 0 {
+			e.say("Stopped %d container(s) that use these volumes", len(stopped))
+		}
+		if err := store.BeginRestore(in.ID, name); err != nil {
+			return fail.With(fail.CodeError, fail.Say("Check "+store.Root), err)
+		}
+		e.step("restore:begun")
+		return nil
 	}
-	if len(stopped) > 0 {
-		e.say("Stopped %d container(s) that use these volumes", len(stopped))
-	}
-	if err := store.BeginRestore(in.ID, name); err != nil {
-		return RestoreResult{}, fail.With(fail.CodeError, fail.Say("Check "+store.Root), err)
-	}
-	e.step("restore:begun")
-	if err := store.Restore(ctx, d, image, m, in.ID, meter{e}); err != nil {
+	if err := store.Restore(ctx, d, image, m, in.ID, meter{e}, beforeSwap); err != nil {
+		<-stopDone
+		if _, begun := store.Interrupted(in.ID); !begun && len(stopped) > 0 {
+			_ = d.Start(context.WithoutCancel(ctx), stopped) // nothing swapped: back as it was
+		}
+		if !fail.FixOf(err).IsZero() {
+			return RestoreResult{}, err
+		}
 		fix := fail.Run("The volumes keep their data until a restore completes; run it again: %s", fail.Do(string(kind), "restore", "-name="+name+fromFlag(from)))
 		if ctx.Err() != nil {
 			return RestoreResult{}, fail.With(fail.CodeError, fix, fmt.Errorf("%w (%v)", ErrInterrupted, context.Cause(ctx)))
@@ -318,7 +338,7 @@ func (e *Env) seed(ctx context.Context, id, source string) error {
 		return fail.With(fail.CodeError, fail.Say("The helper image is built with the local Go toolchain and Docker; check both"), err)
 	}
 	e.say("Seeding %s with snapshot %s of %s", id, m.Name, m.Instance)
-	if err := store.Restore(ctx, d, image, m, id, meter{e}); err != nil {
+	if err := store.Restore(ctx, d, image, m, id, meter{e}, nil); err != nil {
 		if ctx.Err() != nil {
 			return interrupted(ctx)
 		}
@@ -405,4 +425,19 @@ func (e *Env) snapshotBeforeLoss(ctx context.Context, kind config.Kind, id, why 
 	}
 	e.say("✓ Snapshot %s kept (%s) in %s", m.Name, shared.FormatSize(m.StoredBytes()), m.Dir)
 	return m.Name, nil
+}
+
+// removeHelpersOf removes helper containers a killed snapshot or restore left on the
+// instance's volumes, so compose can remove them.
+func (e *Env) removeHelpersOf(ctx context.Context, id string) {
+	d := e.snapDocker()
+	vols, err := d.Volumes(ctx, id)
+	if err != nil || len(vols) == 0 {
+		return
+	}
+	names := make([]string, len(vols))
+	for i, v := range vols {
+		names[i] = v.Name
+	}
+	d.RemoveHelpers(ctx, names)
 }

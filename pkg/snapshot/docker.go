@@ -179,12 +179,13 @@ func (d Docker) StopUsers(ctx context.Context, volumes []string) ([]string, erro
 	var ids []string
 	seen := map[string]bool{}
 	for _, v := range volumes {
-		o, err := d.out(ctx, "ps", "-q", "--filter", "volume="+v)
+		o, err := d.out(ctx, "ps", "--filter", "volume="+v, "--format", fmt.Sprintf("{{.ID}}\t{{.Label %q}}", helperLabel))
 		if err != nil {
 			return nil, err
 		}
-		for _, id := range strings.Fields(o) {
-			if !seen[id] {
+		for _, line := range strings.Split(o, "\n") {
+			id, helper, _ := strings.Cut(line, "\t")
+			if id != "" && helper == "" && !seen[id] { // never the tool's own helpers
 				seen[id] = true
 				ids = append(ids, id)
 			}
@@ -268,29 +269,60 @@ func (d Docker) CreateVolume(ctx context.Context, project string, v Volume) erro
 	return err
 }
 
-// Load replaces volume's content with the tar read from r: staged inside the volume, then
-// swapped in by the helper only when verify (called once r is drained) says it is whole.
-func (d Docker) Load(ctx context.Context, image, volume string, r io.Reader, verify func() error) error {
+// RemoveHelpers removes helper containers a killed snapshot or restore left on volumes:
+// they would keep the volumes in use.
+func (d Docker) RemoveHelpers(ctx context.Context, volumes []string) {
+	for _, v := range volumes {
+		if o, err := d.out(ctx, "ps", "-aq", "--filter", "label="+helperLabel, "--filter", "volume="+v); err == nil && o != "" {
+			_, _ = d.out(ctx, append([]string{"rm", "-f"}, strings.Fields(o)...)...)
+		}
+	}
+}
+
+// Staged is a restore of one volume copied into place beside the live data, waiting for
+// its swap.
+type Staged struct {
+	d      Docker
+	id     string
+	volume string
+	remove func()
+}
+
+// Stage copies the tar read from r into volume's staging area through a helper
+// container, leaving the live data alone, and keeps it only when verify (called once r is
+// drained) says it is whole. Swap puts it in place; Close removes the helper.
+func (d Docker) Stage(ctx context.Context, image, volume string, r io.Reader, verify func() error) (*Staged, error) {
 	id, remove, err := d.helper(ctx, image, volume, true, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer remove()
+	st := &Staged{d: d, id: id, volume: volume, remove: remove}
 	if _, err := d.out(ctx, "exec", id, "/sandbox-helper", "stage", "/v"); err != nil {
-		return fmt.Errorf("stage restore in %s: %w", volume, err)
+		st.Close()
+		return nil, fmt.Errorf("stage restore in %s: %w", volume, err)
 	}
 	if err := execx.Run(ctx, execx.Cmd{Name: "docker", Args: []string{"cp", "-", id + ":/v/.sandbox-restore"}, Env: d.Env,
 		Stdin: r, Timeout: CopyBound}); err != nil {
-		return fmt.Errorf("copy into volume %s: %w", volume, err)
+		st.Close()
+		return nil, fmt.Errorf("copy into volume %s: %w", volume, err)
 	}
 	if err := verify(); err != nil {
-		return err
+		st.Close()
+		return nil, err
 	}
-	if _, err := d.out(ctx, "exec", id, "/sandbox-helper", "swap", "/v"); err != nil {
-		return fmt.Errorf("swap restored data into %s: %w", volume, err)
+	return st, nil
+}
+
+// Swap replaces the volume's content with the staged one (journaled inside the volume).
+func (s *Staged) Swap(ctx context.Context) error {
+	if _, err := s.d.out(ctx, "exec", s.id, "/sandbox-helper", "swap", "/v"); err != nil {
+		return fmt.Errorf("swap restored data into %s: %w", s.volume, err)
 	}
 	return nil
 }
+
+// Close removes the helper container.
+func (s *Staged) Close() { s.remove() }
 
 // RemoveVolumes removes volumes (only ones nobody uses; docker refuses the others).
 func (d Docker) RemoveVolumes(ctx context.Context, names ...string) error {

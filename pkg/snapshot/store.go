@@ -235,30 +235,50 @@ func saveVolume(ctx context.Context, d Docker, image string, v Volume, dir strin
 }
 
 // Restore gives each of target's volumes (matched by their compose name) the content of
-// the snapshot's, creating a volume that does not exist yet with compose's labels.
-func (s Store) Restore(ctx context.Context, d Docker, image string, m Manifest, project string, prog Progress) error {
+// the snapshot's, creating a volume that does not exist yet with compose's labels. Every
+// volume is staged first, beside its live data; then beforeSwap runs (the caller stops
+// the volumes' users and writes its journal there), then each staged copy is swapped in.
+func (s Store) Restore(ctx context.Context, d Docker, image string, m Manifest, project string, prog Progress, beforeSwap func() error) error {
+	var staged []*Staged
+	defer func() {
+		for _, st := range staged {
+			st.Close()
+		}
+	}()
 	for _, e := range m.Volumes {
 		target := Volume{Name: project + "_" + e.Short, Short: e.Short}
 		if err := d.CreateVolume(ctx, project, target); err != nil {
 			return fmt.Errorf("volume %s: %w", target.Name, err)
 		}
-		if err := loadVolume(ctx, d, image, m.Dir, e, target, prog); err != nil {
+		st, err := stageVolume(ctx, d, image, m.Dir, e, target, prog)
+		if err != nil {
+			return err
+		}
+		staged = append(staged, st)
+	}
+	if beforeSwap != nil {
+		if err := beforeSwap(); err != nil {
+			return err
+		}
+	}
+	for _, st := range staged {
+		if err := st.Swap(ctx); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func loadVolume(ctx context.Context, d Docker, image, dir string, e VolumeEntry, target Volume, prog Progress) error {
+func stageVolume(ctx context.Context, d Docker, image, dir string, e VolumeEntry, target Volume, prog Progress) (*Staged, error) {
 	f, err := os.Open(filepath.Join(dir, e.File))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	sum := crc32.New(castagnoli)
 	zr, err := zstd.NewReader(io.TeeReader(f, sum))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer zr.Close()
 	var meter shared.Progress = nopMeter{}
@@ -281,7 +301,7 @@ func loadVolume(ctx context.Context, d Docker, image, dir string, e VolumeEntry,
 		}
 		return nil
 	}
-	return d.Load(ctx, image, target.Name, r, verify)
+	return d.Stage(ctx, image, target.Name, r, verify)
 }
 
 // journal records a restore under way, so a start refuses a half-restored instance.
