@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ktrdr/sandbox/pkg/execx"
+)
+
+// Engine is where an instance's containers run: this machine's engine (the zero value)
+// or a remote one reached over SSH.
+type Engine struct {
+	// Endpoint is ssh://[user@]host[:port]; empty for this machine's engine.
+	Endpoint string `json:"endpoint"`
+	// Context is the docker context the endpoint was read from, when one was named.
+	Context string `json:"context,omitempty"`
+}
+
+// Local reports whether this is the machine's own engine.
+func (e Engine) Local() bool { return e.Endpoint == "" }
+
+// Name is how the engine is shown: the context's name when it came from one.
+func (e Engine) Name() string {
+	switch {
+	case e.Local():
+		return "local"
+	case e.Context != "":
+		return e.Context
+	}
+	return e.Endpoint
+}
+
+// Key names the engine's state directory: short (unix socket paths are limited to 108
+// bytes) and the same for the same endpoint.
+func (e Engine) Key() string {
+	sum := sha256.Sum256([]byte(e.Endpoint))
+	return hex.EncodeToString(sum[:5])
+}
+
+// Destination is what ssh connects to: [user@]host and the port ("" for ssh's default).
+func (e Engine) Destination() (dest, port string) {
+	u, err := url.Parse(e.Endpoint)
+	if err != nil {
+		return "", ""
+	}
+	dest = u.Hostname()
+	if u.User != nil && u.User.Username() != "" {
+		dest = u.User.Username() + "@" + dest
+	}
+	return dest, u.Port()
+}
+
+// ErrEndpoint is wrapped by every refusal of an endpoint.
+var ErrEndpoint = errors.New("not an ssh:// engine")
+
+var hostPart = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+var userPart = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]*$`)
+
+// Parse checks an ssh://[user@]host[:port] endpoint. Nothing else is accepted: tcp://
+// engines publish their ports and bind mounts with none of the care this tool takes,
+// and a host that starts with '-' would be an ssh option.
+func Parse(endpoint string) (Engine, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme != "ssh" || u.Opaque != "" {
+		return Engine{}, fmt.Errorf("%q: %w (give ssh://[user@]host[:port])", endpoint, ErrEndpoint)
+	}
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" {
+		return Engine{}, fmt.Errorf("%q: %w (no path or query after the host)", endpoint, ErrEndpoint)
+	}
+	if h := u.Hostname(); !hostPart.MatchString(h) && net.ParseIP(h) == nil {
+		return Engine{}, fmt.Errorf("%q: %w (bad host %q)", endpoint, ErrEndpoint, h)
+	}
+	if u.User != nil {
+		if _, hasPassword := u.User.Password(); hasPassword || !userPart.MatchString(u.User.Username()) {
+			return Engine{}, fmt.Errorf("%q: %w (bad user; passwords are never given here, use a key)", endpoint, ErrEndpoint)
+		}
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return Engine{}, fmt.Errorf("%q: %w (bad port %q)", endpoint, ErrEndpoint, p)
+		}
+	}
+	clean := "ssh://" + u.Host
+	if u.User != nil {
+		clean = "ssh://" + u.User.Username() + "@" + u.Host
+	}
+	return Engine{Endpoint: clean}, nil
+}
+
+// FromContext reads the endpoint of a docker context, which must be an ssh:// one.
+func FromContext(ctx context.Context, name string, env []string) (Engine, error) {
+	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Args: []string{"context", "inspect", "--format", "{{.Endpoints.docker.Host}}", "--", name},
+		Env: env, Timeout: 10 * time.Second})
+	if err != nil {
+		return Engine{}, fmt.Errorf("docker context %q: %w", name, err)
+	}
+	e, err := Parse(strings.TrimSpace(out))
+	if err != nil {
+		return Engine{}, fmt.Errorf("docker context %q: %w", name, err)
+	}
+	e.Context = name
+	return e, nil
+}

@@ -1,0 +1,64 @@
+package engine
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	good := map[string]string{
+		"ssh://host":                "ssh://host",
+		"ssh://alice@box.lan:2222":  "ssh://alice@box.lan:2222",
+		"ssh://root@10.200.0.2/":    "ssh://root@10.200.0.2",
+		"ssh://[::1]:22":            "ssh://[::1]:22",
+		"ssh://deploy_1@build-01.x": "ssh://deploy_1@build-01.x",
+	}
+	for in, want := range good {
+		e, err := Parse(in)
+		if err != nil || e.Endpoint != want {
+			t.Errorf("Parse(%q) = %q, %v; want %q", in, e.Endpoint, err, want)
+		}
+	}
+	for _, in := range []string{"", "host", "tcp://host:2375", "unix:///var/run/docker.sock", "ssh://", "ssh://-oProxyCommand=x",
+		"ssh://a:b@host", "ssh://host:0", "ssh://host:99999", "ssh://host/path", "ssh://host?x=1", "ssh://-l@host", "ssh:host"} {
+		if _, err := Parse(in); !errors.Is(err, ErrEndpoint) {
+			t.Errorf("Parse(%q) accepted (%v)", in, err)
+		}
+	}
+}
+
+func TestDestinationAndKey(t *testing.T) {
+	e, _ := Parse("ssh://alice@box:2222")
+	if d, p := e.Destination(); d != "alice@box" || p != "2222" {
+		t.Fatalf("destination %q %q", d, p)
+	}
+	f, _ := Parse("ssh://box")
+	if d, p := f.Destination(); d != "box" || p != "" {
+		t.Fatalf("destination %q %q", d, p)
+	}
+	if e.Key() == f.Key() || len(e.Key()) != 10 || e.Key() != (Engine{Endpoint: "ssh://alice@box:2222"}).Key() {
+		t.Fatalf("keys %q %q", e.Key(), f.Key())
+	}
+	if (Engine{}).Name() != "local" || (Engine{Endpoint: "ssh://h", Context: "big"}).Name() != "big" || f.Name() != "ssh://box" {
+		t.Fatal("names")
+	}
+}
+
+func TestParseListening(t *testing.T) {
+	proc := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:A2C4 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0000000000000000 20 4 30 10 -1
+  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3 1 0000000000000000 100 0 0 10 0
+`
+	got := parseListening(proc)
+	if len(got) != 2 || !got[8080] || !got[22] || got[41668] {
+		t.Fatalf("listening %v", got)
+	}
+}
+
+func TestQuote(t *testing.T) {
+	if Quote(`it's`) != `'it'\''s'` || Quote("a b") != "'a b'" {
+		t.Fatal(Quote(`it's`))
+	}
+}

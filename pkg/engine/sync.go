@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/ktrdr/sandbox/pkg/execx"
+)
+
+// stallTimeout is rsync's own bound: it gives up when no data moves for this long, so a
+// large copy is not cut short but a dead link is.
+const stallTimeout = 60 * time.Second
+
+func (t Tunnel) rsync(ctx context.Context, out io.Writer, args ...string) (string, error) {
+	var stdout strings.Builder
+	w := io.Writer(&stdout)
+	if out != nil {
+		w = io.MultiWriter(&stdout, out)
+	}
+	// rsync splits -e on spaces: the control path lives under the tool's home.
+	shell := "ssh " + strings.Join(t.options(), " ")
+	all := append([]string{"-a", "--delete", fmt.Sprintf("--timeout=%d", int(stallTimeout/time.Second)), "-e", shell}, args...)
+	err := execx.Run(ctx, execx.Cmd{Name: "rsync", Args: all, Env: t.Env, Stdout: w})
+	return stdout.String(), t.classify(err)
+}
+
+// Mirror makes the remote directory (the same path on the engine's host) equal to the
+// local one, leaving out the excluded patterns (rsync syntax). Only what changed moves.
+func (t Tunnel) Mirror(ctx context.Context, local, remote string, excludes []string, out io.Writer) error {
+	if _, err := t.Run(ctx, nil, "mkdir -p "+Quote(remote)); err != nil {
+		return fmt.Errorf("making %s on %s: %w", remote, t.Engine.Name(), err)
+	}
+	args := []string{}
+	for _, x := range excludes {
+		args = append(args, "--exclude", x)
+	}
+	args = append(args, strings.TrimSuffix(local, "/")+"/", t.dest()+":"+strings.TrimSuffix(remote, "/")+"/")
+	if _, err := t.rsync(ctx, out, args...); err != nil {
+		return fmt.Errorf("copying %s to %s: %w", local, t.Engine.Name(), err)
+	}
+	return nil
+}
+
+// Publish makes the remote directory hold the local one's content with the guarantee the
+// local shared data has: complete old or complete new content, never a mix. The new
+// content is built beside the old one (unchanged files hard-linked from it, so a re-run
+// moves only what changed) and the name is switched to it with one rename of a symlink.
+// upToDate is true when nothing differed and nothing was written.
+func (t Tunnel) Publish(ctx context.Context, local, remote string, out io.Writer) (upToDate bool, err error) {
+	src := strings.TrimSuffix(local, "/") + "/"
+	remote = strings.TrimSuffix(remote, "/")
+	parent, base := path.Dir(remote), path.Base(remote)
+	if strings.ContainsAny(base, `'"$\`+"` ") {
+		return false, fmt.Errorf("%s: a shared directory name must be a plain word", base)
+	}
+	// What is there now: a symlink to the current version, a plain directory, or nothing.
+	cur, err := t.Run(ctx, nil, fmt.Sprintf("mkdir -p %s && cd %s && if [ -L %s ]; then readlink %s; elif [ -d %s ]; then echo %s; fi",
+		Quote(parent), Quote(parent), Quote(base), Quote(base), Quote(base), Quote(base)))
+	if err != nil {
+		return false, fmt.Errorf("reading %s on %s: %w", remote, t.Engine.Name(), err)
+	}
+	cur = strings.TrimSpace(cur)
+	if cur != "" {
+		changes, err := t.rsync(ctx, nil, "--dry-run", "--itemize-changes", src, t.dest()+":"+remote+"/")
+		if err != nil {
+			return false, fmt.Errorf("comparing %s with %s on %s: %w", local, remote, t.Engine.Name(), err)
+		}
+		if strings.TrimSpace(changes) == "" {
+			return true, nil
+		}
+	}
+	version := fmt.Sprintf(".%s.v%d", base, time.Now().UnixNano())
+	args := []string{"--info=progress2", "--no-inc-recursive"}
+	if cur != "" {
+		args = append(args, "--link-dest="+path.Join(parent, cur))
+	}
+	args = append(args, src, t.dest()+":"+path.Join(parent, version)+"/")
+	if _, err := t.rsync(ctx, out, args...); err != nil {
+		return false, fmt.Errorf("copying %s to %s: %w", local, t.Engine.Name(), err)
+	}
+	// The switch: a real directory (made by hand, or by an old tool) is moved aside first,
+	// the one moment the name is missing; afterwards every switch is one rename.
+	swap := fmt.Sprintf(`cd %[1]s && if [ -d %[2]s ] && [ ! -L %[2]s ]; then mv -T %[2]s .%[2]s.vold; fi && ln -sfn %[3]s .%[2]s.next && mv -T .%[2]s.next %[2]s && for d in .%[2]s.v*; do [ "$d" = %[3]s ] || rm -rf -- "$d"; done`,
+		Quote(parent), base, version)
+	if _, err := t.Run(ctx, nil, swap); err != nil {
+		return false, fmt.Errorf("switching %s on %s to the new copy: %w", remote, t.Engine.Name(), err)
+	}
+	return false, nil
+}

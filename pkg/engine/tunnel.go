@@ -1,0 +1,271 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ktrdr/sandbox/pkg/execx"
+)
+
+// RemoteSocket is the Docker socket on the engine's host.
+const RemoteSocket = "/var/run/docker.sock"
+
+// Bounds on what crosses the network. ConnectTimeout is what a host that is down, or a
+// key that is refused, costs; the keepalive notices a dead peer within 30 s.
+const (
+	ConnectTimeout = 5 * time.Second
+	callTimeout    = 30 * time.Second
+	startTimeout   = ConnectTimeout + 10*time.Second
+	aliveInterval  = 10
+	aliveCount     = 3
+)
+
+// ErrUnreachable is wrapped when the engine's host cannot be reached over SSH (down, key
+// refused, no route).
+var ErrUnreachable = errors.New("engine unreachable")
+
+// Tunnel is the one SSH connection the tool keeps to an engine: a control master that
+// forwards a local unix socket to the remote Docker socket and, per running instance,
+// 127.0.0.1:P to the remote's 127.0.0.1:P. Every docker and compose call for an instance
+// on the engine goes through the socket (DOCKER_HOST=unix://…), never through ssh://,
+// which opens SSH sessions per call and is throttled by sshd (MaxSessions/MaxStartups).
+type Tunnel struct {
+	Engine Engine
+	// Dir holds the control socket, the Docker socket, the pid file and ssh's log.
+	Dir string
+	// Env is ssh's environment (HOME decides ~/.ssh/config and keys).
+	Env []string
+}
+
+func (t Tunnel) control() string { return filepath.Join(t.Dir, "ctl") }
+func (t Tunnel) pidFile() string { return filepath.Join(t.Dir, "pid") }
+func (t Tunnel) logFile() string { return filepath.Join(t.Dir, "ssh.log") }
+
+// Socket is the local end of the Docker socket forward.
+func (t Tunnel) Socket() string { return filepath.Join(t.Dir, "docker.sock") }
+
+// DockerHost is the DOCKER_HOST value that reaches the engine through the tunnel.
+func (t Tunnel) DockerHost() string { return "unix://" + t.Socket() }
+
+// options are the ssh options every call uses: never prompt, bounded connect, keepalive.
+func (t Tunnel) options() []string {
+	args := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=" + strconv.Itoa(int(ConnectTimeout/time.Second)),
+		"-o", "ServerAliveInterval=" + strconv.Itoa(aliveInterval), "-o", "ServerAliveCountMax=" + strconv.Itoa(aliveCount),
+		"-S", t.control()}
+	if _, port := t.Engine.Destination(); port != "" {
+		args = append(args, "-p", port)
+	}
+	return args
+}
+
+func (t Tunnel) dest() string { d, _ := t.Engine.Destination(); return d }
+
+// ssh runs one ssh command (through the master when the control socket answers).
+func (t Tunnel) ssh(ctx context.Context, timeout time.Duration, stdin io.Reader, stdout io.Writer, args ...string) error {
+	all := append(t.options(), args...)
+	err := execx.Run(ctx, execx.Cmd{Name: "ssh", Args: all, Env: t.Env, Stdin: stdin, Stdout: stdout, Timeout: timeout})
+	return t.classify(err)
+}
+
+// classify turns ssh's own failures (exit 255) into ErrUnreachable with ssh's words.
+func (t Tunnel) classify(err error) error {
+	var ee *execx.ExitError
+	if errors.As(err, &ee) && ee.Code == 255 {
+		return fmt.Errorf("%s: %w: %s", t.Engine.Name(), ErrUnreachable, ee.Stderr)
+	}
+	if errors.Is(err, execx.ErrTimeout) {
+		return fmt.Errorf("%s: %w: %v", t.Engine.Name(), ErrUnreachable, err)
+	}
+	return err
+}
+
+var masterPID = regexp.MustCompile(`pid=(\d+)`)
+
+// Alive reports the master's pid when the tunnel answers.
+func (t Tunnel) Alive(ctx context.Context) (int, bool) {
+	if _, err := os.Stat(t.control()); err != nil {
+		return 0, false
+	}
+	var out strings.Builder
+	err := execx.Run(ctx, execx.Cmd{Name: "ssh", Args: append(t.options(), "-O", "check", t.dest()), Env: t.Env,
+		Stderr: &out, Timeout: 5 * time.Second})
+	if err != nil {
+		return 0, false
+	}
+	if m := masterPID.FindStringSubmatch(out.String()); m != nil {
+		pid, _ := strconv.Atoi(m[1])
+		return pid, true
+	}
+	return 0, true
+}
+
+// Start opens the tunnel unless it answers already; a dead one's leftovers (socket,
+// control socket, pid) are cleared first.
+func (t Tunnel) Start(ctx context.Context) (started bool, err error) {
+	if _, ok := t.Alive(ctx); ok {
+		return false, nil
+	}
+	t.clear()
+	if err := os.MkdirAll(t.Dir, 0o700); err != nil {
+		return false, err
+	}
+	logf, err := os.OpenFile(t.logFile(), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return false, err
+	}
+	defer logf.Close()
+	args := append(t.options(), "-N", "-M", "-o", "ControlPersist=no", "-o", "ExitOnForwardFailure=yes",
+		"-o", "StreamLocalBindUnlink=yes", "-L", t.Socket()+":"+RemoteSocket, t.dest())
+	// Its own session: the tunnel outlives this command and a Ctrl-C in the terminal
+	// that started it; its output goes to a file, so nothing waits on a pipe it holds.
+	cmd := exec.Command("ssh", args...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = t.Env, logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return false, fmt.Errorf("ssh: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.NewTimer(startTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-exited:
+			return false, fmt.Errorf("%s: %w: %s", t.Engine.Name(), ErrUnreachable, t.lastLog())
+		case <-ctx.Done():
+			_ = cmd.Process.Kill()
+			t.clear()
+			return false, ctx.Err()
+		case <-deadline.C:
+			_ = cmd.Process.Kill()
+			t.clear()
+			return false, fmt.Errorf("%s: %w: no tunnel within %s", t.Engine.Name(), ErrUnreachable, startTimeout)
+		case <-tick.C:
+			if _, err := os.Stat(t.Socket()); err != nil {
+				continue
+			}
+			if _, ok := t.Alive(ctx); ok {
+				_ = os.WriteFile(t.pidFile(), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600)
+				return true, nil
+			}
+		}
+	}
+}
+
+func (t Tunnel) lastLog() string {
+	b, _ := os.ReadFile(t.logFile())
+	return strings.Join(strings.Fields(strings.TrimSpace(string(b))), " ")
+}
+
+// PID is the recorded pid of the master (0 when none is recorded).
+func (t Tunnel) PID() int {
+	b, _ := os.ReadFile(t.pidFile())
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+func (t Tunnel) clear() {
+	for _, f := range []string{t.control(), t.Socket(), t.pidFile()} {
+		_ = os.Remove(f)
+	}
+}
+
+// Forward adds local forwards of ports to the same ports on the remote's loopback. A
+// port already forwarded by this tunnel is left as it is.
+func (t Tunnel) Forward(ctx context.Context, ports []int) error {
+	return t.forwards(ctx, "forward", ports)
+}
+
+// Cancel removes the forwards of ports.
+func (t Tunnel) Cancel(ctx context.Context, ports []int) error {
+	return t.forwards(ctx, "cancel", ports)
+}
+
+func (t Tunnel) forwards(ctx context.Context, op string, ports []int) error {
+	for _, p := range ports {
+		spec := fmt.Sprintf("127.0.0.1:%d:127.0.0.1:%d", p, p)
+		var errb strings.Builder
+		err := execx.Run(ctx, execx.Cmd{Name: "ssh", Args: append(t.options(), "-O", op, "-L", spec, t.dest()), Env: t.Env,
+			Stderr: &errb, Timeout: callTimeout})
+		if err != nil && op == "forward" && !strings.Contains(errb.String(), "already") {
+			return fmt.Errorf("forwarding port %d to %s: %w", p, t.Engine.Name(), t.classify(err))
+		}
+	}
+	return nil
+}
+
+// Stop closes the tunnel and removes its files.
+func (t Tunnel) Stop(ctx context.Context) error {
+	if _, ok := t.Alive(ctx); ok {
+		_ = execx.Run(ctx, execx.Cmd{Name: "ssh", Args: append(t.options(), "-O", "exit", t.dest()), Env: t.Env, Timeout: 10 * time.Second})
+	}
+	if pid := t.PID(); pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	t.clear()
+	return nil
+}
+
+// Run runs a command on the engine's host (through the master when it is up) and
+// returns its output. cmd is one shell line: callers quote what they pass.
+func (t Tunnel) Run(ctx context.Context, stdin io.Reader, cmd string) (string, error) {
+	var out strings.Builder
+	err := t.ssh(ctx, callTimeout, stdin, &out, t.dest(), cmd)
+	return out.String(), err
+}
+
+// Listening returns the TCP ports something listens on at the engine's host.
+func (t Tunnel) Listening(ctx context.Context) (map[int]bool, error) {
+	out, err := t.Run(ctx, nil, "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null")
+	if err != nil {
+		return nil, err
+	}
+	return parseListening(out), nil
+}
+
+// parseListening reads /proc/net/tcp lines: local address hex "IP:PORT", state 0A = LISTEN.
+func parseListening(s string) map[int]bool {
+	ports := map[int]bool{}
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || f[3] != "0A" {
+			continue
+		}
+		_, hexPort, ok := strings.Cut(f[1], ":")
+		if !ok {
+			continue
+		}
+		if p, err := strconv.ParseUint(hexPort, 16, 16); err == nil {
+			ports[int(p)] = true
+		}
+	}
+	return ports
+}
+
+// Quote makes s one word for the remote shell.
+func Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// SortedPorts returns the keys of a port set in order.
+func SortedPorts(m map[int]bool) []int {
+	out := make([]int, 0, len(m))
+	for p := range m {
+		out = append(out, p)
+	}
+	sort.Ints(out)
+	return out
+}
