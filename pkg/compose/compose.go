@@ -305,3 +305,46 @@ func (e Engine) Responsive(ctx context.Context, container string, bound time.Dur
 	}
 	return err
 }
+
+// Bind is one bind mount of a service: a host path the engine's host must have.
+type Bind struct {
+	Service string
+	Source  string
+	Target  string
+}
+
+// Binds are the project's bind mounts as compose resolves them (variables expanded,
+// relative paths made absolute against the project directory), in service order.
+func (p Project) Binds(ctx context.Context) ([]Bind, error) {
+	var out bytes.Buffer
+	if err := p.run(ctx, queryTimeout, nil, &out, nil, "config", "--format", "json"); err != nil {
+		return nil, fmt.Errorf("docker compose config (%s): %w", p.Name, err)
+	}
+	var doc struct {
+		Services map[string]struct {
+			Volumes []struct {
+				Type   string `json:"type"`
+				Source string `json:"source"`
+				Target string `json:"target"`
+			} `json:"volumes"`
+		} `json:"services"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		return nil, fmt.Errorf("docker compose config (%s): %w", p.Name, err)
+	}
+	var binds []Bind
+	for name, svc := range doc.Services {
+		for _, v := range svc.Volumes {
+			if v.Type == "bind" {
+				binds = append(binds, Bind{Service: name, Source: v.Source, Target: v.Target})
+			}
+		}
+	}
+	sort.Slice(binds, func(i, j int) bool {
+		if binds[i].Service != binds[j].Service {
+			return binds[i].Service < binds[j].Service
+		}
+		return binds[i].Target < binds[j].Target
+	})
+	return binds, nil
+}

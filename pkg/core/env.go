@@ -11,6 +11,7 @@ import (
 
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
+	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/gitx"
 	"github.com/ktrdr/sandbox/pkg/registry"
@@ -40,8 +41,14 @@ type Env struct {
 	// crash-point tests set it, to prove every intermediate state is reported and repaired.
 	CrashAt string
 
-	Git      Git
-	Docker   Docker
+	Git    Git
+	Docker Docker
+	// DockerAt gives Docker with another environment: a remote instance's calls go with
+	// DOCKER_HOST set to its engine's tunnel. nil keeps Docker (the fakes of the tests).
+	DockerAt func(vars []string) Docker
+	// tunnel is set on the copy of an Env bound to a remote engine (see at).
+	tunnel *engine.Tunnel
+
 	Secrets  SecretsSource
 	Progress Progress
 	// Ask puts a yes/no question to the user; it errs when there is nobody to ask.

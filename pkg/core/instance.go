@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ktrdr/sandbox/pkg/config"
+	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/envfile"
 	"github.com/ktrdr/sandbox/pkg/fail"
 )
@@ -19,6 +20,8 @@ type Instance struct {
 	Slot int
 	Dir  string
 	Vars map[string]string
+	// Engine is where its containers run (the zero value: this machine).
+	Engine engine.Engine
 }
 
 // ErrNotInstance is returned when a directory has no env file.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ktrdr/sandbox/pkg/config"
+	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/envfile"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/gitx"
@@ -37,6 +38,8 @@ type CreateOptions struct {
 	NoInclude bool   // do not copy what .worktreeinclude names
 	NoHooks   bool   // do not run the post-create hooks
 	Seed      string // "instance" or "instance:snapshot": the volumes start with that data
+	// Engine is where its containers will run (zero: this machine); see ResolveEngine.
+	Engine engine.Engine
 }
 
 // Create adds a worktree beside the repository containing the current directory on a
@@ -78,7 +81,7 @@ func (e *Env) Create(ctx context.Context, name string, o CreateOptions) (InitRes
 		}
 	}
 	var included *include.Result
-	in, err := e.register(ctx, config.KindSandbox, entry, o.Slot, func() error {
+	in, err := e.register(ctx, config.KindSandbox, entry, o.Slot, o.Engine, func() error {
 		e.say("Creating worktree at %s...", path)
 		if err := e.Git.AddWorktree(ctx, repo, path, branch, hadBranch); err != nil {
 			return e.gitFailed(ctx, fail.Say("Nothing was created; see git's message"), err)
@@ -146,6 +149,8 @@ func (e *Env) checkBranchName(ctx context.Context, branch string) error {
 type InitOptions struct {
 	Name string // sandboxes: the id to take (default: the directory's name)
 	Slot *int   // sandboxes: the slot to take (default: the lowest free)
+	// Engine is where its containers will run (zero: this machine); see ResolveEngine.
+	Engine engine.Engine
 }
 
 // Init registers the checkout at the current directory as an instance of kind, without a
@@ -195,7 +200,7 @@ func (e *Env) Init(ctx context.Context, kind config.Kind, o InitOptions) (InitRe
 	if _, err := os.Stat(envPath); err == nil {
 		return InitResult{}, fail.New(fail.CodeError, fail.Run("See it with: %s", fail.Do(string(kind), "status", "")), "already initialized: %s exists", envPath)
 	}
-	in, err := e.register(ctx, kind, entry, o.Slot, nil, nil)
+	in, err := e.register(ctx, kind, entry, o.Slot, o.Engine, nil, nil)
 	if err != nil {
 		return InitResult{}, err
 	}
@@ -206,10 +211,10 @@ func (e *Env) Init(ctx context.Context, kind config.Kind, o InitOptions) (InitRe
 // registry lock (refusing an id, path or singleton already taken), run between (create's
 // worktree), write the env file, and read it back. Any failure or cancellation after the
 // reservation calls undo (if any) and removes the entry again.
-func (e *Env) register(ctx context.Context, kind config.Kind, entry *registry.Instance, want *int, between func() error, undo func()) (*Instance, error) {
+func (e *Env) register(ctx context.Context, kind config.Kind, entry *registry.Instance, want *int, eng engine.Engine, between func() error, undo func()) (*Instance, error) {
 	now := e.Now()
 	entry.CreatedAt = Timestamp(now)
-	if err := e.reserve(ctx, kind, entry, want); err != nil {
+	if err := e.reserve(ctx, kind, entry, want, eng); err != nil {
 		return nil, err
 	}
 	e.step("create:reserved")
@@ -236,7 +241,11 @@ func (e *Env) register(ctx context.Context, kind config.Kind, entry *registry.In
 		_ = os.Remove(envPath)
 		return abandon(interrupted(ctx))
 	}
-	return Load(e.Config, kind, entry.Path)
+	in, err := Load(e.Config, kind, entry.Path)
+	if in != nil {
+		in.Engine = eng
+	}
+	return in, err
 }
 
 func failWrite(err error) error {
@@ -245,48 +254,62 @@ func failWrite(err error) error {
 
 // reserve registers entry under the lock: local-prod in its singleton place, a sandbox on
 // a free slot (want, or the lowest free) whose ports are free.
-func (e *Env) reserve(ctx context.Context, kind config.Kind, entry *registry.Instance, want *int) error {
-	cfg := e.Config
+func (e *Env) reserve(ctx context.Context, kind config.Kind, entry *registry.Instance, want *int, eng engine.Engine) error {
 	return e.updateRegistry(ctx, func(f *registry.File) error {
-		if kind == config.KindLocalProd {
-			if f.LocalProd != nil {
-				return fail.New(fail.CodeError, fail.Run("Only one local-prod is allowed; remove it first with: %s", fail.Do(fail.LocalProd, "destroy", "")),
-					"local-prod already exists at %s", f.LocalProd.Path)
-			}
-			if other := f.ByPath(entry.Path); other != nil {
-				return fail.New(fail.CodeError, fail.Say("Use a separate clone for local-prod"), "%s is registered as sandbox %s", entry.Path, other.InstanceID)
-			}
-			f.LocalProd = entry
-			return nil
-		}
-		if f.IsLocalProdPath(entry.Path) {
-			return fail.New(fail.CodeError, fail.Say("A directory is either local-prod or a sandbox"), "%s is the registered local-prod clone", entry.Path)
-		}
-		if _, taken := f.Instances[entry.InstanceID]; taken {
-			if entry.IsWorktree {
-				return fail.New(fail.CodeError, fail.Say("Pick another name, or destroy the existing one first"), "instance %s is already registered", entry.InstanceID)
-			}
-			return fail.New(fail.CodeError, fail.Say("Pass -name=ID to choose another id"), "instance id %s already exists", entry.InstanceID)
-		}
-		if other := f.ByPath(entry.Path); other != nil {
-			return fail.New(fail.CodeError, fail.Run("Its "+cfg.EnvFile+" is gone; drop the entry with %s, then init again", fail.Do(fail.Sandbox, "gc", "")),
-				"%s is already registered as %s", entry.Path, other.InstanceID)
-		}
-		if entry.InstanceID == cfg.LocalProd.InstanceID {
-			return fail.New(fail.CodeError, fail.Say("Pick another name"), "%s is the local-prod id", entry.InstanceID)
-		}
-		slot, err := e.pickSlot(f, want)
-		if err != nil {
+		if err := e.claim(kind, f, entry, want); err != nil {
 			return err
 		}
-		if busy := ports.Busy(cfg.PortsFor(slot), nil); len(busy) > 0 {
-			return fail.With(fail.CodePorts, fail.Run("Stop what holds them (see: %s), or choose another slot with -slot=N", fail.Do(fail.Sandbox, "doctor", "")),
-				&ports.ConflictError{Slot: slot, Busy: busy})
+		// Written before the registry (under its lock): a crash between the two leaves a
+		// record nobody owns, which the next claim of that id overwrites.
+		if err := e.setEngine(entry.InstanceID, eng); err != nil {
+			return fail.With(fail.CodeError, fail.Say("Check permissions on "+e.StateDir()), err)
 		}
-		entry.Slot = slot
-		f.Instances[entry.InstanceID] = entry
 		return nil
 	})
+}
+
+// claim puts entry into the registry: local-prod in its singleton place, a sandbox on a
+// free slot.
+func (e *Env) claim(kind config.Kind, f *registry.File, entry *registry.Instance, want *int) error {
+	cfg := e.Config
+	if kind == config.KindLocalProd {
+		if f.LocalProd != nil {
+			return fail.New(fail.CodeError, fail.Run("Only one local-prod is allowed; remove it first with: %s", fail.Do(fail.LocalProd, "destroy", "")),
+				"local-prod already exists at %s", f.LocalProd.Path)
+		}
+		if other := f.ByPath(entry.Path); other != nil {
+			return fail.New(fail.CodeError, fail.Say("Use a separate clone for local-prod"), "%s is registered as sandbox %s", entry.Path, other.InstanceID)
+		}
+		f.LocalProd = entry
+		return nil
+	}
+	if f.IsLocalProdPath(entry.Path) {
+		return fail.New(fail.CodeError, fail.Say("A directory is either local-prod or a sandbox"), "%s is the registered local-prod clone", entry.Path)
+	}
+	if _, taken := f.Instances[entry.InstanceID]; taken {
+		if entry.IsWorktree {
+			return fail.New(fail.CodeError, fail.Say("Pick another name, or destroy the existing one first"), "instance %s is already registered", entry.InstanceID)
+		}
+		return fail.New(fail.CodeError, fail.Say("Pass -name=ID to choose another id"), "instance id %s already exists", entry.InstanceID)
+	}
+	if other := f.ByPath(entry.Path); other != nil {
+		return fail.New(fail.CodeError, fail.Run("Its "+cfg.EnvFile+" is gone; drop the entry with %s, then init again", fail.Do(fail.Sandbox, "gc", "")),
+			"%s is already registered as %s", entry.Path, other.InstanceID)
+	}
+	if entry.InstanceID == cfg.LocalProd.InstanceID {
+		return fail.New(fail.CodeError, fail.Say("Pick another name"), "%s is the local-prod id", entry.InstanceID)
+	}
+	slot, err := e.pickSlot(f, want)
+	if err != nil {
+		return err
+	}
+	if busy := ports.Busy(cfg.PortsFor(slot), nil); len(busy) > 0 {
+		return fail.With(fail.CodePorts, fail.Run("Stop what holds them (see: %s), or choose another slot with -slot=N", fail.Do(fail.Sandbox, "doctor", "")),
+			&ports.ConflictError{Slot: slot, Busy: busy})
+	}
+	entry.Slot = slot
+	f.Instances[entry.InstanceID] = entry
+	return nil
 }
 
 func (e *Env) pickSlot(f *registry.File, wantSlot *int) (int, error) {
@@ -334,6 +357,9 @@ func (e *Env) dropEntry(ctx context.Context, kind config.Kind, id string) error 
 			f.LocalProd = nil
 		} else {
 			delete(f.Instances, id)
+		}
+		if err := e.setEngine(id, engine.Engine{}); err != nil {
+			e.warn("could not update %s: %v", e.enginesPath(), err)
 		}
 		return nil
 	})
@@ -483,11 +509,38 @@ func (e *Env) teardown(ctx context.Context, kind config.Kind, in *Instance, entr
 	lc := e.Config.Lifecycle(kind)
 	res := DestroyResult{Kind: kind, ID: entry.InstanceID, Path: entry.Path}
 	e.say("Destroying %s: %s", lc.Kind, entry.InstanceID)
+	if in != nil {
+		eng, err := e.EngineOf(entry.InstanceID)
+		if err != nil {
+			return res, err
+		}
+		in.Engine = eng
+	}
 	gcLater := fail.Do(fail.Sandbox, "gc", "")
 	switch {
 	case in == nil:
 		res.DockerSkipped = fmt.Sprintf("%s not found or not %s's", filepath.Join(entry.Path, e.Config.EnvFile), entry.InstanceID)
 		e.warn("%s; containers not stopped (gc finds leftovers)", res.DockerSkipped)
+	case !in.Engine.Local():
+		// Nothing is deleted that cannot be confirmed: an engine that does not answer
+		// stops destroy before anything changes.
+		r, release, err := e.at(ctx, in, false)
+		if err != nil {
+			return res, err
+		}
+		err = r.Docker.Down(ctx, r.project(in, lc, nil), true, io.Discard, e.Err)
+		if err == nil {
+			err = r.tunnel.RemoveMirror(ctx, in.Dir)
+		}
+		release()
+		if err != nil {
+			if ctx.Err() != nil {
+				return res, interrupted(ctx)
+			}
+			return res, fail.With(fail.CodeError, fail.Say("Nothing else was changed; fix the engine and retry"), err)
+		}
+		e.releaseEngine(ctx, in)
+		e.say("✓ Containers stopped and volumes removed on %s", in.Engine.Name())
 	default:
 		if err := e.checkDocker(ctx); err != nil {
 			res.DockerSkipped = err.Error()

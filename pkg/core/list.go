@@ -6,10 +6,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
+	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/envfile"
+	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/registry"
 	"github.com/ktrdr/sandbox/pkg/stats"
 )
@@ -25,6 +28,7 @@ type Row struct {
 	Unhealthy  int         `json:"unhealthy"`
 	APIPort    int         `json:"api_port"` // 0 when the env file cannot be read
 	Path       string      `json:"path"`
+	Engine     string      `json:"engine"`           // "local", or the remote engine's name
 	Detail     string      `json:"detail,omitempty"` // why the state is broken or unknown
 	// Usage is what the instance costs now; nil when Docker could not say.
 	Usage *stats.Usage `json:"usage,omitempty"`
@@ -46,6 +50,11 @@ func (e *Env) List(ctx context.Context) (Listing, error) {
 	if err != nil {
 		return Listing{}, err
 	}
+	engines, err := e.engines()
+	if err != nil {
+		return Listing{}, fail.With(fail.CodeError, fail.Say("Fix the file or move it away (instances in it then count as local)"), err)
+	}
+	remoteDone := e.remoteStatesAsync(ctx, reg, engines)
 	usageDone := e.usageAsync(ctx)
 	states, dockerErr := e.Docker.ProjectStates(ctx, e.Config.ComposeProjectLabel)
 	l := Listing{Instances: []Row{}, Orphans: []string{}, Warnings: []string{}}
@@ -59,12 +68,19 @@ func (e *Env) List(ctx context.Context) (Listing, error) {
 	if usage.err == nil {
 		l.Total = &stats.Usage{}
 	}
+	remote := <-remoteDone
 	for _, in := range e.allEntries(reg) {
 		kind := config.KindSandbox
 		if in == reg.LocalProd {
 			kind = config.KindLocalProd
 		}
-		r := Row{InstanceID: in.InstanceID, Kind: kind, Slot: in.Slot, Path: in.Path}
+		eng := engines[in.InstanceID]
+		r := Row{InstanceID: in.InstanceID, Kind: kind, Slot: in.Slot, Path: in.Path, Engine: eng.Name()}
+		if !eng.Local() {
+			e.remoteRow(&r, remote[eng.Endpoint], &l)
+			l.Instances = append(l.Instances, r)
+			continue
+		}
 		vars, err := envfile.Read(filepath.Join(in.Path, e.Config.EnvFile))
 		if err == nil {
 			r.APIPort, _ = strconv.Atoi(vars[e.Config.APIPort])
@@ -84,10 +100,7 @@ func (e *Env) List(ctx context.Context) (Listing, error) {
 		if usage.err == nil {
 			u := usage.byProject[in.InstanceID]
 			r.Usage = &u
-			l.Total.Containers += u.Containers
-			l.Total.MemBytes += u.MemBytes
-			l.Total.CPUPercent += u.CPUPercent
-			l.Total.DiskBytes += u.DiskBytes
+			addUsage(l.Total, u)
 		}
 		l.Instances = append(l.Instances, r)
 	}
@@ -144,4 +157,85 @@ func (e *Env) usageAsync(ctx context.Context) <-chan usageReply {
 		done <- usageReply{u, err}
 	}()
 	return done
+}
+
+// engineReply is what one remote engine said about its projects.
+type engineReply struct {
+	states map[string]compose.Counts
+	usage  map[string]stats.Usage
+	err    error
+}
+
+// remoteStatesAsync asks every remote engine that holds a registered instance for its
+// projects' states and costs, all engines at once, while list asks the local engine.
+func (e *Env) remoteStatesAsync(ctx context.Context, reg *registry.File, engines map[string]engine.Engine) <-chan map[string]engineReply {
+	done := make(chan map[string]engineReply, 1)
+	todo := map[string]engine.Engine{}
+	for _, in := range e.allEntries(reg) {
+		if eng := engines[in.InstanceID]; !eng.Local() {
+			todo[eng.Endpoint] = eng
+		}
+	}
+	go func() {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		out := map[string]engineReply{}
+		for endpoint, eng := range todo {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var rep engineReply
+				if r, release, err := e.connect(ctx, eng, false); err != nil {
+					rep.err = err
+				} else {
+					usage := r.usageAsync(ctx)
+					rep.states, rep.err = r.Docker.ProjectStates(ctx, e.Config.ComposeProjectLabel)
+					if u := <-usage; u.err == nil {
+						rep.usage = u.byProject
+					}
+					release()
+				}
+				mu.Lock()
+				out[endpoint] = rep
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		done <- out
+	}()
+	return done
+}
+
+// remoteRow fills a row of an instance on a remote engine from that engine's reply.
+func (e *Env) remoteRow(r *Row, rep engineReply, l *Listing) {
+	vars, err := envfile.Read(filepath.Join(r.Path, e.Config.EnvFile))
+	if err == nil {
+		r.APIPort, _ = strconv.Atoi(vars[e.Config.APIPort])
+	}
+	c := rep.states[r.InstanceID]
+	r.Running, r.Total, r.Unhealthy = c.Running, c.Total, c.Unhealthy
+	switch {
+	case !exists(r.Path):
+		r.State = Missing
+	case err != nil:
+		r.State, r.Detail = Broken, "no "+e.Config.EnvFile
+	case rep.err != nil:
+		r.State, r.Detail = Unreachable, rep.err.Error()
+	default:
+		r.State = StateOf(c)
+	}
+	if u, ok := rep.usage[r.InstanceID]; ok && rep.usage != nil {
+		r.Usage = &u
+		addUsage(l.Total, u)
+	}
+}
+
+func addUsage(total *stats.Usage, u stats.Usage) {
+	if total == nil {
+		return
+	}
+	total.Containers += u.Containers
+	total.MemBytes += u.MemBytes
+	total.CPUPercent += u.CPUPercent
+	total.DiskBytes += u.DiskBytes
 }

@@ -28,19 +28,22 @@ import (
 // was run in).
 func (e *Env) Current(kind config.Kind) (*Instance, error) {
 	cfg := e.Config
+	var in *Instance
+	var err error
 	if kind == config.KindLocalProd {
-		in, _, err := e.localProd()
-		return in, err
+		in, _, err = e.localProd()
+	} else {
+		in, err = Load(cfg, kind, e.Cwd)
+		if err == nil && (in.Slot == cfg.LocalProd.Slot || in.ID == cfg.LocalProd.InstanceID) {
+			return nil, fail.New(fail.CodeError, fail.Run("Use the local-prod commands for it, e.g. %s", fail.Do(fail.LocalProd, "status", "")),
+				"%s is local-prod, not a sandbox", in.Dir)
+		}
 	}
-	in, err := Load(cfg, kind, e.Cwd)
 	if err != nil {
 		return nil, err
 	}
-	if in.Slot == cfg.LocalProd.Slot || in.ID == cfg.LocalProd.InstanceID {
-		return nil, fail.New(fail.CodeError, fail.Run("Use the local-prod commands for it, e.g. %s", fail.Do(fail.LocalProd, "status", "")),
-			"%s is local-prod, not a sandbox", in.Dir)
-	}
-	return in, nil
+	in.Engine, err = e.EngineOf(in.ID)
+	return in, err
 }
 
 // localProd finds local-prod through the registry.
@@ -180,7 +183,16 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 	started := e.Now()
 	e.noteElsewhere(kind, in.Dir)
 	e.say("Starting %s: %s (slot %d)", lc.Kind, in.ID, in.Slot)
-	if err := e.ready(ctx, in); err != nil {
+	if err := e.composeFileCheck(in); err != nil {
+		return res, err
+	}
+	// From here on, e reaches the instance's engine (through its tunnel when remote).
+	e, release, err := e.at(ctx, in, true)
+	if err != nil {
+		return res, err
+	}
+	defer release()
+	if err := e.checkDocker(ctx); err != nil {
 		return res, err
 	}
 	if err := e.checkRestore(kind, in); err != nil {
@@ -195,6 +207,16 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 		return res, fail.With(fail.CodePorts,
 			fail.Run("Another instance or program holds them: see %s (or: ss -ltnp), stop it, then retry", fail.Do(fail.Sandbox, "doctor", "")),
 			&ports.ConflictError{Slot: in.Slot, Busy: busy})
+	}
+	if e.tunnel != nil {
+		busy, err := e.remoteBusy(ctx, in, own)
+		if err != nil {
+			return res, err
+		}
+		if len(busy) > 0 {
+			return res, fail.New(fail.CodePorts, fail.Say(fmt.Sprintf("Something on %s's host holds them: stop it (ssh %s ss -ltnp), or use another slot", in.Engine.Name(), destination(in.Engine))),
+				"port(s) of slot %d already in use on engine %s: %s", in.Slot, in.Engine.Name(), portList(busy, in, e))
+		}
 	}
 	if err := e.runHooks(ctx, hooks.PreUp, in, o.NoHooks); err != nil {
 		return res, err
@@ -212,9 +234,21 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 	for _, k := range sortedKeys(lc.Env) {
 		e.say("%s=%s", k, lc.Env[k])
 	}
+	if e.tunnel != nil {
+		if _, err := e.syncInstance(ctx, kind, in, e.project(in, lc, secretEnv)); err != nil {
+			return res, err
+		}
+	}
 	e.say("Running: docker compose up -d%s (project %s)", map[bool]string{true: " --build"}[o.Build], in.ID)
 	if err := e.Docker.Up(ctx, e.project(in, lc, secretEnv), o.Build, io.Discard, e.Err); err != nil {
 		return res, fail.With(fail.CodeError, fail.Run("See the compose output above; logs: %s", fail.Do(string(kind), "logs", "")), err)
+	}
+	if e.tunnel != nil {
+		// The containers publish on the remote's loopback; these forwards make the same
+		// ports answer here, so the URLs and the gate stay http://localhost:P.
+		if err := e.tunnel.Forward(ctx, slotPorts(e, in)); err != nil {
+			return res, fail.With(fail.CodePorts, fail.Run("A program on this machine holds the port; see %s (or: ss -ltnp), stop it, then retry", fail.Do(fail.Sandbox, "doctor", "")), err)
+		}
 	}
 	if o.NoWait {
 		return res, nil
@@ -302,7 +336,16 @@ func (e *Env) Down(ctx context.Context, kind config.Kind, o DownOptions) (StopRe
 	}
 	e.noteElsewhere(kind, in.Dir)
 	e.say("Stopping %s: %s", lc.Kind, in.ID)
-	if err := e.ready(ctx, in); err != nil {
+	if err := e.composeFileCheck(in); err != nil {
+		return StopResult{}, err
+	}
+	local := e
+	e, release, err := e.at(ctx, in, false)
+	if err != nil {
+		return StopResult{}, err
+	}
+	defer release()
+	if err := e.checkDocker(ctx); err != nil {
 		return StopResult{}, err
 	}
 	if err := e.runHooks(ctx, hooks.PreDown, in, o.NoHooks); err != nil {
@@ -320,6 +363,9 @@ func (e *Env) Down(ctx context.Context, kind config.Kind, o DownOptions) (StopRe
 		return StopResult{}, fail.With(fail.CodeError, fail.Say("See the compose output above"), err)
 	}
 	res.Instance, res.VolumesRemoved = in, o.Volumes
+	if !in.Engine.Local() {
+		local.releaseEngine(ctx, in)
+	}
 	return res, nil
 }
 
@@ -336,6 +382,11 @@ func (e *Env) Logs(ctx context.Context, kind config.Kind, o LogOptions) error {
 	if err != nil {
 		return err
 	}
+	e, release, err := e.at(ctx, in, false)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := e.ready(ctx, in); err != nil {
 		return err
 	}
@@ -362,6 +413,11 @@ func (e *Env) Shell(ctx context.Context, kind config.Kind, service string) error
 	if service == "" {
 		return fail.New(fail.CodeUsage, fail.Say("Name the service: -service=NAME (the services of "+e.Config.ComposeFile+")"), "no service given and the configuration has no default service")
 	}
+	e, release, err := e.at(ctx, in, false)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := e.ready(ctx, in); err != nil {
 		return err
 	}

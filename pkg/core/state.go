@@ -14,6 +14,8 @@ const (
 	Broken     State = "broken"      // the directory is there but its env file is not usable
 	Unhealthy  State = "unhealthy"   // containers run but one fails its health check
 	Unknown    State = "unknown"     // Docker could not be asked
+	// Unreachable: the instance's remote engine cannot be reached over SSH.
+	Unreachable State = "unreachable"
 )
 
 // StateOf reads a state from a project's container counts.

@@ -24,6 +24,7 @@ type StatusReport struct {
 	InstanceID string           `json:"instance_id"`
 	Slot       int              `json:"slot"`
 	Path       string           `json:"path"`
+	Engine     string           `json:"engine"` // "local", or the remote engine's name
 	State      State            `json:"state"`
 	Running    int              `json:"running"`
 	Total      int              `json:"total"`
@@ -45,7 +46,14 @@ func (e *Env) Status(ctx context.Context, kind config.Kind) (StatusReport, error
 		return StatusReport{}, err
 	}
 	rep := StatusReport{Kind: kind, InstanceID: in.ID, Slot: in.Slot, Path: in.Dir,
-		Services: in.Endpoints(e.Config, false), Workers: in.Endpoints(e.Config, true), Containers: []ContainerState{}}
+		Services: in.Endpoints(e.Config, false), Workers: in.Endpoints(e.Config, true), Containers: []ContainerState{}, Engine: in.Engine.Name()}
+	e, release, err := e.at(ctx, in, false)
+	if err != nil {
+		rep.State, rep.Error = Unreachable, err.Error()
+		rep.Shared = shared.Inspect(e.SharedPath(), e.sharedNames())
+		return rep, nil
+	}
+	defer release()
 	sharedDone := make(chan shared.Report, 1)
 	go func() { sharedDone <- shared.Inspect(e.SharedPath(), e.sharedNames()) }()
 	usageDone := e.usageAsync(ctx)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -28,11 +29,27 @@ func (t Tunnel) rsync(ctx context.Context, out io.Writer, args ...string) (strin
 	return stdout.String(), t.classify(err)
 }
 
+// ErrCheckout is returned when the remote path of a mirror holds a git checkout.
+var ErrCheckout = errors.New("a git checkout is there, not a mirror")
+
+// RemoveMirror deletes a mirror on the engine's host (never a path holding .git).
+func (t Tunnel) RemoveMirror(ctx context.Context, remote string) error {
+	_, err := t.Run(ctx, nil, fmt.Sprintf("[ -e %[1]s/.git ] || rm -rf -- %[1]s", Quote(remote)))
+	return err
+}
+
 // Mirror makes the remote directory (the same path on the engine's host) equal to the
 // local one, leaving out the excluded patterns (rsync syntax). Only what changed moves.
 func (t Tunnel) Mirror(ctx context.Context, local, remote string, excludes []string, out io.Writer) error {
-	if _, err := t.Run(ctx, nil, "mkdir -p "+Quote(remote)); err != nil {
+	// A mirror never holds .git (it is excluded): a .git there means the path is a real
+	// checkout, the user's own work if the "remote" is this machine. It is never written.
+	guard := fmt.Sprintf("if [ -e %[1]s/.git ]; then echo checkout; else mkdir -p %[1]s; fi", Quote(remote))
+	said, err := t.Run(ctx, nil, guard)
+	if err != nil {
 		return fmt.Errorf("making %s on %s: %w", remote, t.Engine.Name(), err)
+	}
+	if strings.TrimSpace(said) == "checkout" {
+		return fmt.Errorf("%s on %s: %w", remote, t.Engine.Name(), ErrCheckout)
 	}
 	args := []string{}
 	for _, x := range excludes {

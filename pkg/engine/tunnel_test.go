@@ -138,4 +138,3 @@ func TestUnreachableIsBounded(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-

@@ -14,8 +14,9 @@ import (
 // flags is every target's flags, as completion offers them: "-name=" takes a value, a
 // bare "-name" is a boolean. A test checks it against the targets' signatures.
 var flags = map[string][]string{
-	"sandbox:create":     {"-branch=", "-slot=", "-noInclude", "-noHooks", "-seed="},
-	"sandbox:init":       {"-slot=", "-name="},
+	"sandbox:create":     {"-branch=", "-slot=", "-noInclude", "-noHooks", "-seed=", "-engine=", "-context="},
+	"sandbox:init":       {"-slot=", "-name=", "-engine=", "-context="},
+	"sandbox:sync":       {},
 	"sandbox:up":         {"-noWait", "-build", "-timeout=", "-noSecrets", "-noHooks"},
 	"sandbox:down":       {"-volumes", "-noHooks"},
 	"sandbox:destroy":    {"-force", "-keepWorktree", "-discardChanges", "-noHooks", "-snapshot"},
@@ -26,11 +27,12 @@ var flags = map[string][]string{
 	"sandbox:status":     {"-json"},
 	"sandbox:logs":       {"-service=", "-follow", "-tail="},
 	"sandbox:shell":      {"-service="},
-	"sandbox:initShared": {"-from=", "-minimal"},
+	"sandbox:initShared": {"-from=", "-minimal", "-engine=", "-context="},
 	"sandbox:doctor":     {"-json"},
 	"sandbox:gc":         {"-dryRun", "-volumes", "-force"},
 	"sandbox:completion": {"-shell="},
-	"localProd:init":     {},
+	"localProd:init":     {"-engine=", "-context="},
+	"localProd:sync":     {},
 	"localProd:up":       {"-noWait", "-build", "-timeout=", "-noSecrets", "-noHooks"},
 	"localProd:down":     {"-volumes", "-noHooks", "-noSnapshot"},
 	"localProd:destroy":  {"-force", "-noHooks", "-noSnapshot"},

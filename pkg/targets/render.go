@@ -175,6 +175,9 @@ func (s *screen) status(rep core.StatusReport, asJSON bool) error {
 	w := s.out
 	fmt.Fprintf(w, "Instance: %s (slot %d)\n", rep.InstanceID, rep.Slot)
 	fmt.Fprintf(w, "Path: %s\n", rep.Path)
+	if rep.Engine != "" && rep.Engine != "local" {
+		fmt.Fprintf(w, "Engine: %s (ports forwarded to localhost while it runs)\n", rep.Engine)
+	}
 	fmt.Fprintf(w, "Status: %s\n", stateText(rep.State, rep.Running, rep.Total, rep.Unhealthy))
 	if rep.Error != "" {
 		fmt.Fprintf(w, "  (%s)\n", rep.Error)
@@ -260,21 +263,31 @@ func (s *screen) listing(l core.Listing, asJSON bool) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	// The ENGINE column appears only when some instance runs on a remote engine.
+	engineCol := func(string) string { return "" }
+	for _, r := range l.Instances {
+		if r.Engine != "" && r.Engine != "local" {
+			engineCol = func(name string) string { return name + "\t" }
+		}
+	}
 	if l.Total == nil {
-		fmt.Fprintln(tw, "INSTANCE\tSLOT\tSTATUS\tAPI PORT\tPATH")
+		fmt.Fprintln(tw, "INSTANCE\tSLOT\tSTATUS\tAPI PORT\t"+engineCol("ENGINE")+"PATH")
 	} else {
-		fmt.Fprintln(tw, "INSTANCE\tSLOT\tSTATUS\tAPI PORT\tMEM\tCPU\tDISK\tPATH")
+		fmt.Fprintln(tw, "INSTANCE\tSLOT\tSTATUS\tAPI PORT\tMEM\tCPU\tDISK\t"+engineCol("ENGINE")+"PATH")
 	}
 	for _, r := range l.Instances {
 		api := "?"
 		if r.APIPort > 0 {
 			api = strconv.Itoa(r.APIPort)
 		}
-		if l.Total == nil || r.Usage == nil {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", r.InstanceID, r.Slot, s.listText(r), api, r.Path)
-			continue
+		switch {
+		case l.Total == nil:
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s%s\n", r.InstanceID, r.Slot, s.listText(r), api, engineCol(r.Engine), r.Path)
+		case r.Usage == nil:
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t-\t-\t-\t%s%s\n", r.InstanceID, r.Slot, s.listText(r), api, engineCol(r.Engine), r.Path)
+		default:
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s%s\n", r.InstanceID, r.Slot, s.listText(r), api, usageCells(*r.Usage), engineCol(r.Engine), r.Path)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", r.InstanceID, r.Slot, s.listText(r), api, usageCells(*r.Usage), r.Path)
 	}
 	if l.Total != nil {
 		fmt.Fprintf(tw, "TOTAL\t\t%d instance(s)\t\t%s\t\n", len(l.Instances), usageCells(*l.Total))
@@ -463,4 +476,8 @@ func (s *screen) summary(rep shared.Report) {
 			s.printf("  %s/ (not found)\n", sd.Path)
 		}
 	}
+}
+
+func (s *screen) synced(r core.SyncResult) {
+	s.printf("✓ %s is on %s (%d bind mount(s) satisfied)\n", r.Instance.Dir, r.Engine.Name(), len(r.Binds))
 }

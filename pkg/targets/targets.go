@@ -86,6 +86,7 @@ func newEnv() (*core.Env, *screen, error) {
 		LockWait: wait,
 		CrashAt:  os.Getenv(CrashAtEnv),
 		Docker:   core.CLI{Env: vars},
+		DockerAt: func(vars []string) core.Docker { return core.CLI{Env: vars} },
 		Secrets:  secrets.OP{Env: vars},
 		Progress: scr,
 		Ask:      scr.ask,
@@ -161,10 +162,15 @@ func (s *screen) ask(question string) (bool, error) {
 // Create makes a sandbox: a git worktree beside the repository on its own port slot, with
 // the ignored files .worktreeinclude names copied in. Flags: -branch=B (existing branch
 // checked out, or new), -slot=N (a free sandbox slot; default the lowest), -noInclude,
-// -noHooks, -seed=INSTANCE[:SNAPSHOT] (the volumes start with that data).
-func (Sandbox) Create(ctx context.Context, name string, branch *string, slot *int, noInclude, noHooks *bool, seed *string) error {
+// -noHooks, -seed=INSTANCE[:SNAPSHOT] (the volumes start with that data),
+// -engine=ssh://[user@]host[:port] or -context=NAME (its containers run on that engine).
+func (Sandbox) Create(ctx context.Context, name string, branch *string, slot *int, noInclude, noHooks *bool, seed, engine, context *string) error {
 	return run(func(e *core.Env, s *screen) error {
-		res, err := e.Create(ctx, name, core.CreateOptions{Branch: val(branch), Slot: slot, NoInclude: val(noInclude), NoHooks: val(noHooks), Seed: val(seed)})
+		eng, err := e.ResolveEngine(ctx, val(engine), val(context))
+		if err != nil {
+			return err
+		}
+		res, err := e.Create(ctx, name, core.CreateOptions{Branch: val(branch), Slot: slot, NoInclude: val(noInclude), NoHooks: val(noHooks), Seed: val(seed), Engine: eng})
 		if err == nil {
 			s.initResult(res)
 		}
@@ -172,9 +178,10 @@ func (Sandbox) Create(ctx context.Context, name string, branch *string, slot *in
 	})
 }
 
-// Init adopts the current clone or worktree as a sandbox. Flags: -slot=N, -name=ID.
-func (Sandbox) Init(ctx context.Context, slot *int, name *string) error {
-	return initTarget(ctx, config.KindSandbox, core.InitOptions{Name: val(name), Slot: slot})
+// Init adopts the current clone or worktree as a sandbox. Flags: -slot=N, -name=ID,
+// -engine=ssh://… or -context=NAME.
+func (Sandbox) Init(ctx context.Context, slot *int, name, engine, context *string) error {
+	return initTarget(ctx, config.KindSandbox, core.InitOptions{Name: val(name), Slot: slot}, val(engine), val(context))
 }
 
 // List shows every instance with its slot, state, API port, memory, CPU, disk and path.
@@ -252,8 +259,10 @@ func (Sandbox) Shell(ctx context.Context, service *string) error {
 	return run(func(e *core.Env, _ *screen) error { return e.Shell(ctx, config.KindSandbox, val(service)) })
 }
 
-// InitShared sets up the shared data directory. Flags: -from=PATH, -minimal.
-func (Sandbox) InitShared(ctx context.Context, from *string, minimal *bool) error {
+// InitShared sets up the shared data directory. Flags: -from=PATH, -minimal,
+// -engine=ssh://… or -context=NAME (fill the same directory on that engine's host, from
+// -from or from this machine's shared data).
+func (Sandbox) InitShared(ctx context.Context, from *string, minimal *bool, engine, context *string) error {
 	return run(func(e *core.Env, s *screen) error {
 		if from != nil && val(minimal) {
 			return fail.New(fail.CodeUsage, fail.Say("Use one of them"), "-from and -minimal cannot be used together")
@@ -261,12 +270,32 @@ func (Sandbox) InitShared(ctx context.Context, from *string, minimal *bool) erro
 		if from != nil && *from == "" {
 			return fail.New(fail.CodeUsage, fail.Say("Give the path of an existing checkout: -from=PATH"), "-from needs a path")
 		}
+		if val(engine) != "" || val(context) != "" {
+			if val(minimal) {
+				return fail.New(fail.CodeUsage, fail.Say("Copy data there with -from=PATH, or from this machine without -from"), "-minimal cannot be used with -engine or -context")
+			}
+			eng, err := e.ResolveEngine(ctx, val(engine), val(context))
+			if err != nil {
+				return err
+			}
+			res, err := e.InitSharedOn(ctx, eng, val(from))
+			if err == nil {
+				s.sharedResult(res)
+			}
+			return err
+		}
 		res, err := e.InitShared(ctx, val(from), val(minimal))
 		if err == nil {
 			s.sharedResult(res)
 		}
 		return err
 	})
+}
+
+// Sync copies the sandbox's checkout to its remote engine's host (up does it too), and
+// checks that every bind mount of the compose file is there.
+func (Sandbox) Sync(ctx context.Context) error {
+	return syncTarget(ctx, config.KindSandbox)
 }
 
 // Doctor checks Docker, git, op, disk, ports and the registry, and says how to fix each
@@ -286,9 +315,15 @@ func (Sandbox) Gc(ctx context.Context, dryRun, volumes, force *bool) error {
 	})
 }
 
-// Init registers the current clone as local-prod (slot 0, the standard ports).
-func (LocalProd) Init(ctx context.Context) error {
-	return initTarget(ctx, config.KindLocalProd, core.InitOptions{})
+// Init registers the current clone as local-prod (slot 0, the standard ports). Flags:
+// -engine=ssh://[user@]host[:port] or -context=NAME (its containers run on that engine).
+func (LocalProd) Init(ctx context.Context, engine, context *string) error {
+	return initTarget(ctx, config.KindLocalProd, core.InitOptions{}, val(engine), val(context))
+}
+
+// Sync copies local-prod's checkout to its remote engine's host. See sandbox:sync.
+func (LocalProd) Sync(ctx context.Context) error {
+	return syncTarget(ctx, config.KindLocalProd)
 }
 
 // Up starts local-prod, from any directory. Flags: -noWait, -build, -timeout=2m,
@@ -333,8 +368,13 @@ func (LocalProd) Logs(ctx context.Context, service *string, follow *bool, tail *
 
 // The bodies the two namespaces share: one lifecycle, two table entries.
 
-func initTarget(ctx context.Context, kind config.Kind, o core.InitOptions) error {
+func initTarget(ctx context.Context, kind config.Kind, o core.InitOptions, endpoint, contextName string) error {
 	return run(func(e *core.Env, s *screen) error {
+		eng, err := e.ResolveEngine(ctx, endpoint, contextName)
+		if err != nil {
+			return err
+		}
+		o.Engine = eng
 		res, err := e.Init(ctx, kind, o)
 		if err == nil {
 			s.initResult(res)
@@ -415,6 +455,16 @@ func restoreTarget(ctx context.Context, kind config.Kind, name, from string, o c
 		}
 		res, err := e.Restore(ctx, kind, name, from, o)
 		s.started(res.Start, err)
+		return err
+	})
+}
+
+func syncTarget(ctx context.Context, kind config.Kind) error {
+	return run(func(e *core.Env, s *screen) error {
+		res, err := e.Sync(ctx, kind)
+		if err == nil {
+			s.synced(res)
+		}
 		return err
 	})
 }

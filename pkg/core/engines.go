@@ -1,0 +1,432 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/renameio/v2"
+
+	"github.com/ktrdr/sandbox/pkg/compose"
+	"github.com/ktrdr/sandbox/pkg/config"
+	"github.com/ktrdr/sandbox/pkg/engine"
+	"github.com/ktrdr/sandbox/pkg/fail"
+	"github.com/ktrdr/sandbox/pkg/registry"
+	"github.com/ktrdr/sandbox/pkg/shared"
+)
+
+// The engine each instance runs on lives in a file beside the registry, not in it: the
+// KTRDR original's registry loader rejects any unknown field inside an instance object
+// and then empties the whole file. An instance missing from this file runs on the local
+// engine, so a registry written by the original needs nothing here.
+type engineFile struct {
+	Version   int                      `json:"version"`
+	Instances map[string]engine.Engine `json:"instances"`
+}
+
+func (e *Env) enginesPath() string { return filepath.Join(e.StateDir(), "engines.json") }
+
+// engines reads the instance → engine map; a missing file is an empty map.
+func (e *Env) engines() (map[string]engine.Engine, error) {
+	b, err := os.ReadFile(e.enginesPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string]engine.Engine{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var f engineFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("%s: %w", e.enginesPath(), err)
+	}
+	if f.Instances == nil {
+		f.Instances = map[string]engine.Engine{}
+	}
+	return f.Instances, nil
+}
+
+// EngineOf is the engine an instance runs on (the local one when none is recorded).
+func (e *Env) EngineOf(id string) (engine.Engine, error) {
+	m, err := e.engines()
+	if err != nil {
+		return engine.Engine{}, fail.With(fail.CodeError, fail.Say("Fix the file or move it away (instances in it then count as local)"), err)
+	}
+	return m[id], nil
+}
+
+// setEngine records (or, with the local engine, forgets) an instance's engine. Callers
+// hold the registry lock, which serializes every writer of this file too.
+func (e *Env) setEngine(id string, eng engine.Engine) error {
+	m, err := e.engines()
+	if err != nil {
+		return err
+	}
+	if eng.Local() {
+		if _, ok := m[id]; !ok {
+			return nil
+		}
+		delete(m, id)
+	} else {
+		m[id] = eng
+	}
+	b, err := json.MarshalIndent(engineFile{Version: 1, Instances: m}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return renameio.WriteFile(e.enginesPath(), append(b, '\n'), 0o644)
+}
+
+// forgetEngine drops an instance's engine record after it is unregistered.
+func (e *Env) forgetEngine(ctx context.Context, id string) {
+	err := e.updateRegistry(ctx, func(*registry.File) error { return e.setEngine(id, engine.Engine{}) })
+	if err != nil {
+		e.warn("could not update %s: %v", e.enginesPath(), err)
+	}
+}
+
+// Tunnel is the tool's tunnel to a remote engine: its files live under the tool's home.
+func (e *Env) Tunnel(eng engine.Engine) engine.Tunnel {
+	return engine.Tunnel{Engine: eng, Dir: filepath.Join(e.StateDir(), "engines", eng.Key()), Env: e.Vars}
+}
+
+// ResolveEngine turns the -engine / -context flags into an engine (the local one when
+// neither is given) and checks that it answers, so nothing is registered on an engine
+// that cannot be reached.
+func (e *Env) ResolveEngine(ctx context.Context, endpoint, contextName string) (engine.Engine, error) {
+	var eng engine.Engine
+	var err error
+	switch {
+	case endpoint != "" && contextName != "":
+		return eng, fail.New(fail.CodeUsage, fail.Say("Use one of them"), "-engine and -context cannot be used together")
+	case endpoint != "":
+		eng, err = engine.Parse(endpoint)
+	case contextName != "":
+		eng, err = engine.FromContext(ctx, contextName, e.Vars)
+	default:
+		return eng, nil
+	}
+	if err != nil {
+		return eng, fail.New(fail.CodeUsage, fail.Say("Give -engine=ssh://[user@]host[:port], or -context=NAME of a docker context whose endpoint is one"), "%v", err)
+	}
+	if _, err := e.Tunnel(eng).Run(ctx, nil, "docker version --format '{{.Server.Version}}'"); err != nil {
+		return eng, e.unreachable(eng, err)
+	}
+	return eng, nil
+}
+
+// unreachable is the one error for an engine that cannot be reached.
+func (e *Env) unreachable(eng engine.Engine, err error) error {
+	return fail.With(fail.CodeError, fail.Say(fmt.Sprintf("Check that `ssh %s docker version` works from this machine (host up, key accepted, Docker running there)", destination(eng))),
+		fmt.Errorf("engine %s cannot be reached: %w", eng.Name(), err))
+}
+
+func destination(eng engine.Engine) string {
+	d, p := eng.Destination()
+	if p != "" {
+		return "-p " + p + " " + d
+	}
+	return d
+}
+
+// at returns an Env whose docker and compose calls reach the instance's engine, and a
+// release to call when done. For a remote engine that is the engine's tunnel: opened
+// (and kept) when open is set, used if it is up otherwise, and when it is not, a
+// short-lived one that release closes, so a look at a stopped instance leaves nothing
+// running.
+func (e *Env) at(ctx context.Context, in *Instance, open bool) (*Env, func(), error) {
+	return e.connect(ctx, in.Engine, open)
+}
+
+func (e *Env) connect(ctx context.Context, eng engine.Engine, open bool) (*Env, func(), error) {
+	if eng.Local() {
+		return e, func() {}, nil
+	}
+	tun := e.Tunnel(eng)
+	release := func() {}
+	if _, alive := tun.Alive(ctx); !alive {
+		if !open {
+			dir, err := os.MkdirTemp("", "sbx-")
+			if err != nil {
+				return nil, nil, err
+			}
+			tun.Dir = dir
+			release = func() { _ = tun.Stop(context.WithoutCancel(ctx)); _ = os.RemoveAll(dir) }
+		}
+		if _, err := tun.Start(ctx); err != nil {
+			release()
+			return nil, nil, e.unreachable(eng, err)
+		}
+		if open {
+			e.say("Tunnel to %s opened (pid %d)", eng.Name(), tun.PID())
+		}
+	}
+	return e.onEngine(tun), release, nil
+}
+
+// onEngine is e with every docker call going through the tunnel's socket.
+func (e *Env) onEngine(tun engine.Tunnel) *Env {
+	c := *e
+	c.Vars = mergeEnv(e.Vars, map[string]string{"DOCKER_HOST": tun.DockerHost(), "DOCKER_CONTEXT": ""})
+	if e.DockerAt != nil {
+		c.Docker = e.DockerAt(c.Vars)
+	}
+	c.tunnel = &tun
+	return &c
+}
+
+// closeTunnelIfIdle stops the engine's tunnel when no instance on it runs any more.
+func (e *Env) closeTunnelIfIdle(ctx context.Context, eng engine.Engine, except string) {
+	tun := e.Tunnel(eng)
+	if _, alive := tun.Alive(ctx); !alive {
+		return
+	}
+	states, err := e.onEngine(tun).Docker.ProjectStates(ctx, e.Config.ComposeProjectLabel)
+	if err != nil {
+		return // cannot tell: keep it
+	}
+	m, _ := e.engines()
+	for id, other := range m {
+		if id != except && other.Endpoint == eng.Endpoint && states[id].Running > 0 {
+			return
+		}
+	}
+	_ = tun.Stop(ctx)
+	e.say("Tunnel to %s closed (no instance there runs)", eng.Name())
+}
+
+// remoteBusy are the slot's ports something listens on at the engine's host, other than
+// the instance's own containers.
+func (e *Env) remoteBusy(ctx context.Context, in *Instance, own []compose.Container) ([]int, error) {
+	listening, err := e.tunnel.Listening(ctx)
+	if err != nil {
+		return nil, e.unreachable(in.Engine, err)
+	}
+	mine := compose.PublishedPorts(own)
+	var busy []int
+	for _, a := range in.Assignments(e.Config) {
+		if listening[a.Host] && !mine[a.Host] {
+			busy = append(busy, a.Host)
+		}
+	}
+	return busy, nil
+}
+
+// slotPorts are the instance's host ports in table order.
+func slotPorts(e *Env, in *Instance) []int {
+	var out []int
+	for _, a := range in.Assignments(e.Config) {
+		out = append(out, a.Host)
+	}
+	return out
+}
+
+func portList(ports []int, in *Instance, e *Env) string {
+	var parts []string
+	for _, p := range ports {
+		label := ""
+		for _, a := range in.Assignments(e.Config) {
+			if a.Host == p {
+				label = " (" + a.Env + ")"
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%d%s", p, label))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// SyncResult is what sync put on the engine's host.
+type SyncResult struct {
+	Instance *Instance
+	Engine   engine.Engine
+	Binds    []compose.Bind // every bind mount, each satisfied
+}
+
+// Sync copies what the instance's compose file bind-mounts to its engine's host: the
+// checkout, mirrored to the same path there (bind sources keep their absolute paths).
+// Shared data must be there already (initShared -engine puts it there, with its
+// all-or-nothing switch); a bind mount from anywhere else cannot be satisfied and is
+// refused, naming the service and path, rather than coming up silently empty.
+func (e *Env) Sync(ctx context.Context, kind config.Kind) (SyncResult, error) {
+	in, err := e.Current(kind)
+	if err != nil {
+		return SyncResult{}, err
+	}
+	if in.Engine.Local() {
+		return SyncResult{Instance: in}, fail.New(fail.CodeError, fail.Say("Sync is for instances on a remote engine (create -engine=ssh://…); a local one mounts its files directly"),
+			"%s runs on this machine's engine", in.ID)
+	}
+	if err := e.composeFileCheck(in); err != nil {
+		return SyncResult{}, err
+	}
+	r, release, err := e.at(ctx, in, false)
+	if err != nil {
+		return SyncResult{}, err
+	}
+	defer release()
+	return r.syncInstance(ctx, kind, in, r.project(in, e.Config.Lifecycle(kind), nil))
+}
+
+// syncInstance is Sync on an Env bound to the engine, with the project up will start.
+func (e *Env) syncInstance(ctx context.Context, kind config.Kind, in *Instance, p compose.Project) (SyncResult, error) {
+	res := SyncResult{Instance: in, Engine: in.Engine}
+	binds, err := p.Binds(ctx)
+	if err != nil {
+		return res, fail.With(fail.CodeError, fail.Say("Fix the compose file; see compose's message"), err)
+	}
+	res.Binds = binds
+	sharedDir := e.SharedPath()
+	var needShared []string
+	for _, b := range binds {
+		switch {
+		case shared.IsWithin(b.Source, in.Dir):
+		case shared.IsWithin(b.Source, sharedDir):
+			needShared = append(needShared, b.Source)
+		default:
+			return res, fail.New(fail.CodeError,
+				fail.Say("Mount files from the checkout or the shared data directory only, or put "+b.Source+" on the engine's host yourself and mount it from a named volume"),
+				"service %s bind-mounts %s, which is outside %s and %s: on engine %s it would be missing or empty", b.Service, b.Source, in.Dir, sharedDir, in.Engine.Name())
+		}
+	}
+	e.say("Syncing %s to %s...", in.Dir, in.Engine.Name())
+	started := e.Now()
+	if err := e.tunnel.Mirror(ctx, in.Dir, in.Dir, []string{"/.git"}, nil); err != nil {
+		if errors.Is(err, engine.ErrCheckout) {
+			return res, fail.With(fail.CodeError, fail.Say("The engine's host has a git checkout at that path (is it this machine?); nothing was copied"), err)
+		}
+		return res, e.unreachable(in.Engine, err)
+	}
+	e.say("✓ Synced in %s", e.Now().Sub(started).Round(10*time.Millisecond))
+	if len(needShared) > 0 {
+		var check strings.Builder
+		for _, s := range needShared {
+			check.WriteString("[ -e " + engine.Quote(s) + " ] || echo " + engine.Quote(s) + "; ")
+		}
+		missing, err := e.tunnel.Run(ctx, nil, check.String())
+		if err != nil {
+			return res, e.unreachable(in.Engine, err)
+		}
+		if m := strings.Fields(missing); len(m) > 0 {
+			var who []string
+			for _, b := range binds {
+				for _, x := range m {
+					if b.Source == x {
+						who = append(who, b.Service+" mounts "+x)
+					}
+				}
+			}
+			return res, fail.New(fail.CodeError, fail.Run(fmt.Sprintf("Copy the shared data there first: %%s -engine=%s", in.Engine.Endpoint), fail.Do(fail.Sandbox, "initShared", "")),
+				"shared data is missing on engine %s: %s", in.Engine.Name(), strings.Join(dedupe(who), "; "))
+		}
+	}
+	return res, nil
+}
+
+func dedupe(list []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// releaseEngine undoes what up set up for an instance that no longer runs on its engine:
+// its port forwards, and the tunnel itself when no other instance there runs.
+func (e *Env) releaseEngine(ctx context.Context, in *Instance) {
+	ctx = context.WithoutCancel(ctx)
+	tun := e.Tunnel(in.Engine)
+	if _, alive := tun.Alive(ctx); alive {
+		_ = tun.Cancel(ctx, slotPorts(e, in))
+	}
+	e.closeTunnelIfIdle(ctx, in.Engine, in.ID)
+}
+
+// InitSharedOn fills the shared data directory on a remote engine's host (the same path
+// as here) from a source checkout, or from this machine's shared data when from is
+// empty. Each subdirectory switches from complete old to complete new content in one
+// rename; unchanged ones are compared and left alone.
+func (e *Env) InitSharedOn(ctx context.Context, eng engine.Engine, from string) (SharedResult, error) {
+	root := e.SharedPath()
+	src := root
+	if from != "" {
+		abs, err := filepath.Abs(from)
+		if err != nil || !isDir(abs) {
+			return SharedResult{}, fail.New(fail.CodeError, fail.Say("Give a directory that holds "+e.subdirList()), "Source not found: %s", from)
+		}
+		src = abs
+	} else if !isDir(root) {
+		return SharedResult{}, fail.New(fail.CodeError, fail.Run("Fill it here first, or give -from=PATH: %s", fail.Do(fail.Sandbox, "initShared", "-from=PATH")),
+			"no shared data on this machine at %s to copy", root)
+	}
+	r, release, err := e.connect(ctx, eng, false)
+	if err != nil {
+		return SharedResult{}, err
+	}
+	defer release()
+	e.say("Copying shared data from %s to %s:%s", src, eng.Name(), root)
+	res := SharedResult{Outcome: SharedCopied, Root: root}
+	for _, sd := range e.Config.Shared {
+		dir := filepath.Join(src, sd.Name)
+		if !isDir(dir) {
+			e.say("  Skipping %s/ (not found in %s; data there left alone)", sd.Name, src)
+			continue
+		}
+		e.say("  %s/ ...", sd.Name)
+		progress := &progressLines{p: e.Progress, every: 2 * time.Second, now: e.Now}
+		upToDate, err := r.tunnel.Publish(ctx, dir, filepath.Join(root, sd.Name), progress)
+		if err != nil {
+			if ctx.Err() != nil {
+				return res, interrupted(ctx)
+			}
+			return res, fail.With(fail.CodeError, fail.Say("Fix the cause and run it again; the old copy there is intact and the next run resumes cheaply"), err)
+		}
+		if upToDate {
+			e.say("    up to date (nothing copied)")
+		} else {
+			e.say("    done")
+		}
+		res.Summary.Subdirs = append(res.Summary.Subdirs, shared.SubdirReport{Name: sd.Name, Path: filepath.Join(root, sd.Name), Exists: true})
+	}
+	res.Summary.Path, res.Summary.Initialized = root, true
+	return res, nil
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// progressLines turns rsync's progress (updates separated by carriage returns) into a
+// progress line every so often.
+type progressLines struct {
+	p     Progress
+	every time.Duration
+	now   func() time.Time
+	last  time.Time
+	buf   []byte
+}
+
+func (w *progressLines) Write(b []byte) (int, error) {
+	w.buf = append(w.buf, b...)
+	for {
+		i := strings.IndexAny(string(w.buf), "\r\n")
+		if i < 0 {
+			break
+		}
+		line := strings.TrimSpace(string(w.buf[:i]))
+		w.buf = w.buf[i+1:]
+		if line != "" && w.now().Sub(w.last) >= w.every {
+			w.last = w.now()
+			w.p.Step("    " + strings.Join(strings.Fields(line), " "))
+		}
+	}
+	return len(b), nil
+}
