@@ -121,8 +121,10 @@ func (e *Env) ResolveEngine(ctx context.Context, endpoint, contextName string) (
 
 // unreachable is the one error for an engine that cannot be reached.
 func (e *Env) unreachable(eng engine.Engine, err error) error {
-	return fail.With(fail.CodeError, fail.Say(fmt.Sprintf("Check that `ssh %s docker version` works from this machine (host up, key accepted, Docker running there)", destination(eng))),
-		fmt.Errorf("engine %s cannot be reached: %w", eng.Name(), err))
+	if !errors.Is(err, engine.ErrUnreachable) {
+		err = fmt.Errorf("engine %s: %w", eng.Name(), err)
+	}
+	return fail.With(fail.CodeError, fail.Say(fmt.Sprintf("Check that `ssh %s docker version` works from this machine (host up, key accepted, Docker running there)", destination(eng))), err)
 }
 
 func destination(eng engine.Engine) string {
@@ -148,7 +150,15 @@ func (e *Env) connect(ctx context.Context, eng engine.Engine, open bool) (*Env, 
 	}
 	tun := e.Tunnel(eng)
 	release := func() {}
-	if _, alive := tun.Alive(ctx); !alive {
+	_, alive := tun.Alive(ctx)
+	if alive {
+		if err := tun.Ping(ctx); err != nil {
+			// The connection under it is dead: close it, so the next command starts afresh.
+			tun.Kill()
+			return nil, nil, e.unreachable(eng, err)
+		}
+	}
+	if !alive {
 		if !open {
 			dir, err := os.MkdirTemp("", "sbx-")
 			if err != nil {

@@ -187,11 +187,12 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 		return res, err
 	}
 	// From here on, e reaches the instance's engine (through its tunnel when remote).
-	e, release, err := e.at(ctx, in, true)
+	r, release, err := e.at(ctx, in, true)
 	if err != nil {
 		return res, err
 	}
 	defer release()
+	e = r
 	if err := e.checkDocker(ctx); err != nil {
 		return res, err
 	}
@@ -340,11 +341,12 @@ func (e *Env) Down(ctx context.Context, kind config.Kind, o DownOptions) (StopRe
 		return StopResult{}, err
 	}
 	local := e
-	e, release, err := e.at(ctx, in, false)
+	r, release, err := e.at(ctx, in, false)
 	if err != nil {
 		return StopResult{}, err
 	}
 	defer release()
+	e = r
 	if err := e.checkDocker(ctx); err != nil {
 		return StopResult{}, err
 	}
@@ -382,11 +384,12 @@ func (e *Env) Logs(ctx context.Context, kind config.Kind, o LogOptions) error {
 	if err != nil {
 		return err
 	}
-	e, release, err := e.at(ctx, in, false)
+	r, release, err := e.at(ctx, in, false)
 	if err != nil {
 		return err
 	}
 	defer release()
+	e = r
 	if err := e.ready(ctx, in); err != nil {
 		return err
 	}
@@ -413,11 +416,12 @@ func (e *Env) Shell(ctx context.Context, kind config.Kind, service string) error
 	if service == "" {
 		return fail.New(fail.CodeUsage, fail.Say("Name the service: -service=NAME (the services of "+e.Config.ComposeFile+")"), "no service given and the configuration has no default service")
 	}
-	e, release, err := e.at(ctx, in, false)
+	r, release, err := e.at(ctx, in, false)
 	if err != nil {
 		return err
 	}
 	defer release()
+	e = r
 	if err := e.ready(ctx, in); err != nil {
 		return err
 	}

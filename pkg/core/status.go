@@ -47,13 +47,14 @@ func (e *Env) Status(ctx context.Context, kind config.Kind) (StatusReport, error
 	}
 	rep := StatusReport{Kind: kind, InstanceID: in.ID, Slot: in.Slot, Path: in.Dir,
 		Services: in.Endpoints(e.Config, false), Workers: in.Endpoints(e.Config, true), Containers: []ContainerState{}, Engine: in.Engine.Name()}
-	e, release, err := e.at(ctx, in, false)
+	r, release, err := e.at(ctx, in, false)
 	if err != nil {
 		rep.State, rep.Error = Unreachable, err.Error()
 		rep.Shared = shared.Inspect(e.SharedPath(), e.sharedNames())
 		return rep, nil
 	}
 	defer release()
+	e = r
 	sharedDone := make(chan shared.Report, 1)
 	go func() { sharedDone <- shared.Inspect(e.SharedPath(), e.sharedNames()) }()
 	usageDone := e.usageAsync(ctx)

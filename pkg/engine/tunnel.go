@@ -36,6 +36,22 @@ const (
 // refused, no route).
 var ErrUnreachable = errors.New("engine unreachable")
 
+// UnreachableError says which engine could not be reached and what ssh said.
+type UnreachableError struct {
+	Engine string
+	Reason string
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("engine %s cannot be reached: %s", e.Engine, e.Reason)
+}
+
+func (e *UnreachableError) Is(target error) bool { return target == ErrUnreachable }
+
+func (t Tunnel) unreachable(reason string) error {
+	return &UnreachableError{Engine: t.Engine.Name(), Reason: reason}
+}
+
 // Tunnel is the one SSH connection the tool keeps to an engine: a control master that
 // forwards a local unix socket to the remote Docker socket and, per running instance,
 // 127.0.0.1:P to the remote's 127.0.0.1:P. Every docker and compose call for an instance
@@ -83,10 +99,10 @@ func (t Tunnel) ssh(ctx context.Context, timeout time.Duration, stdin io.Reader,
 func (t Tunnel) classify(err error) error {
 	var ee *execx.ExitError
 	if errors.As(err, &ee) && ee.Code == 255 {
-		return fmt.Errorf("%s: %w: %s", t.Engine.Name(), ErrUnreachable, ee.Stderr)
+		return t.unreachable(ee.Stderr)
 	}
 	if errors.Is(err, execx.ErrTimeout) {
-		return fmt.Errorf("%s: %w: %v", t.Engine.Name(), ErrUnreachable, err)
+		return t.unreachable(err.Error())
 	}
 	return err
 }
@@ -145,7 +161,7 @@ func (t Tunnel) Start(ctx context.Context) (started bool, err error) {
 	for {
 		select {
 		case <-exited:
-			return false, fmt.Errorf("%s: %w: %s", t.Engine.Name(), ErrUnreachable, t.lastLog())
+			return false, t.unreachable(t.lastLog())
 		case <-ctx.Done():
 			_ = cmd.Process.Kill()
 			t.clear()
@@ -153,7 +169,7 @@ func (t Tunnel) Start(ctx context.Context) (started bool, err error) {
 		case <-deadline.C:
 			_ = cmd.Process.Kill()
 			t.clear()
-			return false, fmt.Errorf("%s: %w: no tunnel within %s", t.Engine.Name(), ErrUnreachable, startTimeout)
+			return false, t.unreachable(fmt.Sprintf("no tunnel within %s", startTimeout))
 		case <-tick.C:
 			if _, err := os.Stat(t.Socket()); err != nil {
 				continue
@@ -218,6 +234,33 @@ func (t Tunnel) Stop(ctx context.Context) error {
 	}
 	t.clear()
 	return nil
+}
+
+// Ping makes one round trip to the engine's host within ConnectTimeout: a tunnel whose
+// master process is up may still sit on a dead connection until keepalive notices.
+func (t Tunnel) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
+	defer cancel()
+	// No pipes: a client of the master hands its stdio to the master, and a pipe held
+	// there would keep this call waiting after the client is gone.
+	cmd := exec.CommandContext(ctx, "ssh", append(t.options(), "-n", t.dest(), "true")...)
+	cmd.Env = t.Env
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return t.unreachable(fmt.Sprintf("no answer within %s", ConnectTimeout))
+		}
+		return t.unreachable(err.Error())
+	}
+	return nil
+}
+
+// Kill ends the master without talking to it (its connection may be dead) and removes
+// the tunnel's files.
+func (t Tunnel) Kill() {
+	if pid := t.PID(); pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	t.clear()
 }
 
 // Run runs a command on the engine's host (through the master when it is up) and
