@@ -90,6 +90,7 @@ func (e *Env) Doctor(ctx context.Context) DoctorReport {
 			add(f)
 		}
 	}
+	out = append(out, e.engineFindings(ctx, reg)...)
 	out = append(out, e.portFindings(reg, states)...)
 	out = append(out, e.consistencyFindings(ctx, reg, states)...)
 	return DoctorReport{Findings: out}

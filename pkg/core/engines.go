@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -439,4 +441,83 @@ func (w *progressLines) Write(b []byte) (int, error) {
 		}
 	}
 	return len(b), nil
+}
+
+// minEngineFree is the free space below which doctor calls an engine's disk a problem:
+// an image build or a database's growth fails there first.
+const minEngineFree = 2 << 30
+
+// engineFindings check each remote engine that holds a registered instance: SSH and
+// Docker there, its free disk, and whether its tunnel is up while an instance there runs
+// (if not, that instance's ports do not answer here).
+func (e *Env) engineFindings(ctx context.Context, reg *registry.File) []Finding {
+	m, err := e.engines()
+	if err != nil {
+		return []Finding{{Check: "engines", Detail: err.Error(), Fix: fail.Say("fix or move " + e.enginesPath())}}
+	}
+	byEndpoint := map[string][]string{}
+	engs := map[string]engine.Engine{}
+	for _, in := range e.allEntries(reg) {
+		if eng := m[in.InstanceID]; !eng.Local() {
+			byEndpoint[eng.Endpoint] = append(byEndpoint[eng.Endpoint], in.InstanceID)
+			engs[eng.Endpoint] = eng
+		}
+	}
+	var out []Finding
+	endpoints := make([]string, 0, len(engs))
+	for endpoint := range engs {
+		endpoints = append(endpoints, endpoint)
+	}
+	sort.Strings(endpoints)
+	for _, endpoint := range endpoints {
+		eng, ids := engs[endpoint], byEndpoint[endpoint]
+		name := "engine " + eng.Name()
+		tun := e.Tunnel(eng)
+		pid, alive := tun.Alive(ctx)
+		r, release, err := e.connect(ctx, eng, false)
+		if err != nil {
+			out = append(out, Finding{Check: name, Detail: err.Error(), Fix: fail.FixOf(err)})
+			continue
+		}
+		facts, err := r.tunnel.Run(ctx, nil, `docker version --format '{{.Server.Version}}' && df -Pk "$(docker info --format '{{.DockerRootDir}}' 2>/dev/null || echo /)" | tail -1`)
+		var states map[string]compose.Counts
+		if err == nil {
+			states, err = r.Docker.ProjectStates(ctx, e.Config.ComposeProjectLabel)
+		}
+		release()
+		if err != nil {
+			out = append(out, Finding{Check: name, Detail: "SSH answers, Docker there does not: " + err.Error(), Fix: fail.Say("start Docker on " + destination(eng) + ", and check that this user may use its socket")})
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(facts), "\n")
+		version, free := strings.TrimSpace(lines[0]), int64(-1)
+		if len(lines) > 1 {
+			if f := strings.Fields(lines[len(lines)-1]); len(f) >= 4 {
+				if kb, err := strconv.ParseInt(f[3], 10, 64); err == nil {
+					free = kb << 10
+				}
+			}
+		}
+		f := Finding{Check: name, OK: free < 0 || free >= minEngineFree, Detail: fmt.Sprintf("SSH and Docker %s answer; %s free for Docker there", version, shared.FormatSize(free))}
+		if !f.OK {
+			f.Fix = fail.Say("free space on " + destination(eng) + " (docker system prune, or remove unused volumes with gc -volumes there)")
+		}
+		out = append(out, f)
+		var running []string
+		for _, id := range ids {
+			if states[id].Running > 0 {
+				running = append(running, id)
+			}
+		}
+		switch {
+		case alive:
+			out = append(out, Finding{Check: "tunnel " + eng.Name(), OK: true, Detail: fmt.Sprintf("up (pid %d)", pid)})
+		case len(running) > 0:
+			out = append(out, Finding{Check: "tunnel " + eng.Name(), Detail: "down while " + strings.Join(running, ", ") + " run(s) there: their ports do not answer here",
+				Fix: fail.Run("run %s in the instance: it starts the tunnel again", fail.Do(fail.Sandbox, "up", ""))})
+		default:
+			out = append(out, Finding{Check: "tunnel " + eng.Name(), OK: true, Detail: "not needed (no instance there runs)"})
+		}
+	}
+	return out
 }
