@@ -172,7 +172,7 @@ type StartResult struct {
 
 // Up brings the instance of kind up: port check, secrets, prepare, compose up, then
 // the startability gate. A failed gate returns the result with the error.
-func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartResult, error) {
+func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (_ StartResult, err error) {
 	lc := e.Config.Lifecycle(kind)
 	res := StartResult{Kind: kind}
 	in, err := e.Current(kind)
@@ -187,12 +187,21 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 		return res, err
 	}
 	// From here on, e reaches the instance's engine (through its tunnel when remote).
+	local := e
 	r, release, err := e.at(ctx, in, true)
 	if err != nil {
 		return res, err
 	}
 	defer release()
 	e = r
+	if e.tunnel != nil {
+		// An up that fails leaves no tunnel behind that nothing uses.
+		defer func() {
+			if err != nil {
+				local.closeTunnelIfIdle(context.WithoutCancel(ctx), in.Engine, "")
+			}
+		}()
+	}
 	if err := e.checkDocker(ctx); err != nil {
 		return res, err
 	}
