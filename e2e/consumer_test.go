@@ -87,24 +87,7 @@ func TestConsumerAcme(t *testing.T) {
 	var transcript strings.Builder
 	run := func(dir string, wantCode int, args ...string) string {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Dir, cmd.Env = dir, environ
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		transcript.WriteString("$ acme " + strings.Join(args, " ") + "\n" + out.String())
-		if wantCode >= 0 && code != wantCode {
-			t.Fatalf("acme %v in %s: exit %d, want %d\n%s", args, dir, code, wantCode, out.String())
-		}
-		return out.String()
+		return runBin(t, bin, environ, &transcript, dir, wantCode, args...)
 	}
 
 	out := run(repo, 0, "sandbox:create", "a")

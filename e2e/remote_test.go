@@ -177,7 +177,7 @@ func TestRemoteEngine(t *testing.T) {
 		_ = exec.Command("pkill", "-f", filepath.Join(home, ".remo")).Run()
 		remote(`for p in remo--a remo--b; do docker ps -aq --filter label=com.docker.compose.project=$p | xargs -r docker rm -f; ` +
 			`docker network rm ${p}_default; docker volume rm ${p}_db_data; done >/dev/null 2>&1; docker image rm -f ` + image + ` >/dev/null 2>&1; ` +
-			`rm -rf ` + work + `; true`)
+			`docker image prune -f >/dev/null 2>&1; rm -rf ` + filepath.Dir(work) + `; true`)
 	})
 
 	var transcript strings.Builder
