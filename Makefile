@@ -1,5 +1,5 @@
 # Aliases for the Mage targets (go tool mage <target>), plus the demo and the tests.
-# Flags: NAME=, BRANCH=, SLOT=, FROM=, SERVICE=, TAIL=, TIMEOUT=, and 1 for booleans:
+# Flags: NAME=, BRANCH=, SLOT=, FROM=, SERVICE=, TAIL=, TIMEOUT=, ENGINE=, CONTEXT=, and 1 for booleans:
 #   make sandbox-create NAME=feat-x SLOT=3
 #   make sandbox-up NOSECRETS=1
 #   make sandbox-destroy FORCE=1
@@ -31,9 +31,11 @@ bench:
 	./scripts/bench/run.sh
 
 sandbox-create:
-	$(MAGE) sandbox:create "$(NAME)" $(call flag,BRANCH,branch) $(call flag,SLOT,slot) $(call bool,NOINCLUDE,noInclude) $(call bool,NOHOOKS,noHooks)
+	$(MAGE) sandbox:create "$(NAME)" $(call flag,BRANCH,branch) $(call flag,SLOT,slot) $(call bool,NOINCLUDE,noInclude) $(call bool,NOHOOKS,noHooks) $(call flag,ENGINE,engine) $(call flag,CONTEXT,context)
 sandbox-init:
-	$(MAGE) sandbox:init $(call flag,SLOT,slot) $(call flag,NAME,name)
+	$(MAGE) sandbox:init $(call flag,SLOT,slot) $(call flag,NAME,name) $(call flag,ENGINE,engine) $(call flag,CONTEXT,context)
+sandbox-sync:
+	$(MAGE) sandbox:sync
 sandbox-up:
 	$(MAGE) sandbox:up $(call bool,NOWAIT,noWait) $(call bool,BUILD,build) $(call flag,TIMEOUT,timeout) $(call bool,NOSECRETS,noSecrets) $(call bool,NOHOOKS,noHooks)
 sandbox-down:
@@ -49,7 +51,7 @@ sandbox-logs:
 sandbox-shell:
 	$(MAGE) sandbox:shell $(call flag,SERVICE,service)
 sandbox-init-shared:
-	$(MAGE) sandbox:initShared $(call flag,FROM,from) $(call bool,MINIMAL,minimal)
+	$(MAGE) sandbox:initShared $(call flag,FROM,from) $(call bool,MINIMAL,minimal) $(call flag,ENGINE,engine) $(call flag,CONTEXT,context)
 sandbox-doctor:
 	$(MAGE) sandbox:doctor $(call bool,JSON,json)
 sandbox-gc:
@@ -57,7 +59,9 @@ sandbox-gc:
 sandbox-completion:
 	$(MAGE) sandbox:completion $(call flag,SHELL_NAME,shell)
 local-prod-init:
-	$(MAGE) localProd:init
+	$(MAGE) localProd:init $(call flag,ENGINE,engine) $(call flag,CONTEXT,context)
+local-prod-sync:
+	$(MAGE) localProd:sync
 local-prod-up:
 	$(MAGE) localProd:up $(call bool,NOWAIT,noWait) $(call bool,BUILD,build) $(call flag,TIMEOUT,timeout) $(call bool,NOSECRETS,noSecrets) $(call bool,NOHOOKS,noHooks)
 local-prod-down:

@@ -56,6 +56,10 @@ func (e *Env) Create(ctx context.Context, name string, o CreateOptions) (InitRes
 			return InitResult{}, err
 		}
 	}
+	if o.Seed != "" && !o.Engine.Local() {
+		return InitResult{}, fail.New(fail.CodeUsage, fail.Say("Create it on this machine's engine to seed it, or without -seed"),
+			"-seed cannot be used with a remote engine yet")
+	}
 	_, repo, err := e.Git.Locate(ctx, e.Cwd)
 	if err != nil {
 		return InitResult{}, e.gitFailed(ctx, fail.Say("Run it inside the repository whose stack you want to sandbox"), err)

@@ -38,6 +38,9 @@ func (e *Env) Snapshot(ctx context.Context, kind config.Kind, name string) (snap
 	if err != nil {
 		return snapshot.Manifest{}, err
 	}
+	if err := e.localOnly(in.ID, "snapshots"); err != nil {
+		return snapshot.Manifest{}, err
+	}
 	return e.snapshotOf(ctx, kind, in.ID, name)
 }
 
@@ -196,6 +199,9 @@ func (e *Env) Restore(ctx context.Context, kind config.Kind, name, from string, 
 	if err != nil {
 		return RestoreResult{}, err
 	}
+	if err := e.localOnly(in.ID, "restore"); err != nil {
+		return RestoreResult{}, err
+	}
 	src := in.ID
 	if from != "" {
 		if src, err = e.snapshotOwner(kind, from); err != nil {
@@ -307,6 +313,9 @@ func (e *Env) seed(ctx context.Context, id, source string) error {
 	if err != nil {
 		return err
 	}
+	if err := e.localOnly(owner, "seeding"); err != nil {
+		return err
+	}
 	store := e.SnapshotStore()
 	temporary := name == ""
 	if temporary {
@@ -411,6 +420,9 @@ func (e *Env) thawLeftovers(ctx context.Context, id string) {
 // instance with no volumes (never started) has nothing to lose; Docker not answering
 // means nothing can be removed either, so both just say so.
 func (e *Env) snapshotBeforeLoss(ctx context.Context, kind config.Kind, id, why string) (string, error) {
+	if err := e.localOnly(id, "snapshots"); err != nil {
+		return "", fail.With(fail.CodeError, fail.Say("Pass -noSnapshot to remove the volumes without a snapshot (nothing was changed)"), err)
+	}
 	if _, _, err := e.Docker.Versions(ctx); err != nil {
 		return "", nil
 	}
@@ -440,4 +452,18 @@ func (e *Env) removeHelpersOf(ctx context.Context, id string) {
 		names[i] = v.Name
 	}
 	d.RemoveHelpers(ctx, names)
+}
+
+// localOnly refuses what does not work on a remote engine yet: the snapshot helper and
+// its store are this machine's, so a snapshot of a remote instance would copy nothing.
+func (e *Env) localOnly(id, what string) error {
+	eng, err := e.EngineOf(id)
+	if err != nil {
+		return err
+	}
+	if !eng.Local() {
+		return fail.New(fail.CodeError, fail.Say("Snapshots, restore and seeding work on instances on this machine's engine only, for now"),
+			"%s runs on engine %s: %s of instances on a remote engine are not supported yet", id, eng.Name(), what)
+	}
+	return nil
 }
