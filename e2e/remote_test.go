@@ -30,69 +30,6 @@ func requireTestbed(t *testing.T) {
 	}
 }
 
-// remoteMagefile is the table of the project the remote suite drives: two services, a
-// bind mount from the checkout and one from the shared data.
-const remoteMagefile = `//go:build mage
-
-package main
-
-import (
-	"github.com/ktrdr/sandbox/pkg/config"
-
-	//mage:import
-	"github.com/ktrdr/sandbox/pkg/targets"
-)
-
-func init() {
-	c := config.New("remo")
-	c.Ports = []config.Port{
-		{Env: "REMO_WEB_PORT", Label: "Web", Standard: 7180, First: 17181, Stride: 1, URL: "http://localhost:%d"},
-		{Env: "REMO_DB_PORT", Label: "Database", Standard: 7532, First: 17533, Stride: 1},
-	}
-	c.Shared = []config.SharedSubdir{{Name: "assets", Env: "REMO_ASSETS_DIR"}}
-	c.APIPort = "REMO_WEB_PORT"
-	c.LastSandboxSlot = 3
-	c.DefaultService = "web"
-	c.Gate = []config.Check{
-		{Name: "Database", Kind: config.CheckTCP, PortEnv: "REMO_DB_PORT"},
-		{Name: "Web", Kind: config.CheckHTTP, PortEnv: "REMO_WEB_PORT", Path: "/api/v1/health", Accept: []int{200}},
-	}
-	c.Prepare = []config.Command{{Name: "go", Args: []string{"build", "-trimpath", "-o", "demo/bin/demo", "github.com/ktrdr/sandbox/demo"},
-		Env: map[string]string{"CGO_ENABLED": "0"}}}
-	targets.Config = c
-}
-`
-
-const remoteCompose = `x-demo: &demo
-  image: ${REMO_DEMO_IMAGE:-remo-demo:dev}
-  build:
-    context: ./demo
-  pull_policy: never
-  stop_grace_period: 2s
-
-services:
-  db:
-    <<: *demo
-    command: ["db"]
-    volumes:
-      - db_data:/var/lib/postgresql/data
-    ports:
-      - "127.0.0.1:${REMO_DB_PORT:-7532}:5432"
-  web:
-    <<: *demo
-    command: ["backend"]
-    depends_on: [db]
-    environment:
-      DB_ADDR: db:5432
-    volumes:
-      - ./site:/app/site:ro
-      - ${REMO_ASSETS_DIR:-./assets}:/app/assets:ro
-    ports:
-      - "127.0.0.1:${REMO_WEB_PORT:-7180}:8000"
-volumes:
-  db_data:
-`
-
 // Sandboxes on a remote engine, end to end on the test bed: create and initShared with
 // -engine, up through the tunnel, status, list, logs, shell, sync after a change, down,
 // destroy; and the failures: unreachable engine, a bind mount not on the engine, a busy
@@ -100,30 +37,22 @@ volumes:
 func TestRemoteEngine(t *testing.T) {
 	requireTestbed(t)
 	work := t.TempDir()
-	home, repo, mod := filepath.Join(work, "home"), filepath.Join(work, "repo"), filepath.Join(work, "mod")
-	gomod, err := os.ReadFile(filepath.Join(repoRoot, "examples", "consumer", "go.mod"))
+	home, repo := filepath.Join(work, "home"), filepath.Join(work, "repo")
+	example := filepath.Join(repoRoot, "examples", "remote")
+	// The project's repository: examples/remote's files, its go.mod pointing at this
+	// checkout of the library.
+	for _, f := range []string{"docker-compose.sandbox.yml", "demo/Dockerfile", ".gitignore", "go.sum", "site/index.html"} {
+		data, err := os.ReadFile(filepath.Join(example, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(repo, f), data)
+	}
+	gomod, err := os.ReadFile(filepath.Join(example, "go.mod"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	gomod = bytes.Replace(gomod, []byte("module example.com/acme"), []byte("module example.com/remo"), 1)
-	gomod = bytes.ReplaceAll(gomod, []byte("=> ../.."), []byte("=> "+repoRoot))
-	gosum, err := os.ReadFile(filepath.Join(repoRoot, "examples", "consumer", "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dockerfile, err := os.ReadFile(filepath.Join(repoRoot, "examples", "consumer", "demo", "Dockerfile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, dir := range []string{mod, repo} {
-		writeFile(t, filepath.Join(dir, "go.mod"), gomod)
-		writeFile(t, filepath.Join(dir, "go.sum"), gosum)
-	}
-	writeFile(t, filepath.Join(mod, "magefiles", "magefile.go"), []byte(remoteMagefile))
-	writeFile(t, filepath.Join(repo, "docker-compose.sandbox.yml"), []byte(remoteCompose))
-	writeFile(t, filepath.Join(repo, "demo", "Dockerfile"), dockerfile)
-	writeFile(t, filepath.Join(repo, ".gitignore"), []byte(".env.sandbox\ndemo/bin/\n"))
-	writeFile(t, filepath.Join(repo, "site", "index.html"), []byte("hello\n"))
+	writeFile(t, filepath.Join(repo, "go.mod"), bytes.ReplaceAll(gomod, []byte("=> ../.."), []byte("=> "+repoRoot)))
 	src := filepath.Join(work, "data")
 	writeFile(t, filepath.Join(src, "assets", "a.txt"), []byte("asset one\n"))
 	if err := os.MkdirAll(home, 0o755); err != nil {
@@ -132,7 +61,7 @@ func TestRemoteEngine(t *testing.T) {
 
 	bin := filepath.Join(work, "bin", "remo")
 	compile := exec.Command("go", "tool", "mage", "-compile", bin)
-	compile.Dir, compile.Env = mod, append(os.Environ(), "GOFLAGS=-mod=mod")
+	compile.Dir = example
 	if out, err := compile.CombinedOutput(); err != nil {
 		t.Fatalf("compiling the targets: %v\n%s", err, out)
 	}
