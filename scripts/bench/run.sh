@@ -11,9 +11,11 @@
 #   up      sandbox:up to gate PASSED  vs  docker compose up -d --wait   (needs Docker)
 #   snap    sandbox:snapshot of a 1 GiB volume  vs  docker cp | zstd -1 to a file;
 #           sandbox:restore  vs  zstd -d | docker cp;  create -seed  vs  restore
+#   remote  docker ps via the tunnel vs local socket vs ssh://; sandbox:up on the remote engine vs
+#           compose up --wait through the same socket; initShared -engine vs rsync -a (test bed)
 #   create  sandbox:create with a 200 MB .worktreeinclude  vs  git worktree add + cp -a;
 #           sandbox:create -noInclude  vs  git worktree add alone
-# Usage: scripts/bench/run.sh [copy|disk|stats|list|up|create|snap ...]   (default: all)
+# Usage: scripts/bench/run.sh [copy|disk|stats|list|up|create|snap|remote ...]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
@@ -30,7 +32,7 @@ mkdir -p "$HOME"
 git config --global user.email bench@example.com; git config --global user.name bench
 go tool mage -compile "$work/sandbox" >/dev/null
 sbx="$work/sandbox"
-what=${*:-copy disk stats list up create snap}
+what=${*:-copy disk stats list up create snap remote}
 
 now() { date +%s.%N; }
 # median of N timings of a command (seconds)
@@ -203,6 +205,57 @@ bench_snap() {
   docker image rm -f "$img" >/dev/null 2>&1 || true
   rm -rf "$work/fill" "$work/ref.tar.zst"
   set -o pipefail
+}
+
+bench_remote() {
+  "$repo/scripts/remote-testbed.sh" status || { echo "remote: skipped (run scripts/remote-testbed.sh up as root first)"; return; }
+  local engine=ssh://root@10.200.0.2 host=root@10.200.0.2 ex="$repo/examples/remote" r="$work/remo" rbin="$work/remo-bin"
+  (cd "$ex" && go tool mage -compile "$rbin" >/dev/null)
+  mkdir -p "$r" && cp -r "$ex/docker-compose.sandbox.yml" "$ex/demo" "$ex/site" "$ex/.gitignore" "$ex/go.sum" "$r/" && rm -rf "$r/demo/bin"
+  sed "s#=> ../..#=> $repo#" "$ex/go.mod" >"$r/go.mod"
+  (cd "$r" && git init -q -b main && git add -A && git commit -q -m remo)
+  mkdir -p "$work/rdata/assets" && echo a >"$work/rdata/assets/a.txt"
+  export REMO_DEMO_IMAGE=remo-demo:bench
+  (cd "$r" && "$rbin" sandbox:initShared -engine=$engine -from="$work/rdata" >/dev/null && "$rbin" sandbox:create rb -engine=$engine >/dev/null)
+  local dir="$work/remo--rb"
+  (cd "$dir" && "$rbin" sandbox:up >/dev/null && "$rbin" sandbox:down >/dev/null)   # image built there, binary cached
+
+  # One docker call: through a forwarded socket, through ssh://, and on the local socket.
+  local tdir; tdir=$(mktemp -d /tmp/tb.XXXXXX)
+  ssh -f -N -M -S "$tdir/ctl" -o ExitOnForwardFailure=yes -L "$tdir/d.sock:/var/run/docker.sock" $host
+  local t_tun t_ssh t_loc
+  t_tun=$(timeit 9 docker -H "unix://$tdir/d.sock" ps); t_ssh=$(timeit 5 docker -H "ssh://$host" ps); t_loc=$(timeit 9 docker ps)
+  report "docker ps through the tunnel's socket" "$t_tun" "docker ps on the local socket" "$t_loc"
+  report "docker ps through DOCKER_HOST=ssh://" "$t_ssh" "docker ps through the tunnel" "$t_tun"
+
+  # sandbox:up to the gate (tunnel, port checks, sync, forwards included) against compose
+  # up --wait through a forwarded socket to the same engine, interleaved.
+  local envf="$dir/.env.sandbox" o=() f=()
+  ref() { (set -a; . "$envf"; set +a; DOCKER_HOST="unix://$tdir/d.sock" docker compose -p rbref --project-directory "$dir" -f "$dir/docker-compose.sandbox.yml" up -d --wait --wait-timeout 120 >/dev/null 2>&1); }
+  refdown() { (set -a; . "$envf"; set +a; DOCKER_HOST="unix://$tdir/d.sock" docker compose -p rbref --project-directory "$dir" -f "$dir/docker-compose.sandbox.yml" down -v -t 1 >/dev/null 2>&1); }
+  med() { printf '%s\n' "$@" | sort -g | awk '{x[NR]=$1} END {print x[int((NR+1)/2)]}'; }
+  for _ in 1 2 3; do
+    t0=$(now); ref; f+=("$(echo "$(now) - $t0" | bc -l)"); refdown
+    t0=$(now); (cd "$dir" && "$rbin" sandbox:up >/dev/null 2>&1); o+=("$(echo "$(now) - $t0" | bc -l)"); (cd "$dir" && "$rbin" sandbox:down -volumes >/dev/null 2>&1)
+  done
+  report "sandbox:up on the remote engine, to gate PASSED" "$(med "${o[@]}")" "compose up -d --wait, same socket" "$(med "${f[@]}")"
+
+  # initShared -engine of 1 GiB (1000 files of 1 MiB) against rsync -a of the same tree.
+  mkdir -p "$work/rbig/assets"; for i in $(seq 1000); do head -c $((1<<20)) /dev/urandom >"$work/rbig/assets/f$i.bin"; done
+  local shared="$HOME/.remo/shared" a=() b=()
+  for _ in 1 2 3; do
+    ssh $host "rm -rf '$shared' /tmp/rsref"
+    t0=$(now); (cd "$r" && "$rbin" sandbox:initShared -engine=$engine -from="$work/rbig" >/dev/null); a+=("$(echo "$(now) - $t0" | bc -l)")
+    t0=$(now); rsync -a "$work/rbig/" $host:/tmp/rsref/; b+=("$(echo "$(now) - $t0" | bc -l)")
+  done
+  report "initShared -engine, 1 GiB in 1000 files" "$(med "${a[@]}")" "rsync -a to the same host" "$(med "${b[@]}")"
+  t_re=$(timeit 3 sh -c "cd '$r' && '$rbin' sandbox:initShared -engine=$engine -from='$work/rbig'")
+  report "initShared -engine again, unchanged" "$t_re" "first initShared -engine" "$(med "${a[@]}")"
+
+  (cd "$dir" && "$rbin" sandbox:destroy -force >/dev/null 2>&1)
+  ssh -S "$tdir/ctl" -O exit $host 2>/dev/null; rm -rf "$tdir" "$work/rbig" "$work/rdata"
+  ssh $host "rm -rf '$shared' /tmp/rsref '$work'; docker image rm -f remo-demo:bench >/dev/null 2>&1; docker image prune -f >/dev/null 2>&1" || true
+  git -C "$r" worktree prune 2>/dev/null || true
 }
 
 calibrate
