@@ -211,13 +211,29 @@ func (e *Env) closeTunnelIfIdle(ctx context.Context, eng engine.Engine, except s
 	e.say("Tunnel to %s closed (no instance there runs)", eng.Name())
 }
 
+// listeningAsync asks the engine's host what listens there while the caller asks Docker
+// for the instance's own containers: two round trips overlapped.
+func (e *Env) listeningAsync(ctx context.Context) <-chan listening {
+	done := make(chan listening, 1)
+	go func() {
+		ports, err := e.tunnel.Listening(ctx)
+		done <- listening{ports, err}
+	}()
+	return done
+}
+
+type listening struct {
+	ports map[int]bool
+	err   error
+}
+
 // remoteBusy are the slot's ports something listens on at the engine's host, other than
 // the instance's own containers.
-func (e *Env) remoteBusy(ctx context.Context, in *Instance, own []compose.Container) ([]int, error) {
-	listening, err := e.tunnel.Listening(ctx)
-	if err != nil {
-		return nil, e.unreachable(in.Engine, err)
+func (e *Env) remoteBusy(in *Instance, l listening, own []compose.Container) ([]int, error) {
+	if l.err != nil {
+		return nil, e.unreachable(in.Engine, l.err)
 	}
+	listening := l.ports
 	mine := compose.PublishedPorts(own)
 	var busy []int
 	for _, a := range in.Assignments(e.Config) {
@@ -280,13 +296,29 @@ func (e *Env) Sync(ctx context.Context, kind config.Kind) (SyncResult, error) {
 		return SyncResult{}, err
 	}
 	defer release()
-	return r.syncInstance(ctx, kind, in, r.project(in, e.Config.Lifecycle(kind), nil))
+	p := r.project(in, e.Config.Lifecycle(kind), nil)
+	return r.syncInstance(ctx, in, func() ([]compose.Bind, error) { return p.Binds(ctx) })
 }
 
-// syncInstance is Sync on an Env bound to the engine, with the project up will start.
-func (e *Env) syncInstance(ctx context.Context, kind config.Kind, in *Instance, p compose.Project) (SyncResult, error) {
+// bindsAsync reads the project's bind mounts (a compose call) while the caller goes on.
+func bindsAsync(ctx context.Context, p compose.Project) func() ([]compose.Bind, error) {
+	type reply struct {
+		binds []compose.Bind
+		err   error
+	}
+	done := make(chan reply, 1)
+	go func() {
+		b, err := p.Binds(ctx)
+		done <- reply{b, err}
+	}()
+	return func() ([]compose.Bind, error) { r := <-done; return r.binds, r.err }
+}
+
+// syncInstance is Sync on an Env bound to the engine; binds gives the bind mounts of the
+// project up will start.
+func (e *Env) syncInstance(ctx context.Context, in *Instance, bindsOf func() ([]compose.Bind, error)) (SyncResult, error) {
 	res := SyncResult{Instance: in, Engine: in.Engine}
-	binds, err := p.Binds(ctx)
+	binds, err := bindsOf()
 	if err != nil {
 		return res, fail.With(fail.CodeError, fail.Say("Fix the compose file; see compose's message"), err)
 	}
@@ -306,34 +338,25 @@ func (e *Env) syncInstance(ctx context.Context, kind config.Kind, in *Instance, 
 	}
 	e.say("Syncing %s to %s...", in.Dir, in.Engine.Name())
 	started := e.Now()
-	if err := e.tunnel.Mirror(ctx, in.Dir, in.Dir, []string{"/.git"}, nil); err != nil {
+	missing, err := e.tunnel.Mirror(ctx, in.Dir, in.Dir, []string{"/.git"}, needShared, nil)
+	if err != nil {
 		if errors.Is(err, engine.ErrCheckout) {
 			return res, fail.With(fail.CodeError, fail.Say("The engine's host has a git checkout at that path (is it this machine?); nothing was copied"), err)
 		}
 		return res, e.unreachable(in.Engine, err)
 	}
 	e.say("✓ Synced in %s", e.Now().Sub(started).Round(10*time.Millisecond))
-	if len(needShared) > 0 {
-		var check strings.Builder
-		for _, s := range needShared {
-			check.WriteString("[ -e " + engine.Quote(s) + " ] || echo " + engine.Quote(s) + "; ")
-		}
-		missing, err := e.tunnel.Run(ctx, nil, check.String())
-		if err != nil {
-			return res, e.unreachable(in.Engine, err)
-		}
-		if m := strings.Fields(missing); len(m) > 0 {
-			var who []string
-			for _, b := range binds {
-				for _, x := range m {
-					if b.Source == x {
-						who = append(who, b.Service+" mounts "+x)
-					}
+	if len(missing) > 0 {
+		var who []string
+		for _, b := range binds {
+			for _, x := range missing {
+				if b.Source == x {
+					who = append(who, b.Service+" mounts "+x)
 				}
 			}
-			return res, fail.New(fail.CodeError, fail.Run(fmt.Sprintf("Copy the shared data there first: %%s -engine=%s", in.Engine.Endpoint), fail.Do(fail.Sandbox, "initShared", "")),
-				"shared data is missing on engine %s: %s", in.Engine.Name(), strings.Join(dedupe(who), "; "))
 		}
+		return res, fail.New(fail.CodeError, fail.Run(fmt.Sprintf("Copy the shared data there first: %%s -engine=%s", in.Engine.Endpoint), fail.Do(fail.Sandbox, "initShared", "")),
+			"shared data is missing on engine %s: %s", in.Engine.Name(), strings.Join(dedupe(who), "; "))
 	}
 	return res, nil
 }

@@ -208,7 +208,12 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (_ Start
 	if err := e.checkRestore(kind, in); err != nil {
 		return res, err
 	}
-	e.thawLeftovers(ctx, in.ID)
+	var remoteListening <-chan listening
+	if e.tunnel != nil {
+		remoteListening = e.listeningAsync(ctx)
+	} else {
+		e.thawLeftovers(ctx, in.ID) // snapshots run on this machine's engine only
+	}
 	own, err := e.Docker.PS(ctx, e.project(in, lc, nil))
 	if err != nil {
 		return res, fail.With(fail.CodeError, runDoctor, err)
@@ -219,7 +224,7 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (_ Start
 			&ports.ConflictError{Slot: in.Slot, Busy: busy})
 	}
 	if e.tunnel != nil {
-		busy, err := e.remoteBusy(ctx, in, own)
+		busy, err := e.remoteBusy(in, <-remoteListening, own)
 		if err != nil {
 			return res, err
 		}
@@ -235,6 +240,10 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (_ Start
 	if err != nil {
 		return res, err
 	}
+	var binds func() ([]compose.Bind, error)
+	if e.tunnel != nil {
+		binds = bindsAsync(ctx, e.project(in, lc, secretEnv)) // compose parses while prepare builds
+	}
 	for _, c := range e.Config.Prepare {
 		if err := execx.Run(ctx, execx.Cmd{Name: c.Name, Args: c.Args, Dir: in.Dir,
 			Env: mergeEnv(e.Vars, c.Env), Stdout: e.Out, Stderr: e.Err}); err != nil {
@@ -245,7 +254,7 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (_ Start
 		e.say("%s=%s", k, lc.Env[k])
 	}
 	if e.tunnel != nil {
-		if _, err := e.syncInstance(ctx, kind, in, e.project(in, lc, secretEnv)); err != nil {
+		if _, err := e.syncInstance(ctx, in, binds); err != nil {
 			return res, err
 		}
 	}

@@ -40,16 +40,26 @@ func (t Tunnel) RemoveMirror(ctx context.Context, remote string) error {
 
 // Mirror makes the remote directory (the same path on the engine's host) equal to the
 // local one, leaving out the excluded patterns (rsync syntax). Only what changed moves.
-func (t Tunnel) Mirror(ctx context.Context, local, remote string, excludes []string, out io.Writer) error {
+// It also returns which of the paths in check are missing on that host, asked in the
+// same round trip as its own preparation.
+func (t Tunnel) Mirror(ctx context.Context, local, remote string, excludes, check []string, out io.Writer) (missing []string, err error) {
 	// A mirror never holds .git (it is excluded): a .git there means the path is a real
 	// checkout, the user's own work if the "remote" is this machine. It is never written.
-	guard := fmt.Sprintf("if [ -e %[1]s/.git ]; then echo checkout; else mkdir -p %[1]s; fi", Quote(remote))
-	said, err := t.Run(ctx, nil, guard)
-	if err != nil {
-		return fmt.Errorf("making %s on %s: %w", remote, t.Engine.Name(), err)
+	script := fmt.Sprintf("if [ -e %[1]s/.git ]; then echo checkout; exit 0; fi; mkdir -p %[1]s || exit 1; ", Quote(remote))
+	for _, p := range check {
+		script += fmt.Sprintf("[ -e %[1]s ] || echo missing %[1]s; ", Quote(p))
 	}
-	if strings.TrimSpace(said) == "checkout" {
-		return fmt.Errorf("%s on %s: %w", remote, t.Engine.Name(), ErrCheckout)
+	said, err := t.Run(ctx, nil, script)
+	if err != nil {
+		return nil, fmt.Errorf("making %s on %s: %w", remote, t.Engine.Name(), err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(said), "\n") {
+		switch {
+		case line == "checkout":
+			return nil, fmt.Errorf("%s on %s: %w", remote, t.Engine.Name(), ErrCheckout)
+		case strings.HasPrefix(line, "missing "):
+			missing = append(missing, strings.TrimPrefix(line, "missing "))
+		}
 	}
 	args := []string{}
 	for _, x := range excludes {
@@ -57,9 +67,9 @@ func (t Tunnel) Mirror(ctx context.Context, local, remote string, excludes []str
 	}
 	args = append(args, strings.TrimSuffix(local, "/")+"/", t.dest()+":"+strings.TrimSuffix(remote, "/")+"/")
 	if _, err := t.rsync(ctx, out, args...); err != nil {
-		return fmt.Errorf("copying %s to %s: %w", local, t.Engine.Name(), err)
+		return nil, fmt.Errorf("copying %s to %s: %w", local, t.Engine.Name(), err)
 	}
-	return nil
+	return missing, nil
 }
 
 // Publish makes the remote directory hold the local one's content with the guarantee the

@@ -156,7 +156,7 @@ func (t Tunnel) Start(ctx context.Context) (started bool, err error) {
 	go func() { exited <- cmd.Wait() }()
 	deadline := time.NewTimer(startTimeout)
 	defer deadline.Stop()
-	tick := time.NewTicker(100 * time.Millisecond)
+	tick := time.NewTicker(20 * time.Millisecond) // the handshake takes ~0.2 s on a LAN
 	defer tick.Stop()
 	for {
 		select {
@@ -212,14 +212,19 @@ func (t Tunnel) Cancel(ctx context.Context, ports []int) error {
 }
 
 func (t Tunnel) forwards(ctx context.Context, op string, ports []int) error {
+	if len(ports) == 0 {
+		return nil
+	}
+	// One request for all of them: the master takes every -L of a control command.
+	args := append(t.options(), "-O", op)
 	for _, p := range ports {
-		spec := fmt.Sprintf("127.0.0.1:%d:127.0.0.1:%d", p, p)
-		var errb strings.Builder
-		err := execx.Run(ctx, execx.Cmd{Name: "ssh", Args: append(t.options(), "-O", op, "-L", spec, t.dest()), Env: t.Env,
-			Stderr: &errb, Timeout: callTimeout})
-		if err != nil && op == "forward" && !strings.Contains(errb.String(), "already") {
-			return fmt.Errorf("forwarding port %d to %s: %w", p, t.Engine.Name(), t.classify(err))
-		}
+		args = append(args, "-L", fmt.Sprintf("127.0.0.1:%d:127.0.0.1:%d", p, p))
+	}
+	var errb strings.Builder
+	err := execx.Run(ctx, execx.Cmd{Name: "ssh", Args: append(args, t.dest()), Env: t.Env, Stderr: &errb, Timeout: callTimeout})
+	if err != nil && op == "forward" {
+		// The master answers; what failed is a port here (taken since it was checked).
+		return fmt.Errorf("forwarding ports %v from this machine to %s: %s", ports, t.Engine.Name(), strings.TrimSpace(errb.String()))
 	}
 	return nil
 }

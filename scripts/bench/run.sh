@@ -218,7 +218,7 @@ bench_remote() {
   export REMO_DEMO_IMAGE=remo-demo:bench
   (cd "$r" && "$rbin" sandbox:initShared -engine=$engine -from="$work/rdata" >/dev/null && "$rbin" sandbox:create rb -engine=$engine >/dev/null)
   local dir="$work/remo--rb"
-  (cd "$dir" && "$rbin" sandbox:up >/dev/null && "$rbin" sandbox:down >/dev/null)   # image built there, binary cached
+  (cd "$dir" && "$rbin" sandbox:up >/dev/null 2>&1 && "$rbin" sandbox:down >/dev/null 2>&1)   # image built there, binary cached
 
   # One docker call: through a forwarded socket, through ssh://, and on the local socket.
   local tdir; tdir=$(mktemp -d /tmp/tb.XXXXXX)
