@@ -104,7 +104,7 @@ func TestRemoteEngine(t *testing.T) {
 	t.Cleanup(func() {
 		// The tool's tunnels live under this test's home; the engine's leftovers by label.
 		_ = exec.Command("pkill", "-f", filepath.Join(home, ".remo")).Run()
-		remote(`for p in remo--a remo--b; do docker ps -aq --filter label=com.docker.compose.project=$p | xargs -r docker rm -f; ` +
+		remote(`for p in remo--a remo--b remo--c remo-prod; do docker ps -aq --filter label=com.docker.compose.project=$p | xargs -r docker rm -f; ` +
 			`docker network rm ${p}_default; docker volume rm ${p}_db_data; done >/dev/null 2>&1; docker image rm -f ` + image + ` >/dev/null 2>&1; ` +
 			`docker image prune -f >/dev/null 2>&1; rm -rf ` + filepath.Dir(work) + `; true`)
 	})
@@ -292,6 +292,63 @@ func TestRemoteEngine(t *testing.T) {
 	}
 	if eng, _ := os.ReadFile(engineFile); bytes.Contains(eng, []byte("remo--")) {
 		t.Errorf("engines.json still names destroyed instances:\n%s", eng)
+	}
+
+	// gc and a stale entry on a remote engine (its directory deleted by hand): while the
+	// engine does not answer, the entry is kept (its containers cannot be confirmed gone);
+	// once it answers, the containers there go with the entry.
+	run(repo, 0, "sandbox:create", "c", "-engine="+testbedEngine)
+	wtC := filepath.Join(work, "remo--c")
+	run(wtC, 0, "sandbox:up", "-noWait")
+	if err := os.RemoveAll(wtC); err != nil {
+		t.Fatal(err)
+	}
+	saved, _ = os.ReadFile(engineFile)
+	if err := os.WriteFile(engineFile, bytes.ReplaceAll(saved, []byte(testbedEngine), []byte("ssh://root@10.200.0.9")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = run(repo, 0, "sandbox:gc")
+	if !strings.Contains(out, "keeping stale registry entry remo--c") {
+		t.Errorf("gc with the engine gone:\n%s", out)
+	}
+	if reg, _ := os.ReadFile(registryFile); !bytes.Contains(reg, []byte("remo--c")) {
+		t.Error("gc dropped an entry whose containers it could not confirm gone")
+	}
+	if err := os.WriteFile(engineFile, saved, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = run(repo, 0, "sandbox:gc")
+	if !strings.Contains(out, "removing stale registry entry remo--c") {
+		t.Errorf("gc with the engine back:\n%s", out)
+	}
+	if left := remote("docker ps -aq --filter label=com.docker.compose.project=remo--c"); strings.TrimSpace(left) != "" {
+		t.Errorf("gc left remo--c's containers on the engine: %q", left)
+	}
+	remote("docker volume rm remo--c_db_data >/dev/null 2>&1; docker network rm remo--c_default >/dev/null 2>&1")
+
+	// local-prod on the engine: from a clone, on the standard ports (shifted by the
+	// suites' offset); its volumes are not removed without the snapshot it would take,
+	// which remote instances cannot have yet.
+	prod := filepath.Join(work, "prod")
+	git(work, "clone", "-q", repo, prod)
+	run(prod, 0, "localProd:init", "-engine="+testbedEngine)
+	out = run(work, 0, "localProd:up", "-noSecrets")
+	if !strings.Contains(out, "Startability Gate: PASSED") {
+		t.Errorf("localProd:up on the engine:\n%s", out)
+	}
+	if code, _ := get(t, "http://127.0.0.1:27180/api/v1/health"); code != 200 {
+		t.Errorf("local-prod health through the tunnel: %d", code)
+	}
+	decode(t, run(work, 0, "localProd:status", "-json"), &status)
+	if status.Engine != testbedEngine || status.State != "running" {
+		t.Errorf("localProd:status -json: %+v", status)
+	}
+	if out = run(work, 1, "localProd:destroy", "-force"); !strings.Contains(out, "-noSnapshot") {
+		t.Errorf("localProd:destroy on a remote engine without -noSnapshot:\n%s", out)
+	}
+	run(work, 0, "localProd:destroy", "-force", "-noSnapshot")
+	if left := remote("docker ps -aq --filter label=com.docker.compose.project=remo-prod; docker volume ls -q | grep remo-prod"); strings.TrimSpace(left) != "" {
+		t.Errorf("localProd:destroy left on the engine: %q", left)
 	}
 	if t.Failed() {
 		t.Logf("transcript:\n%s", transcript.String())

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ktrdr/sandbox/pkg/compose"
+	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/registry"
 	"github.com/ktrdr/sandbox/pkg/shared"
@@ -69,6 +70,9 @@ const (
 	KeptWorktree     GCAction = "kept_worktree"         // such a worktree that may hold work
 	LocalProdMissing GCAction = "local_prod_missing"    // reported only: destroy clears it
 	OrphanedVolume   GCAction = "orphaned_volume"       // volume of a project nothing owns (-volumes)
+	// KeptEntry: a stale entry on a remote engine that did not answer: its containers
+	// there cannot be confirmed gone, so the entry that finds them is kept.
+	KeptEntry GCAction = "kept_entry"
 )
 
 // GCItem is one thing gc found, and what became of it.
@@ -121,18 +125,32 @@ func (e *Env) GC(ctx context.Context, o GCOptions) (GCReport, error) {
 	}
 	rep := GCReport{DryRun: dryRun}
 
+	engines, err := e.engines()
+	if err != nil {
+		return GCReport{}, fail.With(fail.CodeError, fail.Say("Fix the file or move it away"), err)
+	}
 	var stale []string
 	for _, in := range reg.Sorted() {
-		if !exists(in.Path) {
-			stale = append(stale, in.InstanceID)
-			rep.Items = append(rep.Items, GCItem{Action: StaleEntry, Target: in.InstanceID, Path: in.Path, Done: !dryRun})
+		if exists(in.Path) {
+			continue
 		}
+		if eng := engines[in.InstanceID]; !eng.Local() {
+			if err := e.stopOnEngine(ctx, eng, in, dryRun); err != nil {
+				rep.Items = append(rep.Items, GCItem{Action: KeptEntry, Target: in.InstanceID, Path: in.Path, Error: err.Error()})
+				continue
+			}
+		}
+		stale = append(stale, in.InstanceID)
+		rep.Items = append(rep.Items, GCItem{Action: StaleEntry, Target: in.InstanceID, Path: in.Path, Done: !dryRun})
 	}
 	if !dryRun && len(stale) > 0 {
 		err := e.updateRegistry(ctx, func(f *registry.File) error {
 			for _, id := range stale {
 				if in, ok := f.Instances[id]; ok && !exists(in.Path) {
 					delete(f.Instances, id)
+					if err := e.setEngine(id, engine.Engine{}); err != nil {
+						return err
+					}
 				}
 			}
 			return nil
@@ -224,4 +242,22 @@ func (e *Env) gcVolumes(ctx context.Context, reg *registry.File, o GCOptions, re
 		rep.Items[i].Done = true
 	}
 	return nil
+}
+
+// stopOnEngine removes the containers (not the volumes, as for any orphaned project) and
+// the mirrored checkout of a stale instance on a remote engine; an engine that does not
+// answer is an error, so its entry is kept.
+func (e *Env) stopOnEngine(ctx context.Context, eng engine.Engine, in *registry.Instance, dryRun bool) error {
+	r, release, err := e.connect(ctx, eng, false)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if dryRun {
+		return nil
+	}
+	if err := r.Docker.DownByName(ctx, compose.Project{Name: in.InstanceID, Dir: e.Cwd, Env: r.Vars}, io.Discard, e.Err); err != nil {
+		return err
+	}
+	return r.tunnel.RemoveMirror(ctx, in.Path)
 }

@@ -385,6 +385,8 @@ func (s *screen) gc(rep core.GCReport) {
 		switch it.Action {
 		case core.StaleEntry:
 			s.printf("%s stale registry entry %s (directory %s is gone)\n", verb, it.Target, it.Path)
+		case core.KeptEntry:
+			s.printf("keeping stale registry entry %s (directory %s is gone): %s\n", it.Target, it.Path, it.Error)
 		case core.LocalProdMissing:
 			s.printf("note: local-prod's directory %s is gone; clear it with: %s\n", it.Path, s.spell(config.KindLocalProd, "destroy", "-force"))
 		case core.OrphanedProject:
