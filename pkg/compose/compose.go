@@ -195,6 +195,16 @@ var (
 
 // Versions returns the engine and compose versions, or which one is missing.
 func (e Engine) Versions(ctx context.Context) (engine, compose string, err error) {
+	// The two questions are independent: ask both at once (every command starts with them).
+	type answer struct {
+		out string
+		err error
+	}
+	composeDone := make(chan answer, 1)
+	go func() {
+		out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Timeout: queryTimeout, Args: []string{"compose", "version", "--short"}, Env: e.Env})
+		composeDone <- answer{out, err}
+	}()
 	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Timeout: queryTimeout, Args: []string{"version", "--format", "{{.Server.Version}}"}, Env: e.Env})
 	if errors.Is(err, execx.ErrNotFound) {
 		return "", "", ErrDockerMissing
@@ -203,7 +213,8 @@ func (e Engine) Versions(ctx context.Context) (engine, compose string, err error
 		return "", "", ErrDaemonDown
 	}
 	engine = strings.TrimSpace(out)
-	cout, err := execx.Output(ctx, execx.Cmd{Name: "docker", Timeout: queryTimeout, Args: []string{"compose", "version", "--short"}, Env: e.Env})
+	c := <-composeDone
+	cout, err := c.out, c.err
 	compose = strings.TrimPrefix(strings.TrimSpace(cout), "v")
 	major, _, _ := strings.Cut(compose, ".")
 	if n, convErr := strconv.Atoi(major); err != nil || convErr != nil || n < 2 {

@@ -214,10 +214,19 @@ func (e *Env) Restore(ctx context.Context, kind config.Kind, name, from string, 
 		return RestoreResult{}, e.snapshotMissing(kind, name, src, err)
 	}
 	d := e.snapDocker()
+	var targets []string
+	for _, v := range m.Volumes {
+		targets = append(targets, in.ID+"_"+v.Short)
+	}
 	var image string
 	var imgErr error
 	helperDone := make(chan struct{})
-	go func() { defer close(helperDone); image, imgErr = d.EnsureHelper(ctx) }()
+	go func() {
+		defer close(helperDone)
+		if image, imgErr = d.EnsureHelper(ctx); imgErr == nil {
+			d.RemoveHelpers(ctx, targets)
+		}
+	}()
 	readyErr := e.ready(ctx, in)
 	<-helperDone
 	if readyErr != nil {
@@ -227,11 +236,6 @@ func (e *Env) Restore(ctx context.Context, kind config.Kind, name, from string, 
 		return RestoreResult{}, fail.With(fail.CodeError, fail.Say("The helper image is built with the local Go toolchain and Docker; check both"), imgErr)
 	}
 	e.say("Restoring %s from snapshot %s of %s (%s)", in.ID, m.Name, m.Instance, shared.FormatSize(m.StoredBytes()))
-	var targets []string
-	for _, v := range m.Volumes {
-		targets = append(targets, in.ID+"_"+v.Short)
-	}
-	d.RemoveHelpers(ctx, targets)
 	started := e.Now()
 	// The users of the volumes stop while the data is staged beside theirs (the helpers
 	// are never among them); the swap waits for both.
@@ -253,7 +257,17 @@ func (e *Env) Restore(ctx context.Context, kind config.Kind, name, from string, 
 		e.step("restore:begun")
 		return nil
 	}
-	if err := store.Restore(ctx, d, image, m, in.ID, meter{e}, beforeSwap); err != nil {
+	var startErr error
+	afterSwap := func() error {
+		if err := store.EndRestore(in.ID); err != nil {
+			return err
+		}
+		if len(stopped) > 0 { // it was running: start what was stopped, the rest never went down
+			startErr = d.Start(ctx, stopped)
+		}
+		return nil
+	}
+	if err := store.Restore(ctx, d, image, m, in.ID, meter{e}, beforeSwap, afterSwap); err != nil {
 		<-stopDone
 		if _, begun := store.Interrupted(in.ID); !begun && len(stopped) > 0 {
 			_ = d.Start(context.WithoutCancel(ctx), stopped) // nothing swapped: back as it was
@@ -267,18 +281,14 @@ func (e *Env) Restore(ctx context.Context, kind config.Kind, name, from string, 
 		}
 		return RestoreResult{}, fail.With(fail.CodeError, fix, err)
 	}
-	if err := store.EndRestore(in.ID); err != nil {
-		return RestoreResult{}, err
-	}
 	res := RestoreResult{Snapshot: m}
 	if len(stopped) == 0 {
 		// it was not running: bring it up as up does
 		res.Start, err = e.Up(ctx, kind, o)
 		return res, err
 	}
-	// it was running: start what was stopped, the rest never went down
-	if err := d.Start(ctx, stopped); err != nil {
-		return res, fail.With(fail.CodeError, fail.Run("The data is restored; start it with: %s", fail.Do(string(kind), "up", "")), err)
+	if startErr != nil {
+		return res, fail.With(fail.CodeError, fail.Run("The data is restored; start it with: %s", fail.Do(string(kind), "up", "")), startErr)
 	}
 	res.Start = StartResult{Kind: kind, Instance: in, URLs: in.Endpoints(e.Config, false)}
 	if o.NoWait {
@@ -347,7 +357,7 @@ func (e *Env) seed(ctx context.Context, id, source string) error {
 		return fail.With(fail.CodeError, fail.Say("The helper image is built with the local Go toolchain and Docker; check both"), err)
 	}
 	e.say("Seeding %s with snapshot %s of %s", id, m.Name, m.Instance)
-	if err := store.Restore(ctx, d, image, m, id, meter{e}, nil); err != nil {
+	if err := store.Restore(ctx, d, image, m, id, meter{e}, nil, nil); err != nil {
 		if ctx.Err() != nil {
 			return interrupted(ctx)
 		}

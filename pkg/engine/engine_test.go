@@ -1,7 +1,11 @@
 package engine
 
 import (
+	"context"
 	"errors"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -60,5 +64,34 @@ func TestParseListening(t *testing.T) {
 func TestQuote(t *testing.T) {
 	if Quote(`it's`) != `'it'\''s'` || Quote("a b") != "'a b'" {
 		t.Fatal(Quote(`it's`))
+	}
+}
+
+func TestFromContext(t *testing.T) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("no docker command line")
+	}
+	// A docker config of its own: the user's contexts are neither read nor changed.
+	env := append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
+	docker := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("docker", args...)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("docker %v: %v\n%s", args, err, out)
+		}
+	}
+	docker("context", "create", "big", "--docker", "host=ssh://me@big-box:2222")
+	docker("context", "create", "plain-tcp", "--docker", "host=tcp://10.0.0.1:2375")
+	ctx := context.Background()
+	e, err := FromContext(ctx, "big", env)
+	if err != nil || e.Endpoint != "ssh://me@big-box:2222" || e.Context != "big" || e.Name() != "big" {
+		t.Fatalf("context big: %+v %v", e, err)
+	}
+	if _, err := FromContext(ctx, "plain-tcp", env); !errors.Is(err, ErrEndpoint) {
+		t.Fatalf("a tcp:// context was accepted: %v", err)
+	}
+	if _, err := FromContext(ctx, "no-such-context", env); err == nil || !strings.Contains(err.Error(), "no-such-context") {
+		t.Fatalf("a missing context: %v", err)
 	}
 }

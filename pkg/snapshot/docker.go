@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -280,12 +282,19 @@ func (d Docker) RemoveHelpers(ctx context.Context, volumes []string) {
 }
 
 // Staged is a restore of one volume copied into place beside the live data, waiting for
-// its swap.
+// its swap. The helper's `serve` process, started by one `docker exec`, staged it and
+// waits for the word to swap.
 type Staged struct {
 	d      Docker
 	id     string
 	volume string
 	remove func()
+	server *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Reader
+	stderr *strings.Builder
+	cancel context.CancelFunc
+	ended  bool
 }
 
 // Stage copies the tar read from r into volume's staging area through a helper
@@ -296,10 +305,20 @@ func (d Docker) Stage(ctx context.Context, image, volume string, r io.Reader, ve
 	if err != nil {
 		return nil, err
 	}
-	st := &Staged{d: d, id: id, volume: volume, remove: remove}
-	if _, err := d.out(ctx, "exec", id, "/sandbox-helper", "stage", "/v"); err != nil {
+	sctx, cancel := context.WithTimeout(ctx, CopyBound)
+	st := &Staged{d: d, id: id, volume: volume, remove: remove, cancel: cancel, stderr: &strings.Builder{}}
+	st.server = exec.CommandContext(sctx, "docker", "exec", "-i", id, "/sandbox-helper", "serve", "/v")
+	st.server.Env, st.server.Stderr = d.Env, st.stderr
+	st.in, _ = st.server.StdinPipe()
+	stdout, _ := st.server.StdoutPipe()
+	st.out = bufio.NewReader(stdout)
+	if err := st.server.Start(); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("stage restore in %s: %w", volume, err)
+	}
+	if line, _ := st.out.ReadString('\n'); line != "ready\n" {
+		st.Close()
+		return nil, fmt.Errorf("stage restore in %s: the helper said %q (%s)", volume, strings.TrimSpace(line), strings.TrimSpace(st.stderr.String()))
 	}
 	if err := execx.Run(ctx, execx.Cmd{Name: "docker", Args: []string{"cp", "-", id + ":/v/.sandbox-restore"}, Env: d.Env,
 		Stdin: r, Timeout: CopyBound}); err != nil {
@@ -315,14 +334,34 @@ func (d Docker) Stage(ctx context.Context, image, volume string, r io.Reader, ve
 
 // Swap replaces the volume's content with the staged one (journaled inside the volume).
 func (s *Staged) Swap(ctx context.Context) error {
-	if _, err := s.d.out(ctx, "exec", s.id, "/sandbox-helper", "swap", "/v"); err != nil {
-		return fmt.Errorf("swap restored data into %s: %w", s.volume, err)
+	_, _ = io.WriteString(s.in, "swap\n")
+	line, _ := s.out.ReadString('\n')
+	s.end()
+	if line != "swapped\n" {
+		return fmt.Errorf("swap restored data into %s: %s", s.volume, strings.TrimSpace(s.stderr.String()))
 	}
 	return nil
 }
 
-// Close removes the helper container.
-func (s *Staged) Close() { s.remove() }
+// end closes the helper's input (without "swap" it then exits, leaving the data as it
+// was) and waits for it.
+func (s *Staged) end() {
+	if s.ended {
+		return
+	}
+	s.ended = true
+	_ = s.in.Close()
+	if s.server.Process != nil {
+		_ = s.server.Wait()
+	}
+}
+
+// Close ends the helper's serve process and removes the helper container.
+func (s *Staged) Close() {
+	s.end()
+	s.cancel()
+	s.remove()
+}
 
 // RemoveVolumes removes volumes (only ones nobody uses; docker refuses the others).
 func (d Docker) RemoveVolumes(ctx context.Context, names ...string) error {

@@ -10,14 +10,18 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/renameio/v2"
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
 
 	"github.com/ktrdr/sandbox/pkg/shared"
 )
@@ -208,7 +212,7 @@ func saveVolume(ctx context.Context, d Docker, image string, v Volume, dir strin
 	}
 	defer f.Close()
 	sum := crc32.New(castagnoli)
-	stored := &counter{w: io.MultiWriter(f, sum)}
+	stored := &counter{w: io.MultiWriter(&writeBehind{f: f}, sum)}
 	zw, err := zstd.NewWriter(stored, zstd.WithEncoderLevel(zstd.SpeedFastest))
 	if err != nil {
 		return e, err
@@ -237,14 +241,20 @@ func saveVolume(ctx context.Context, d Docker, image string, v Volume, dir strin
 // Restore gives each of target's volumes (matched by their compose name) the content of
 // the snapshot's, creating a volume that does not exist yet with compose's labels. Every
 // volume is staged first, beside its live data; then beforeSwap runs (the caller stops
-// the volumes' users and writes its journal there), then each staged copy is swapped in.
-func (s Store) Restore(ctx context.Context, d Docker, image string, m Manifest, project string, prog Progress, beforeSwap func() error) error {
+// the volumes' users and writes its journal there), then each staged copy is swapped in;
+// then afterSwap runs (the caller starts the users again) while the helpers are removed.
+func (s Store) Restore(ctx context.Context, d Docker, image string, m Manifest, project string, prog Progress, beforeSwap, afterSwap func() error) error {
 	var staged []*Staged
-	defer func() {
+	closeAll := func() {
+		var wg sync.WaitGroup
 		for _, st := range staged {
-			st.Close()
+			wg.Add(1)
+			go func() { defer wg.Done(); st.Close() }()
 		}
-	}()
+		wg.Wait()
+		staged = nil
+	}
+	defer closeAll()
 	for _, e := range m.Volumes {
 		target := Volume{Name: project + "_" + e.Short, Short: e.Short}
 		if err := d.CreateVolume(ctx, project, target); err != nil {
@@ -266,7 +276,15 @@ func (s Store) Restore(ctx context.Context, d Docker, image string, m Manifest, 
 			return err
 		}
 	}
-	return nil
+	if afterSwap == nil {
+		return nil
+	}
+	// A helper holds its volume only as a second user: the first can start beside it.
+	removed := make(chan struct{})
+	go func() { defer close(removed); closeAll() }()
+	err := afterSwap()
+	<-removed
+	return err
 }
 
 func stageVolume(ctx context.Context, d Docker, image, dir string, e VolumeEntry, target Volume, prog Progress) (*Staged, error) {
@@ -276,17 +294,20 @@ func stageVolume(ctx context.Context, d Docker, image, dir string, e VolumeEntry
 	}
 	defer f.Close()
 	sum := crc32.New(castagnoli)
-	zr, err := zstd.NewReader(io.TeeReader(f, sum))
-	if err != nil {
-		return nil, err
-	}
-	defer zr.Close()
 	var meter shared.Progress = nopMeter{}
 	if prog != nil {
 		meter = prog.Volume(target.Name, e.TarBytes)
 	}
 	meter.Start(shared.Stats{Bytes: e.TarBytes})
 	defer meter.Finish()
+	if zstdCLI, err := exec.LookPath("zstd"); err == nil && e.StoredBytes > 0 {
+		return stageThroughCLI(ctx, d, image, zstdCLI, f, sum, e, target, meter)
+	}
+	zr, err := zstd.NewReader(io.TeeReader(f, sum))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
 	r := &readCounter{r: zr, meter: meter}
 	verify := func() error {
 		// the tar stream ends before the file does: read the rest for the checksum
@@ -366,6 +387,15 @@ func (c *readCounter) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteTo hands the decoder's whole blocks to w (a pipe to docker cp) instead of the
+// 32 KiB pieces io.Copy would cut them into.
+func (c *readCounter) WriteTo(w io.Writer) (int64, error) {
+	if wt, ok := c.r.(io.WriterTo); ok {
+		return wt.WriteTo(&counter{w: w, meter: c.meter})
+	}
+	return io.Copy(&counter{w: w, meter: c.meter}, struct{ io.Reader }{c.r})
+}
+
 type hashOnly struct{ h hash.Hash }
 
 func (h hashOnly) Write(p []byte) (int, error) { return h.h.Write(p) }
@@ -382,3 +412,77 @@ func syncDir(dir string) {
 		d.Close()
 	}
 }
+
+// writeBehind starts the disk writes of what it has written every few MiB, so the fsync
+// that makes a snapshot durable finds little left to write: the disk works while zstd
+// compresses the next blocks, instead of after the last one.
+type writeBehind struct {
+	f       *os.File
+	off     int64 // written so far
+	flushed int64 // handed to writeback so far
+}
+
+const writeBehindChunk = 8 << 20
+
+func (w *writeBehind) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.off += int64(n)
+	if w.off-w.flushed >= writeBehindChunk {
+		// Best effort: where the call is not supported, the final fsync does it all.
+		_ = unix.SyncFileRange(int(w.f.Fd()), w.flushed, w.off-w.flushed, unix.SYNC_FILE_RANGE_WRITE)
+		w.flushed = w.off
+	}
+	return n, err
+}
+
+// stageThroughCLI is stageVolume with the zstd command line decompressing straight into
+// docker cp's input: measured here, it keeps pace with docker cp where the in-process
+// decoder, on a two-core machine that also extracts the tar, costs 10–20% of the restore.
+// This process only reads the compressed file (for its checksum) into zstd.
+func stageThroughCLI(ctx context.Context, d Docker, image, zstdCLI string, f *os.File, sum hash.Hash32, e VolumeEntry, target Volume, meter shared.Progress) (*Staged, error) {
+	tarR, tarW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer tarR.Close()
+	var zerr strings.Builder
+	unzip := exec.CommandContext(ctx, zstdCLI, "-d", "-q", "-c")
+	// progress in tar bytes, from the compressed bytes read
+	scaled := &scaledMeter{Progress: meter, num: e.TarBytes, den: e.StoredBytes}
+	unzip.Stdin, unzip.Stdout, unzip.Stderr = &readCounter{r: io.TeeReader(f, sum), meter: scaled}, tarW, &zerr
+	if err := unzip.Start(); err != nil {
+		tarW.Close()
+		return nil, err
+	}
+	tarW.Close() // zstd holds the write end now
+	waited := false
+	wait := func() error {
+		if waited {
+			return nil
+		}
+		waited = true
+		return unzip.Wait()
+	}
+	defer func() { tarR.Close(); _ = wait() }()
+	verify := func() error {
+		if err := wait(); err != nil {
+			return fmt.Errorf("%s: zstd: %v %s", e.File, err, strings.TrimSpace(zerr.String()))
+		}
+		if _, err := io.Copy(hashOnly{sum}, f); err != nil { // zstd may stop short of padding
+			return err
+		}
+		if got := hex.EncodeToString(sum.Sum(nil)); got != e.CRC32C {
+			return fmt.Errorf("%s: %w (the volume keeps its data)", e.File, errChecksum)
+		}
+		return nil
+	}
+	return d.Stage(ctx, image, target.Name, tarR, verify)
+}
+
+// scaledMeter reports n·num/den bytes for every n it is given.
+type scaledMeter struct {
+	shared.Progress
+	num, den int64
+}
+
+func (m *scaledMeter) Add(n int64) { m.Progress.Add(n * m.num / m.den) }

@@ -7,15 +7,24 @@
 //	sandbox-helper stage DIR     empty DIR/.sandbox-restore, ready to receive a tar
 //	sandbox-helper swap DIR      replace DIR's content with the staged one (journaled:
 //	                             run it again after a crash and it finishes the job)
+//	sandbox-helper serve DIR     stage, print "ready", then swap when a line "swap"
+//	                             arrives on stdin (and print "swapped"); at end of input
+//	                             without it, leave the staged data unswapped and exit
+//
+// serve lets one `docker exec` do both ends of a restore: the swap, at the moment the
+// tool decides, costs a line on a pipe instead of a second exec.
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -25,7 +34,7 @@ const staging = ".sandbox-restore"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: sandbox-helper idle | stage DIR | swap DIR")
+		fmt.Fprintln(os.Stderr, "usage: sandbox-helper idle | stage DIR | swap DIR | serve DIR")
 		os.Exit(2)
 	}
 	var err error
@@ -38,6 +47,8 @@ func main() {
 		err = stage(arg(2))
 	case "swap":
 		err = swap(arg(2))
+	case "serve":
+		err = serve(arg(2), os.Stdin, os.Stdout)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -157,4 +168,25 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// serve stages, then swaps on request. Only an explicit "swap" line swaps: a tool killed
+// after staging closes the pipe, and the volume keeps its data.
+func serve(dir string, in io.Reader, out io.Writer) error {
+	if err := stage(dir); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "ready")
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if strings.TrimSpace(line) != "swap" {
+		if err == nil || errors.Is(err, io.EOF) {
+			return nil
+		}
+		return err
+	}
+	if err := swap(dir); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "swapped")
+	return nil
 }

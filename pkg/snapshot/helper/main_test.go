@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -94,5 +96,42 @@ func TestSwapWithNothingStagedChangesNothing(t *testing.T) {
 	}
 	if got := tree(t, v); got != staging+" keep=k" {
 		t.Errorf("%s", got)
+	}
+}
+
+// serve swaps only on an explicit request: the end of its input (the tool killed after
+// staging) leaves the volume's data as it was.
+func TestServeSwapsOnlyWhenAsked(t *testing.T) {
+	run := func(v string, request string) (string, error) {
+		t.Helper()
+		inR, inW := io.Pipe()
+		outR, outW := io.Pipe()
+		done := make(chan error, 1)
+		go func() { err := serve(v, inR, outW); outW.Close(); done <- err }()
+		lines := bufio.NewReader(outR)
+		if l, _ := lines.ReadString('\n'); l != "ready\n" {
+			t.Fatalf("serve said %q before the copy", l)
+		}
+		// the staging area exists once ready is printed: the tool copies into it
+		write(t, filepath.Join(v, staging, "v", "new.txt"), "new")
+		if request != "" {
+			_, _ = io.WriteString(inW, request)
+		}
+		inW.Close()
+		rest, _ := io.ReadAll(lines)
+		return string(rest), <-done
+	}
+	v := t.TempDir()
+	write(t, filepath.Join(v, "old.txt"), "old")
+	said, err := run(v, "")
+	if err != nil || said != "" || !strings.Contains(tree(t, v), "old.txt=old") || strings.Contains(tree(t, v), "new.txt=new sub") {
+		t.Fatalf("end of input: %v %q, volume %s", err, said, tree(t, v))
+	}
+	if got := tree(t, v); strings.HasPrefix(got, "new.txt") {
+		t.Fatalf("end of input swapped: %s", got)
+	}
+	said, err = run(v, "swap\n")
+	if err != nil || said != "swapped\n" || tree(t, v) != "new.txt=new" {
+		t.Fatalf("swap: %v %q, volume %s", err, said, tree(t, v))
 	}
 }
