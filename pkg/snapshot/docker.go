@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
@@ -229,18 +230,10 @@ func (d Docker) Pause(ctx context.Context, ids []string) (func(), error) {
 	return func() { _ = d.Unpause(context.WithoutCancel(ctx), ids) }, nil
 }
 
-// helper starts (run) or only creates a helper container with volume at /v.
-func (d Docker) helper(ctx context.Context, image, volume string, run, readOnly bool) (string, func(), error) {
-	mount := volume + ":/v"
-	if readOnly {
-		mount += ":ro"
-	}
-	verb := []string{"create"}
-	if run {
-		verb = []string{"run", "-d"}
-	}
-	args := append(verb, "--label", helperLabel+"=1", "--network", "none", "-v", mount, image, "idle")
-	id, err := d.out(ctx, args...)
+// helper creates (never starts) a helper container with volume mounted read-only at /v:
+// docker cp reads a created container's mounts.
+func (d Docker) helper(ctx context.Context, image, volume string) (string, func(), error) {
+	id, err := d.out(ctx, "create", "--label", helperLabel+"=1", "--network", "none", "-v", volume+":/v:ro", image, "idle")
 	if err != nil {
 		return "", func() {}, fmt.Errorf("helper container for %s: %w", volume, err)
 	}
@@ -249,7 +242,7 @@ func (d Docker) helper(ctx context.Context, image, volume string, run, readOnly 
 
 // Save streams the content of volume into w as a tar (its entries under v/).
 func (d Docker) Save(ctx context.Context, image, volume string, w io.Writer) error {
-	id, remove, err := d.helper(ctx, image, volume, false, true)
+	id, remove, err := d.helper(ctx, image, volume)
 	if err != nil {
 		return err
 	}
@@ -301,13 +294,16 @@ type Staged struct {
 // container, leaving the live data alone, and keeps it only when verify (called once r is
 // drained) says it is whole. Swap puts it in place; Close removes the helper.
 func (d Docker) Stage(ctx context.Context, image, volume string, r io.Reader, verify func() error) (*Staged, error) {
-	id, remove, err := d.helper(ctx, image, volume, true, false)
-	if err != nil {
-		return nil, err
-	}
+	// The helper's main process is serve itself, attached: one `docker run` instead of a
+	// detached container and an exec into it. Its name is what docker cp addresses.
+	rnd := make([]byte, 6)
+	_, _ = rand.Read(rnd)
+	id := "sandbox-helper-" + hex.EncodeToString(rnd)
+	remove := func() { _, _ = d.out(context.WithoutCancel(ctx), "rm", "-f", id) }
 	sctx, cancel := context.WithTimeout(ctx, CopyBound)
 	st := &Staged{d: d, id: id, volume: volume, remove: remove, cancel: cancel, stderr: &strings.Builder{}}
-	st.server = exec.CommandContext(sctx, "docker", "exec", "-i", id, "/sandbox-helper", "serve", "/v")
+	st.server = exec.CommandContext(sctx, "docker", "run", "-i", "--name", id, "--label", helperLabel+"=1", "--network", "none",
+		"-v", volume+":/v", image, "serve", "/v")
 	st.server.Env, st.server.Stderr = d.Env, st.stderr
 	st.in, _ = st.server.StdinPipe()
 	stdout, _ := st.server.StdoutPipe()
