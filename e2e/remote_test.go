@@ -201,6 +201,14 @@ func TestRemoteEngine(t *testing.T) {
 	if out = shell(wtA, "ls /app/site"); !strings.Contains(out, "changed.html") {
 		t.Errorf("after sync the container does not see the change:\n%s", out)
 	}
+	// A bind mount from outside the checkout and the shared data is refused by name.
+	composeFile := filepath.Join(wtA, "docker-compose.sandbox.yml")
+	orig, _ := os.ReadFile(composeFile)
+	writeFile(t, composeFile, bytes.Replace(orig, []byte("      - ./site:/app/site:ro\n"), []byte("      - ./site:/app/site:ro\n      - /etc/ssl:/app/ssl:ro\n"), 1))
+	if out = run(wtA, 1, "sandbox:sync"); !strings.Contains(out, "service web bind-mounts /etc/ssl, which is outside") {
+		t.Errorf("a bind mount the engine cannot have:\n%s", out)
+	}
+	writeFile(t, composeFile, orig)
 
 	// A second instance: a listener on the engine's host holding its port → exit 3.
 	run(repo, 0, "sandbox:create", "b", "-engine="+testbedEngine)

@@ -227,12 +227,19 @@ func (e *Env) Restore(ctx context.Context, kind config.Kind, name, from string, 
 			d.RemoveHelpers(ctx, targets)
 		}
 	}()
-	readyErr := e.ready(ctx, in)
-	<-helperDone
-	if readyErr != nil {
-		return RestoreResult{}, readyErr
+	if err := e.composeFileCheck(in); err != nil {
+		return RestoreResult{}, err
 	}
+	// Whether Docker and compose answer is asked while the data is staged: the swap waits
+	// for the answer, so nothing changes on a machine where the stack could not start.
+	dockerErr := make(chan error, 1)
+	go func() { dockerErr <- e.checkDocker(ctx) }()
+	dockerOK := sync.OnceValue(func() error { return <-dockerErr })
+	<-helperDone
 	if imgErr != nil {
+		if err := dockerOK(); err != nil {
+			return RestoreResult{}, err
+		}
 		return RestoreResult{}, fail.With(fail.CodeError, fail.Say("The helper image is built with the local Go toolchain and Docker; check both"), imgErr)
 	}
 	e.say("Restoring %s from snapshot %s of %s (%s)", in.ID, m.Name, m.Instance, shared.FormatSize(m.StoredBytes()))
@@ -244,6 +251,9 @@ func (e *Env) Restore(ctx context.Context, kind config.Kind, name, from string, 
 	stopDone := make(chan struct{})
 	go func() { defer close(stopDone); stopped, stopErr = d.StopUsers(ctx, targets) }()
 	beforeSwap := func() error {
+		if err := dockerOK(); err != nil {
+			return err
+		}
 		<-stopDone
 		if stopErr != nil {
 			return fail.With(fail.CodeError, fail.Run("Nothing was changed; check Docker with: %s", fail.Do(fail.Sandbox, "doctor", "")), stopErr)
