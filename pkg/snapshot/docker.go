@@ -332,11 +332,11 @@ func (d Docker) Stage(ctx context.Context, image, volume string, r io.Reader, ve
 func (s *Staged) Swap(ctx context.Context) error {
 	_, _ = io.WriteString(s.in, "swap\n")
 	line, _ := s.out.ReadString('\n')
-	s.end()
 	if line != "swapped\n" {
+		s.end()
 		return fmt.Errorf("swap restored data into %s: %s", s.volume, strings.TrimSpace(s.stderr.String()))
 	}
-	return nil
+	return nil // the helper removes the old data while Close waits for it
 }
 
 // end closes the helper's input (without "swap" it then exits, leaving the data as it

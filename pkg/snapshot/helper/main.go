@@ -83,6 +83,15 @@ func stage(dir string) error {
 // swap moves DIR's current entries aside, moves the staged ones in, and removes the old.
 // The phase file says how far it got, so a second run never moves new entries aside.
 func swap(dir string) error {
+	if err := swapIn(dir); err != nil {
+		return err
+	}
+	return os.RemoveAll(filepath.Join(dir, staging))
+}
+
+// swapIn is swap without the removal of the old data: once it returns the volume holds
+// the new content; what is left in the staging area is garbage a later run removes.
+func swapIn(dir string) error {
 	st := filepath.Join(dir, staging)
 	src := filepath.Join(st, "v") // docker cp of a volume mounted at /v puts it under v/
 	phaseFile := filepath.Join(st, "phase")
@@ -118,10 +127,7 @@ func swap(dir string) error {
 		}
 		_ = os.Chmod(dir, fi.Mode().Perm())
 	}
-	if err := syncDir(dir); err != nil {
-		return err
-	}
-	return os.RemoveAll(st)
+	return syncDir(dir)
 }
 
 // moveAll renames every entry of from into to, except skip.
@@ -184,9 +190,10 @@ func serve(dir string, in io.Reader, out io.Writer) error {
 		}
 		return err
 	}
-	if err := swap(dir); err != nil {
+	if err := swapIn(dir); err != nil {
 		return err
 	}
+	// The volume's users may start now; the old data goes while they do.
 	fmt.Fprintln(out, "swapped")
-	return nil
+	return os.RemoveAll(filepath.Join(dir, staging))
 }
