@@ -17,6 +17,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/engine"
+	"github.com/ktrdr/sandbox/pkg/execx"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/registry"
 	"github.com/ktrdr/sandbox/pkg/shared"
@@ -116,6 +117,10 @@ func (e *Env) ResolveEngine(ctx context.Context, endpoint, contextName string) (
 		return eng, fail.New(fail.CodeUsage, fail.Say("Give -engine=ssh://[user@]host[:port], or -context=NAME of a docker context whose endpoint is one"), "%v", err)
 	}
 	if _, err := e.Tunnel(eng).Run(ctx, nil, "docker version --format '{{.Server.Version}}'"); err != nil {
+		var ee *execx.ExitError
+		if !errors.Is(err, engine.ErrUnreachable) && errors.As(err, &ee) {
+			err = fmt.Errorf("it answers over SSH, but `docker version` failed there (exit %d): %s", ee.Code, ee.Stderr)
+		}
 		return eng, e.unreachable(eng, err)
 	}
 	return eng, nil
