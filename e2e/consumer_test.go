@@ -51,25 +51,8 @@ func TestConsumerAcme(t *testing.T) {
 	tag := make([]byte, 6)
 	_, _ = rand.Read(tag)
 	image := "acme-demo:e2e-" + hex.EncodeToString(tag)
-	environ := []string{
-		"HOME=" + home,
-		"PATH=" + filepath.Dir(bin) + string(os.PathListSeparator) + os.Getenv("PATH"),
-		"GIT_CONFIG_GLOBAL=" + filepath.Join(home, ".gitconfig"), "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
-		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com",
-		"SANDBOX_PORT_OFFSET=20000", "ACME_DEMO_IMAGE=" + image, "GOFLAGS=-mod=mod",
-	}
-	for k, v := range realEnv {
-		environ = append(environ, k+"="+v)
-	}
-	git := func(dir string, args ...string) {
-		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir, cmd.Env = dir, environ
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	environ := projectEnv(home, "PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"), "ACME_DEMO_IMAGE="+image)
+	git := gitRunner(t, environ)
 	git(repo, "init", "-q", "-b", "main")
 	git(repo, "add", "-A")
 	git(repo, "commit", "-q", "-m", "acme")
@@ -217,5 +200,35 @@ func bounded(t *testing.T, limit time.Duration, name string, args ...string) {
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, name, args...).CombinedOutput(); err != nil && ctx.Err() != nil {
 		t.Logf("cleanup %s %v did not finish in %s: %s", name, args, limit, out)
+	}
+}
+
+// projectEnv is the environment a consumer project's compiled targets run with in the
+// suites: HOME in the test's directory, git's identity, the suites' port offset, the
+// real Docker and Go settings, then extra.
+func projectEnv(home string, extra ...string) []string {
+	environ := []string{
+		"HOME=" + home,
+		"PATH=" + os.Getenv("PATH"),
+		"GIT_CONFIG_GLOBAL=" + filepath.Join(home, ".gitconfig"), "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
+		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com",
+		"SANDBOX_PORT_OFFSET=20000", "GOFLAGS=-mod=mod",
+	}
+	for k, v := range realEnv {
+		environ = append(environ, k+"="+v)
+	}
+	return append(environ, extra...) // later entries win
+}
+
+// gitRunner runs git in a directory with environ, failing the test when git fails.
+func gitRunner(t *testing.T, environ []string) func(dir string, args ...string) {
+	return func(dir string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir, cmd.Env = dir, environ
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
 	}
 }

@@ -68,25 +68,8 @@ func TestRemoteEngine(t *testing.T) {
 	tag := make([]byte, 6)
 	_, _ = rand.Read(tag)
 	image := "remo-demo:e2e-" + hex.EncodeToString(tag)
-	environ := []string{
-		"HOME=" + home,
-		"PATH=" + os.Getenv("PATH"),
-		"GIT_CONFIG_GLOBAL=" + filepath.Join(home, ".gitconfig"), "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
-		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com",
-		"SANDBOX_PORT_OFFSET=20000", "REMO_DEMO_IMAGE=" + image, "GOFLAGS=-mod=mod",
-	}
-	for k, v := range realEnv {
-		environ = append(environ, k+"="+v)
-	}
-	git := func(dir string, args ...string) {
-		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir, cmd.Env = dir, environ
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	environ := projectEnv(home, "REMO_DEMO_IMAGE="+image)
+	git := gitRunner(t, environ)
 	git(repo, "init", "-q", "-b", "main")
 	git(repo, "add", "-A")
 	git(repo, "commit", "-q", "-m", "remo")

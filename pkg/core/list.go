@@ -68,6 +68,10 @@ func (e *Env) List(ctx context.Context) (Listing, error) {
 	if usage.err == nil {
 		l.Total = &stats.Usage{}
 	}
+	local := engineReply{states: states, err: dockerErr, down: Unknown}
+	if usage.err == nil {
+		local.usage = usage.byProject
+	}
 	remote := <-remoteDone
 	for _, in := range e.allEntries(reg) {
 		kind := config.KindSandbox
@@ -76,32 +80,11 @@ func (e *Env) List(ctx context.Context) (Listing, error) {
 		}
 		eng := engines[in.InstanceID]
 		r := Row{InstanceID: in.InstanceID, Kind: kind, Slot: in.Slot, Path: in.Path, Engine: eng.Name()}
+		rep := local
 		if !eng.Local() {
-			e.remoteRow(&r, remote[eng.Endpoint], &l)
-			l.Instances = append(l.Instances, r)
-			continue
+			rep = remote[eng.Endpoint]
 		}
-		vars, err := envfile.Read(filepath.Join(in.Path, e.Config.EnvFile))
-		if err == nil {
-			r.APIPort, _ = strconv.Atoi(vars[e.Config.APIPort])
-		}
-		c := states[in.InstanceID]
-		r.Running, r.Total, r.Unhealthy = c.Running, c.Total, c.Unhealthy
-		switch {
-		case !exists(in.Path):
-			r.State = Missing
-		case err != nil:
-			r.State, r.Detail = Broken, "no "+e.Config.EnvFile
-		case dockerErr != nil:
-			r.State, r.Detail = Unknown, dockerErr.Error()
-		default:
-			r.State = StateOf(c)
-		}
-		if usage.err == nil {
-			u := usage.byProject[in.InstanceID]
-			r.Usage = &u
-			addUsage(l.Total, u)
-		}
+		e.fillRow(&r, rep, &l)
 		l.Instances = append(l.Instances, r)
 	}
 	for _, c := range reg.ContestedSlots() {
@@ -162,8 +145,9 @@ func (e *Env) usageAsync(ctx context.Context) <-chan usageReply {
 // engineReply is what one remote engine said about its projects.
 type engineReply struct {
 	states map[string]compose.Counts
-	usage  map[string]stats.Usage
+	usage  map[string]stats.Usage // nil when the costs could not be measured
 	err    error
+	down   State // what an instance there is when err is set
 }
 
 // remoteStatesAsync asks every remote engine that holds a registered instance for its
@@ -184,7 +168,7 @@ func (e *Env) remoteStatesAsync(ctx context.Context, reg *registry.File, engines
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				var rep engineReply
+				rep := engineReply{down: Unreachable}
 				if r, release, err := e.connect(ctx, eng, false); err != nil {
 					rep.err = err
 				} else {
@@ -206,8 +190,8 @@ func (e *Env) remoteStatesAsync(ctx context.Context, reg *registry.File, engines
 	return done
 }
 
-// remoteRow fills a row of an instance on a remote engine from that engine's reply.
-func (e *Env) remoteRow(r *Row, rep engineReply, l *Listing) {
+// fillRow completes a row from what its engine said.
+func (e *Env) fillRow(r *Row, rep engineReply, l *Listing) {
 	vars, err := envfile.Read(filepath.Join(r.Path, e.Config.EnvFile))
 	if err == nil {
 		r.APIPort, _ = strconv.Atoi(vars[e.Config.APIPort])
@@ -220,11 +204,12 @@ func (e *Env) remoteRow(r *Row, rep engineReply, l *Listing) {
 	case err != nil:
 		r.State, r.Detail = Broken, "no "+e.Config.EnvFile
 	case rep.err != nil:
-		r.State, r.Detail = Unreachable, rep.err.Error()
+		r.State, r.Detail = rep.down, rep.err.Error()
 	default:
 		r.State = StateOf(c)
 	}
-	if u, ok := rep.usage[r.InstanceID]; ok && rep.usage != nil {
+	if rep.usage != nil {
+		u := rep.usage[r.InstanceID]
 		r.Usage = &u
 		addUsage(l.Total, u)
 	}
