@@ -89,6 +89,7 @@ func TestRemoteEngine(t *testing.T) {
 		_ = exec.Command("pkill", "-f", filepath.Join(home, ".remo")).Run()
 		remote(`for p in remo--a remo--b remo--c remo-prod; do docker ps -aq --filter label=com.docker.compose.project=$p | xargs -r docker rm -f; ` +
 			`docker network rm ${p}_default; docker volume rm ${p}_db_data; done >/dev/null 2>&1; docker image rm -f ` + image + ` >/dev/null 2>&1; ` +
+			`docker ps -aq --filter label=sandbox.snapshot-helper | xargs -r docker rm -f >/dev/null 2>&1; docker image ls -q 'sandbox-helper:*' | xargs -r docker image rm -f >/dev/null 2>&1; ` +
 			`docker image prune -f >/dev/null 2>&1; rm -rf ` + filepath.Dir(work) + `; true`)
 	})
 
@@ -145,6 +146,17 @@ func TestRemoteEngine(t *testing.T) {
 	}
 	if code, body := get(t, "http://127.0.0.1:37181/api/v1/health"); code != 200 {
 		t.Errorf("health through the tunnel: %d %s", code, body)
+	}
+	// Instance data on the engine: snapshot (stored here, copied through the tunnel) →
+	// change → restore shows the snapshot's rows.
+	addRow(t, 37181, "first")
+	if out = run(wtA, 0, "sandbox:snapshot", "-name=s1"); !strings.Contains(out, "Snapshot s1") {
+		t.Errorf("snapshot on the engine:\n%s", out)
+	}
+	addRow(t, 37181, "second")
+	run(wtA, 0, "sandbox:restore", "-name=s1")
+	if got := rows(t, 37181); got != "first" {
+		t.Errorf("rows after a restore on the engine: %q, want the snapshot's", got)
 	}
 	// The containers really run over there, and publish on its loopback only.
 	if ps := remote("docker ps --filter label=com.docker.compose.project=remo--a --format '{{.Ports}}'"); !strings.Contains(ps, "127.0.0.1:37181->8000") {
@@ -288,9 +300,13 @@ func TestRemoteEngine(t *testing.T) {
 	// gc and a stale entry on a remote engine (its directory deleted by hand): while the
 	// engine does not answer, the entry is kept (its containers cannot be confirmed gone);
 	// once it answers, the containers there go with the entry.
-	run(repo, 0, "sandbox:create", "c", "-engine="+testbedEngine)
+	// (seeded from remo--a's snapshot, which outlived remo--a)
+	run(repo, 0, "sandbox:create", "c", "-engine="+testbedEngine, "-seed=remo--a:s1")
 	wtC := filepath.Join(work, "remo--c")
-	run(wtC, 0, "sandbox:up", "-noWait")
+	run(wtC, 0, "sandbox:up")
+	if got := rows(t, 37181); got != "first" {
+		t.Errorf("rows of a sandbox seeded on the engine: %q", got)
+	}
 	if err := os.RemoveAll(wtC); err != nil {
 		t.Fatal(err)
 	}
@@ -318,8 +334,7 @@ func TestRemoteEngine(t *testing.T) {
 	remote("docker volume rm remo--c_db_data >/dev/null 2>&1; docker network rm remo--c_default >/dev/null 2>&1")
 
 	// local-prod on the engine: from a clone, on the standard ports (shifted by the
-	// suites' offset); its volumes are not removed without the snapshot it would take,
-	// which remote instances cannot have yet.
+	// suites' offset); destroy keeps a snapshot of its volumes, copied here.
 	prod := filepath.Join(work, "prod")
 	git(work, "clone", "-q", repo, prod)
 	run(prod, 0, "localProd:init", "-engine="+testbedEngine)
@@ -334,10 +349,9 @@ func TestRemoteEngine(t *testing.T) {
 	if status.Engine != testbedEngine || status.State != "running" {
 		t.Errorf("localProd:status -json: %+v", status)
 	}
-	if out = run(work, 1, "localProd:destroy", "-force"); !strings.Contains(out, "-noSnapshot") {
-		t.Errorf("localProd:destroy on a remote engine without -noSnapshot:\n%s", out)
+	if out = run(work, 0, "localProd:destroy", "-force"); !strings.Contains(out, "Snapshot before-destroy-") {
+		t.Errorf("localProd:destroy on a remote engine kept no snapshot:\n%s", out)
 	}
-	run(work, 0, "localProd:destroy", "-force", "-noSnapshot")
 	if left := remote("docker ps -aq --filter label=com.docker.compose.project=remo-prod; docker volume ls -q | grep remo-prod"); strings.TrimSpace(left) != "" {
 		t.Errorf("localProd:destroy left on the engine: %q", left)
 	}

@@ -56,10 +56,6 @@ func (e *Env) Create(ctx context.Context, name string, o CreateOptions) (InitRes
 			return InitResult{}, err
 		}
 	}
-	if o.Seed != "" && !o.Engine.Local() {
-		return InitResult{}, fail.New(fail.CodeUsage, fail.Say("Create it on this machine's engine to seed it, or without -seed"),
-			"-seed cannot be used with a remote engine yet")
-	}
 	_, repo, err := e.Git.Locate(ctx, e.Cwd)
 	if err != nil {
 		return InitResult{}, e.gitFailed(ctx, fail.Say("Run it inside the repository whose stack you want to sandbox"), err)
@@ -532,6 +528,7 @@ func (e *Env) teardown(ctx context.Context, kind config.Kind, in *Instance, entr
 		if err != nil {
 			return res, err
 		}
+		r.removeHelpersOf(ctx, in.ID)
 		err = r.Docker.Down(ctx, r.project(in, lc, nil), true, io.Discard, e.Err)
 		if err == nil {
 			err = r.tunnel.RemoveMirror(ctx, in.Dir)

@@ -38,10 +38,12 @@ func (e *Env) Snapshot(ctx context.Context, kind config.Kind, name string) (snap
 	if err != nil {
 		return snapshot.Manifest{}, err
 	}
-	if err := e.localOnly(in.ID, "snapshots"); err != nil {
+	r, release, err := e.at(ctx, in, false)
+	if err != nil {
 		return snapshot.Manifest{}, err
 	}
-	return e.snapshotOf(ctx, kind, in.ID, name)
+	defer release()
+	return r.snapshotOf(ctx, kind, in.ID, name)
 }
 
 func (e *Env) snapshotOf(ctx context.Context, kind config.Kind, id, name string) (snapshot.Manifest, error) {
@@ -199,9 +201,14 @@ func (e *Env) Restore(ctx context.Context, kind config.Kind, name, from string, 
 	if err != nil {
 		return RestoreResult{}, err
 	}
-	if err := e.localOnly(in.ID, "restore"); err != nil {
+	// The snapshot store is this machine's; the volumes are on the instance's engine,
+	// reached (when remote) through its tunnel, as every docker call below.
+	r, release, err := e.at(ctx, in, false)
+	if err != nil {
 		return RestoreResult{}, err
 	}
+	defer release()
+	e = r
 	src := in.ID
 	if from != "" {
 		if src, err = e.snapshotOwner(kind, from); err != nil {
@@ -333,9 +340,6 @@ func (e *Env) seed(ctx context.Context, id, source string) error {
 	if err != nil {
 		return err
 	}
-	if err := e.localOnly(owner, "seeding"); err != nil {
-		return err
-	}
 	store := e.SnapshotStore()
 	temporary := name == ""
 	if temporary {
@@ -352,7 +356,10 @@ func (e *Env) seed(ctx context.Context, id, source string) error {
 		if owner == e.Config.LocalProd.InstanceID {
 			kind = config.KindLocalProd
 		}
-		if _, err := e.snapshotOf(ctx, kind, owner, name); err != nil {
+		if err := e.onEngineOf(ctx, owner, func(r *Env) error {
+			_, err := r.snapshotOf(ctx, kind, owner, name)
+			return err
+		}); err != nil {
 			return err
 		}
 		defer func() { _ = store.Delete(owner, name) }()
@@ -361,33 +368,53 @@ func (e *Env) seed(ctx context.Context, id, source string) error {
 	if err != nil {
 		return e.snapshotMissing(config.KindSandbox, name, owner, err)
 	}
-	d := e.snapDocker()
-	image, err := d.EnsureHelper(ctx)
-	if err != nil {
-		return fail.With(fail.CodeError, fail.Say("The helper image is built with the local Go toolchain and Docker; check both"), err)
-	}
-	e.say("Seeding %s with snapshot %s of %s", id, m.Name, m.Instance)
-	if err := store.Restore(ctx, d, image, m, id, meter{e}, nil, nil); err != nil {
-		if ctx.Err() != nil {
-			return interrupted(ctx)
+	// the new instance's engine (recorded by the reservation) may differ from the source's
+	return e.onEngineOf(ctx, id, func(r *Env) error {
+		d := r.snapDocker()
+		image, err := d.EnsureHelper(ctx)
+		if err != nil {
+			return fail.With(fail.CodeError, fail.Say("The helper image is built with the local Go toolchain and Docker; check both"), err)
 		}
-		return fail.With(fail.CodeError, fail.Say("Nothing was kept; check Docker and the disk"), err)
-	}
-	return nil
+		r.say("Seeding %s with snapshot %s of %s", id, m.Name, m.Instance)
+		if err := store.Restore(ctx, d, image, m, id, meter{r}, nil, nil); err != nil {
+			if ctx.Err() != nil {
+				return interrupted(ctx)
+			}
+			return fail.With(fail.CodeError, fail.Say("Nothing was kept; check Docker and the disk"), err)
+		}
+		return nil
+	})
 }
 
-// removeVolumes drops the volumes a failed seed created for a new instance.
-func (e *Env) removeVolumes(ctx context.Context, id string) {
-	d := e.snapDocker()
-	vols, err := d.Volumes(context.WithoutCancel(ctx), id)
+// onEngineOf runs fn with an Env on the engine of instance id (this one's when local).
+func (e *Env) onEngineOf(ctx context.Context, id string, fn func(*Env) error) error {
+	eng, err := e.EngineOf(id)
 	if err != nil {
-		return
+		return err
 	}
-	var names []string
-	for _, v := range vols {
-		names = append(names, v.Name)
+	r, release, err := e.connect(ctx, eng, false)
+	if err != nil {
+		return err
 	}
-	_ = d.RemoveVolumes(context.WithoutCancel(ctx), names...)
+	defer release()
+	return fn(r)
+}
+
+// removeVolumes drops the volumes a failed seed created for a new instance, on its engine.
+func (e *Env) removeVolumes(ctx context.Context, id string) {
+	ctx = context.WithoutCancel(ctx)
+	_ = e.onEngineOf(ctx, id, func(r *Env) error {
+		d := r.snapDocker()
+		vols, err := d.Volumes(ctx, id)
+		if err != nil {
+			return err
+		}
+		var names []string
+		for _, v := range vols {
+			names = append(names, v.Name)
+		}
+		return d.RemoveVolumes(ctx, names...)
+	})
 }
 
 // OrphanVolume is a volume of this tool's compose project that nothing owns.
@@ -440,9 +467,17 @@ func (e *Env) thawLeftovers(ctx context.Context, id string) {
 // instance with no volumes (never started) has nothing to lose; Docker not answering
 // means nothing can be removed either, so both just say so.
 func (e *Env) snapshotBeforeLoss(ctx context.Context, kind config.Kind, id, why string) (string, error) {
-	if err := e.localOnly(id, "snapshots"); err != nil {
-		return "", fail.With(fail.CodeError, fail.Say("Pass -noSnapshot to remove the volumes without a snapshot (nothing was changed)"), err)
-	}
+	var taken string
+	err := e.onEngineOf(ctx, id, func(r *Env) error {
+		var err error
+		taken, err = r.snapshotBeforeLossHere(ctx, kind, id, why)
+		return err
+	})
+	return taken, err
+}
+
+// snapshotBeforeLossHere is snapshotBeforeLoss on an Env already on the instance's engine.
+func (e *Env) snapshotBeforeLossHere(ctx context.Context, kind config.Kind, id, why string) (string, error) {
 	if _, _, err := e.Docker.Versions(ctx); err != nil {
 		return "", nil
 	}
@@ -474,16 +509,3 @@ func (e *Env) removeHelpersOf(ctx context.Context, id string) {
 	d.RemoveHelpers(ctx, names)
 }
 
-// localOnly refuses what does not work on a remote engine yet: the snapshot helper and
-// its store are this machine's, so a snapshot of a remote instance would copy nothing.
-func (e *Env) localOnly(id, what string) error {
-	eng, err := e.EngineOf(id)
-	if err != nil {
-		return err
-	}
-	if !eng.Local() {
-		return fail.New(fail.CodeError, fail.Say("Snapshots, restore and seeding work on instances on this machine's engine only, for now"),
-			"%s runs on engine %s: %s of instances on a remote engine are not supported yet", id, eng.Name(), what)
-	}
-	return nil
-}

@@ -211,9 +211,8 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (_ Start
 	var remoteListening <-chan listening
 	if e.tunnel != nil {
 		remoteListening = e.listeningAsync(ctx)
-	} else {
-		e.thawLeftovers(ctx, in.ID) // snapshots run on this machine's engine only
 	}
+	e.thawLeftovers(ctx, in.ID)
 	own, err := e.Docker.PS(ctx, e.project(in, lc, nil))
 	if err != nil {
 		return res, fail.With(fail.CodeError, runDoctor, err)
