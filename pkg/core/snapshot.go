@@ -508,4 +508,3 @@ func (e *Env) removeHelpersOf(ctx context.Context, id string) {
 	}
 	d.RemoveHelpers(ctx, names)
 }
-
