@@ -2,15 +2,18 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/envfile"
+	"github.com/ktrdr/sandbox/pkg/execx"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/gitx"
 	"github.com/ktrdr/sandbox/pkg/hooks"
@@ -107,6 +110,15 @@ func (e *Env) Create(ctx context.Context, name string, o CreateOptions) (InitRes
 
 // gitFailed tells an interruption from git's own refusal.
 func (e *Env) gitFailed(ctx context.Context, fix fail.Remedy, err error) error {
+	var ee *execx.ExitError
+	if ctx.Err() == nil && errors.As(err, &ee) && ee.Code < 0 {
+		// git was killed by a signal: a terminal's Ctrl-C reaches git (same process
+		// group) a moment before it cancels this command's context. Give it that moment.
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
 	if ctx.Err() != nil {
 		return interrupted(ctx)
 	}
