@@ -33,18 +33,7 @@ func TestConsumerAcme(t *testing.T) {
 	// The consumer's repository: its files as a user would have them, its go.mod pointing
 	// at this checkout of the library.
 	home, repo := filepath.Join(work, "home"), filepath.Join(work, "repo")
-	for _, f := range []string{"docker-compose.sandbox.yml", "demo/Dockerfile", ".gitignore", "go.sum"} {
-		data, err := os.ReadFile(filepath.Join(example, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(repo, f), data)
-	}
-	mod, err := os.ReadFile(filepath.Join(example, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(repo, "go.mod"), bytes.ReplaceAll(mod, []byte("=> ../.."), []byte("=> "+repoRoot)))
+	copyExample(t, example, repo, "docker-compose.sandbox.yml", "demo/Dockerfile", ".gitignore", "go.sum")
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +133,7 @@ func TestConsumerAcme(t *testing.T) {
 		t.Errorf("the consumer's output says ktrdr:\n%s", transcript.String())
 	}
 	// Everything the tool wrote under HOME lives in ~/.acme and says nothing of ktrdr.
-	err = filepath.WalkDir(home, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(home, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -231,4 +220,22 @@ func gitRunner(t *testing.T, environ []string) func(dir string, args ...string) 
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
+}
+
+// copyExample puts an example project's files into repo as a user would have them, with
+// its go.mod's replace directive pointing at this checkout of the library.
+func copyExample(t *testing.T, example, repo string, files ...string) {
+	t.Helper()
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(example, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(repo, f), data)
+	}
+	mod, err := os.ReadFile(filepath.Join(example, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(repo, "go.mod"), bytes.ReplaceAll(mod, []byte("=> ../.."), []byte("=> "+repoRoot)))
 }

@@ -41,18 +41,7 @@ func TestRemoteEngine(t *testing.T) {
 	example := filepath.Join(repoRoot, "examples", "remote")
 	// The project's repository: examples/remote's files, its go.mod pointing at this
 	// checkout of the library.
-	for _, f := range []string{"docker-compose.sandbox.yml", "demo/Dockerfile", ".gitignore", "go.sum", "site/index.html"} {
-		data, err := os.ReadFile(filepath.Join(example, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(repo, f), data)
-	}
-	gomod, err := os.ReadFile(filepath.Join(example, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(repo, "go.mod"), bytes.ReplaceAll(gomod, []byte("=> ../.."), []byte("=> "+repoRoot)))
+	copyExample(t, example, repo, "docker-compose.sandbox.yml", "demo/Dockerfile", ".gitignore", "go.sum", "site/index.html")
 	src := filepath.Join(work, "data")
 	writeFile(t, filepath.Join(src, "assets", "a.txt"), []byte("asset one\n"))
 	if err := os.MkdirAll(home, 0o755); err != nil {
