@@ -160,9 +160,14 @@ func (e *Env) connect(ctx context.Context, eng engine.Engine, open bool) (*Env, 
 	_, alive := tun.Alive(ctx)
 	if alive {
 		if err := tun.Ping(ctx); err != nil {
-			// The connection under it is dead: close it, so the next command starts afresh.
+			// The connection under it is dead (a laptop that slept, a network that
+			// changed): close it. up starts a new one at once; a look (list, status)
+			// reports the engine unreachable and leaves the retry to the next command.
 			tun.Kill()
-			return nil, nil, e.unreachable(eng, err)
+			if !open {
+				return nil, nil, e.unreachable(eng, err)
+			}
+			alive = false
 		}
 	}
 	if !alive {

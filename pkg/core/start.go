@@ -211,6 +211,9 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (_ Start
 	var remoteListening <-chan listening
 	if e.tunnel != nil {
 		remoteListening = e.listeningAsync(ctx)
+		// Forwards this tunnel kept for the instance would hold its ports here and read as
+		// busy when its containers are gone; they come back after compose up.
+		_ = e.tunnel.Cancel(ctx, slotPorts(e, in))
 	}
 	e.thawLeftovers(ctx, in.ID)
 	own, err := e.Docker.PS(ctx, e.project(in, lc, nil))

@@ -133,7 +133,7 @@ func (t Tunnel) Start(ctx context.Context) (started bool, err error) {
 	if _, ok := t.Alive(ctx); ok {
 		return false, nil
 	}
-	t.clear()
+	t.Kill() // a master that stopped answering (and holds the ports) goes first
 	if err := os.MkdirAll(t.Dir, 0o700); err != nil {
 		return false, err
 	}
@@ -234,7 +234,7 @@ func (t Tunnel) Stop(ctx context.Context) error {
 	if _, ok := t.Alive(ctx); ok {
 		_ = execx.Run(ctx, execx.Cmd{Name: "ssh", Args: append(t.options(), "-O", "exit", t.dest()), Env: t.Env, Timeout: 10 * time.Second})
 	}
-	if pid := t.PID(); pid > 0 {
+	if pid := t.PID(); pid > 0 && t.ours(pid) {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 	}
 	t.clear()
@@ -262,10 +262,19 @@ func (t Tunnel) Ping(ctx context.Context) error {
 // Kill ends the master without talking to it (its connection may be dead) and removes
 // the tunnel's files.
 func (t Tunnel) Kill() {
-	if pid := t.PID(); pid > 0 {
-		_ = syscall.Kill(pid, syscall.SIGTERM)
+	if pid := t.PID(); pid > 0 && t.ours(pid) {
+		// SIGKILL: a master that does not answer may be stopped or stuck, and it still
+		// holds the forwarded ports.
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	t.clear()
+}
+
+// ours tells whether pid is still this tunnel's ssh master: a recorded pid may have been
+// reused by another program since.
+func (t Tunnel) ours(pid int) bool {
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && strings.Contains(string(cmdline), t.control())
 }
 
 // Run runs a command on the engine's host (through the master when it is up) and

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -116,6 +117,20 @@ func TestTunnelOnTestbed(t *testing.T) {
 	}
 	if started, err := tun.Start(ctx); err != nil || !started {
 		t.Fatalf("restart: %v %v", started, err)
+	}
+
+	// A master that stops answering (stopped here; a laptop's sleep, a wedged process)
+	// is not alive, and Start replaces it instead of leaving it holding the ports.
+	stuck := tun.PID()
+	if err := syscall.Kill(stuck, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	if started, err := tun.Start(ctx); err != nil || !started || tun.PID() == stuck {
+		t.Fatalf("replacing a stuck master: %v %v (pid %d → %d)", started, err, stuck, tun.PID())
+	}
+	time.Sleep(200 * time.Millisecond)
+	if b, err := os.ReadFile("/proc/" + itoa(stuck) + "/stat"); err == nil && !strings.Contains(string(b), ") Z") {
+		t.Errorf("the stuck master %d still runs: %s", stuck, b)
 	}
 }
 
