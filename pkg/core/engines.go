@@ -101,6 +101,23 @@ func (e *Env) Tunnel(eng engine.Engine) engine.Tunnel {
 // neither is given) and checks that it answers, so nothing is registered on an engine
 // that cannot be reached.
 func (e *Env) ResolveEngine(ctx context.Context, endpoint, contextName string) (engine.Engine, error) {
+	eng, err := e.ParseEngine(ctx, endpoint, contextName)
+	if err != nil || eng.Local() {
+		return eng, err
+	}
+	if _, err := e.Tunnel(eng).Run(ctx, nil, "docker version --format '{{.Server.Version}}'"); err != nil {
+		var ee *execx.ExitError
+		if !errors.Is(err, engine.ErrUnreachable) && errors.As(err, &ee) {
+			err = fmt.Errorf("it answers over SSH, but `docker version` failed there (exit %d): %s", ee.Code, ee.Stderr)
+		}
+		return eng, e.unreachable(eng, err)
+	}
+	return eng, nil
+}
+
+// ParseEngine is ResolveEngine without asking the engine: for a command that connects to
+// it at once anyway (and says so when it cannot).
+func (e *Env) ParseEngine(ctx context.Context, endpoint, contextName string) (engine.Engine, error) {
 	var eng engine.Engine
 	var err error
 	switch {
@@ -115,13 +132,6 @@ func (e *Env) ResolveEngine(ctx context.Context, endpoint, contextName string) (
 	}
 	if err != nil {
 		return eng, fail.New(fail.CodeUsage, fail.Say("Give -engine=ssh://[user@]host[:port], or -context=NAME of a docker context whose endpoint is one"), "%v", err)
-	}
-	if _, err := e.Tunnel(eng).Run(ctx, nil, "docker version --format '{{.Server.Version}}'"); err != nil {
-		var ee *execx.ExitError
-		if !errors.Is(err, engine.ErrUnreachable) && errors.As(err, &ee) {
-			err = fmt.Errorf("it answers over SSH, but `docker version` failed there (exit %d): %s", ee.Code, ee.Stderr)
-		}
-		return eng, e.unreachable(eng, err)
 	}
 	return eng, nil
 }

@@ -274,7 +274,7 @@ func (Sandbox) InitShared(ctx context.Context, from *string, minimal *bool, engi
 			if val(minimal) {
 				return fail.New(fail.CodeUsage, fail.Say("Copy data there with -from=PATH, or from this machine without -from"), "-minimal cannot be used with -engine or -context")
 			}
-			eng, err := e.ResolveEngine(ctx, val(engine), val(context))
+			eng, err := e.ParseEngine(ctx, val(engine), val(context))
 			if err != nil {
 				return err
 			}
