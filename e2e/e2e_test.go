@@ -77,6 +77,8 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	_ = exec.CommandContext(ctx, "docker", "image", "rm", "-f", demoImage).Run()
+	// and none of the untagged copies compose's one-build-per-service leaves
+	_ = exec.CommandContext(ctx, "docker", "image", "prune", "-f", "--filter", "label=sandbox.demo=1").Run()
 	return code
 }
 
