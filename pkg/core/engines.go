@@ -448,7 +448,10 @@ func (e *Env) InitSharedOn(ctx context.Context, eng engine.Engine, from string) 
 		} else {
 			e.say("    done")
 		}
-		res.Summary.Subdirs = append(res.Summary.Subdirs, shared.SubdirReport{Name: sd.Name, Path: filepath.Join(root, sd.Name), Exists: true})
+		// what is there now is what was here: report the source's size under the remote path
+		copied := shared.Inspect(src, []string{sd.Name}).Subdirs[0]
+		copied.Path = filepath.Join(root, sd.Name)
+		res.Summary.Subdirs = append(res.Summary.Subdirs, copied)
 	}
 	res.Summary.Path, res.Summary.Initialized = root, true
 	return res, nil
