@@ -67,13 +67,7 @@ func (s *stack) run(dir string, args ...string) (string, int) {
 	cmd.Env = append(cmd.Env, s.extra...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		s.t.Fatal(err)
-	}
+	code := statusOf(s.t, cmd.Run())
 	return out.String(), code
 }
 

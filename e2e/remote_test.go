@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -368,16 +369,23 @@ func runBin(t *testing.T, bin string, environ []string, transcript *strings.Buil
 	cmd.Dir, cmd.Env = dir, environ
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	code := statusOf(t, cmd.Run())
 	transcript.WriteString("$ " + filepath.Base(bin) + " " + strings.Join(args, " ") + "\n" + out.String())
 	if wantCode >= 0 && code != wantCode {
 		t.Fatalf("%s %v in %s: exit %d, want %d\n%s", filepath.Base(bin), args, dir, code, wantCode, out.String())
 	}
 	return out.String()
+}
+
+// statusOf is a finished command's exit status; a command that could not run fails the test.
+func statusOf(t *testing.T, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
 }

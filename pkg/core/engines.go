@@ -84,14 +84,6 @@ func (e *Env) setEngine(id string, eng engine.Engine) error {
 	return renameio.WriteFile(e.enginesPath(), append(b, '\n'), 0o644)
 }
 
-// forgetEngine drops an instance's engine record after it is unregistered.
-func (e *Env) forgetEngine(ctx context.Context, id string) {
-	err := e.updateRegistry(ctx, func(*registry.File) error { return e.setEngine(id, engine.Engine{}) })
-	if err != nil {
-		e.warn("could not update %s: %v", e.enginesPath(), err)
-	}
-}
-
 // Tunnel is the tool's tunnel to a remote engine: its files live under the tool's home.
 func (e *Env) Tunnel(eng engine.Engine) engine.Tunnel {
 	return engine.Tunnel{Engine: eng, Dir: filepath.Join(e.StateDir(), "engines", eng.Key()), Env: e.Vars}
@@ -161,6 +153,8 @@ func (e *Env) at(ctx context.Context, in *Instance, open bool) (*Env, func(), er
 	return e.connect(ctx, in.Engine, open)
 }
 
+// connect is at for an engine rather than an instance (list asks every engine; seeding
+// may read from one and write to another).
 func (e *Env) connect(ctx context.Context, eng engine.Engine, open bool) (*Env, func(), error) {
 	if eng.Local() {
 		return e, func() {}, nil
@@ -249,16 +243,15 @@ type listening struct {
 
 // remoteBusy are the slot's ports something listens on at the engine's host, other than
 // the instance's own containers.
-func (e *Env) remoteBusy(in *Instance, l listening, own []compose.Container) ([]int, error) {
+func (e *Env) remoteBusy(in *Instance, l listening, own []compose.Container) ([]config.Assignment, error) {
 	if l.err != nil {
 		return nil, e.unreachable(in.Engine, l.err)
 	}
-	listening := l.ports
 	mine := compose.PublishedPorts(own)
-	var busy []int
+	var busy []config.Assignment
 	for _, a := range in.Assignments(e.Config) {
-		if listening[a.Host] && !mine[a.Host] {
-			busy = append(busy, a.Host)
+		if l.ports[a.Host] && !mine[a.Host] {
+			busy = append(busy, a)
 		}
 	}
 	return busy, nil
@@ -271,20 +264,6 @@ func slotPorts(e *Env, in *Instance) []int {
 		out = append(out, a.Host)
 	}
 	return out
-}
-
-func portList(ports []int, in *Instance, e *Env) string {
-	var parts []string
-	for _, p := range ports {
-		label := ""
-		for _, a := range in.Assignments(e.Config) {
-			if a.Host == p {
-				label = " (" + a.Env + ")"
-			}
-		}
-		parts = append(parts, fmt.Sprintf("%d%s", p, label))
-	}
-	return strings.Join(parts, ", ")
 }
 
 // SyncResult is what sync put on the engine's host.

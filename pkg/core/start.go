@@ -231,8 +231,8 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (_ Start
 			return res, err
 		}
 		if len(busy) > 0 {
-			return res, fail.New(fail.CodePorts, fail.Say(fmt.Sprintf("Something on %s's host holds them: stop it (ssh %s ss -ltnp), or use another slot", in.Engine.Name(), destination(in.Engine))),
-				"port(s) of slot %d already in use on engine %s: %s", in.Slot, in.Engine.Name(), portList(busy, in, e))
+			return res, fail.With(fail.CodePorts, fail.Say(fmt.Sprintf("Something on %s's host holds them: stop it (ssh %s ss -ltnp), or use another slot", in.Engine.Name(), destination(in.Engine))),
+				&ports.ConflictError{Slot: in.Slot, Busy: busy, Where: "engine " + in.Engine.Name()})
 		}
 	}
 	if err := e.runHooks(ctx, hooks.PreUp, in, o.NoHooks); err != nil {

@@ -38,6 +38,8 @@ func Free(port int) bool {
 type ConflictError struct {
 	Slot int
 	Busy []config.Assignment
+	// Where is the other host the ports are busy on ("engine ssh://…"); empty: here.
+	Where string
 }
 
 func (e *ConflictError) Error() string {
@@ -45,5 +47,9 @@ func (e *ConflictError) Error() string {
 	for _, a := range e.Busy {
 		parts = append(parts, fmt.Sprintf("%d (%s)", a.Host, a.Env))
 	}
-	return fmt.Sprintf("port(s) of slot %d in use: %s", e.Slot, strings.Join(parts, ", "))
+	where := ""
+	if e.Where != "" {
+		where = " on " + e.Where
+	}
+	return fmt.Sprintf("port(s) of slot %d in use%s: %s", e.Slot, where, strings.Join(parts, ", "))
 }
