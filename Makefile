@@ -23,8 +23,16 @@ demo-clean:
 test:
 	go test -race -count=1 -timeout 30m ./...
 
+# Every platform the library may be imported on is vetted (tests included), here and in
+# the example projects; on Windows the module must build (its targets refuse to run there).
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 check:
-	go vet ./...
+	@set -e; for p in $(PLATFORMS); do \
+	  echo "go vet ./... (GOOS=$${p%/*} GOARCH=$${p#*/})"; \
+	  GOOS=$${p%/*} GOARCH=$${p#*/} go vet ./... && GOOS=$${p%/*} GOARCH=$${p#*/} go vet -tags mage ./magefiles; \
+	  for ex in examples/*/; do (cd $$ex && GOOS=$${p%/*} GOARCH=$${p#*/} go vet -tags mage ./magefiles); done; \
+	done
+	GOOS=windows GOARCH=amd64 go build ./... && GOOS=windows GOARCH=amd64 go vet -tags mage ./magefiles
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 bench:

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/execx"
@@ -138,11 +136,10 @@ func (e *Env) diskFinding() Finding {
 		}
 		probe = filepath.Dir(probe)
 	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(probe, &st); err != nil {
+	free, err := shared.FreeBytes(probe)
+	if err != nil {
 		return Finding{Check: "disk", Detail: err.Error()}
 	}
-	free := int64(st.Bavail) * int64(st.Bsize)
 	used, _ := shared.Measure(root)
 	f := Finding{Check: "disk", OK: free > used.Bytes, Detail: fmt.Sprintf("%s free at %s; shared data uses %s", shared.FormatSize(free), probe, shared.FormatSize(used.Bytes))}
 	if !f.OK {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/renameio/v2"
+	"github.com/ktrdr/sandbox/pkg/atomicfile"
 
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
@@ -81,7 +81,7 @@ func (e *Env) setEngine(id string, eng engine.Engine) error {
 	if err != nil {
 		return err
 	}
-	return renameio.WriteFile(e.enginesPath(), append(b, '\n'), 0o644)
+	return atomicfile.WriteFile(e.enginesPath(), append(b, '\n'), 0o644)
 }
 
 // Tunnel is the tool's tunnel to a remote engine: its files live under the tool's home.

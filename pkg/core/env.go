@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/ktrdr/sandbox/pkg/compose"
@@ -143,7 +142,9 @@ func (CLI) Exec(ctx context.Context, p compose.Project, service string, cmd []st
 // step marks a point between two changes of a multi-step command (see CrashAt).
 func (e *Env) step(name string) {
 	if e.CrashAt != "" && e.CrashAt == name {
-		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		if self, err := os.FindProcess(os.Getpid()); err == nil {
+			_ = self.Kill() // SIGKILL on Unix
+		}
 		select {} // SIGKILL is not deliverable late; never continue past the crash point
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ktrdr/sandbox/pkg/execx"
@@ -147,7 +146,7 @@ func (t Tunnel) Start(ctx context.Context) (started bool, err error) {
 	// that started it; its output goes to a file, so nothing waits on a pipe it holds.
 	cmd := exec.Command("ssh", args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = t.Env, logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	detach(cmd)
 	if err := cmd.Start(); err != nil {
 		return false, fmt.Errorf("ssh: %w", err)
 	}
@@ -234,7 +233,7 @@ func (t Tunnel) Stop(ctx context.Context) error {
 		_ = execx.Run(ctx, execx.Cmd{Name: "ssh", Args: append(t.options(), "-O", "exit", t.dest()), Env: t.Env, Timeout: 10 * time.Second})
 	}
 	if pid := t.PID(); pid > 0 && t.ours(pid) {
-		_ = syscall.Kill(pid, syscall.SIGTERM)
+		signalPID(pid, false)
 	}
 	t.clear()
 	return nil
@@ -264,7 +263,7 @@ func (t Tunnel) Kill() {
 	if pid := t.PID(); pid > 0 && t.ours(pid) {
 		// SIGKILL: a master that does not answer may be stopped or stuck, and it still
 		// holds the forwarded ports.
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+		signalPID(pid, true)
 	}
 	t.clear()
 }
@@ -272,8 +271,16 @@ func (t Tunnel) Kill() {
 // ours tells whether pid is still this tunnel's ssh master: a recorded pid may have been
 // reused by another program since.
 func (t Tunnel) ours(pid int) bool {
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return err == nil && strings.Contains(string(cmdline), t.control())
+	args, err := processArgs(pid)
+	if err != nil {
+		return false
+	}
+	for _, a := range args {
+		if strings.Contains(a, t.control()) {
+			return true
+		}
+	}
+	return false
 }
 
 // Run runs a command on the engine's host (through the master when it is up) and

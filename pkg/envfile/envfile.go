@@ -9,8 +9,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/google/renameio/v2"
 	"github.com/joho/godotenv"
+	"github.com/ktrdr/sandbox/pkg/atomicfile"
 )
 
 var (
@@ -60,7 +60,7 @@ func Write(path string, vars map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := renameio.WriteFile(path, data, 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

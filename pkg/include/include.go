@@ -13,8 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/ktrdr/sandbox/pkg/execx"
 	"github.com/ktrdr/sandbox/pkg/shared"
 )
@@ -241,14 +239,33 @@ var Workers = 4
 // copyFile clones src into a new dst when *reflink (and turns it off for the rest of the
 // copy when the filesystem cannot), copies the bytes otherwise, and keeps mode and mtime.
 func copyFile(src, dst string, mode fs.FileMode, reflink *atomic.Bool) (cloned bool, err error) {
+	if reflink.Load() {
+		switch err := cloneFile(src, dst, mode.Perm()); {
+		case err == nil:
+			return true, keepModeAndTime(src, dst, mode)
+		case errors.Is(err, errNoClone):
+			reflink.Store(false) // this filesystem cannot share blocks; stop asking
+		default:
+			return false, err
+		}
+	}
+	return false, plainCopy(src, dst, mode)
+}
+
+// errNoClone says the filesystem cannot share blocks between these two files; dst was
+// not created.
+var errNoClone = errors.New("block cloning not supported here")
+
+// plainCopy copies src's bytes into a new dst (copy_file_range where the kernel has it).
+func plainCopy(src, dst string, mode fs.FileMode) (err error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer in.Close()
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode.Perm())
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer func() {
 		if cerr := out.Close(); err == nil {
@@ -258,28 +275,20 @@ func copyFile(src, dst string, mode fs.FileMode, reflink *atomic.Bool) (cloned b
 			_ = os.Remove(dst)
 		}
 	}()
-	if reflink.Load() {
-		cerr := unix.IoctlFileClone(int(out.Fd()), int(in.Fd()))
-		switch {
-		case cerr == nil:
-			cloned = true
-		case errors.Is(cerr, unix.EOPNOTSUPP), errors.Is(cerr, unix.EXDEV), errors.Is(cerr, unix.EINVAL),
-			errors.Is(cerr, unix.ENOTTY), errors.Is(cerr, unix.ENOSYS), errors.Is(cerr, unix.EPERM):
-			reflink.Store(false) // this filesystem cannot share blocks; stop asking
-		default:
-			return false, cerr
-		}
+	if _, err := io.Copy(out, in); err != nil {
+		return err
 	}
-	if !cloned {
-		if _, err := io.Copy(out, in); err != nil { // copy_file_range where the kernel has it
-			return false, err
-		}
+	return keepModeAndTime(src, dst, mode)
+}
+
+func keepModeAndTime(src, dst string, mode fs.FileMode) error {
+	fi, err := os.Stat(src)
+	if err != nil {
+		return err
 	}
-	if fi, err := in.Stat(); err == nil {
-		_ = os.Chmod(dst, mode.Perm())
-		_ = os.Chtimes(dst, fi.ModTime(), fi.ModTime())
-	}
-	return cloned, nil
+	_ = os.Chmod(dst, mode.Perm())
+	_ = os.Chtimes(dst, fi.ModTime(), fi.ModTime())
+	return nil
 }
 
 type nopProgress struct{}

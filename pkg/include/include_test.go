@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"sync/atomic"
 
 	"github.com/ktrdr/sandbox/pkg/gitx"
 )
@@ -169,23 +168,58 @@ func TestCopyKeepsModeAndTimeAndStopsWhenCancelled(t *testing.T) {
 	}
 }
 
-// reflinkSupported probes the temp filesystem with one FICLONE.
+// reflinkSupported probes the temp filesystem with one clone through the portable
+// function the copy uses.
 func reflinkSupported(t *testing.T, dir string) bool {
 	a, b := filepath.Join(dir, "probe-a"), filepath.Join(dir, "probe-b")
 	_ = os.WriteFile(a, []byte("probe"), 0o644)
-	in, _ := os.Open(a)
-	defer in.Close()
-	out, _ := os.Create(b)
-	defer out.Close()
-	return unix.IoctlFileClone(int(out.Fd()), int(in.Fd())) == nil
+	defer os.Remove(b)
+	return cloneFile(a, b, 0o644) == nil
+}
+
+// TestCloneFileSaysWhenItCannot pins the contract every OS's cloneFile keeps: it either
+// makes dst with src's content, or says errNoClone and leaves no dst behind; a plain
+// copy then follows, and the rest of the copy stops asking.
+func TestCloneFileSaysWhenItCannot(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	if err := os.WriteFile(src, []byte("content"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	switch err := cloneFile(src, dst, 0o640); {
+	case err == nil:
+		if b, _ := os.ReadFile(dst); string(b) != "content" {
+			t.Errorf("clone holds %q", b)
+		}
+	case errors.Is(err, errNoClone):
+		if _, serr := os.Lstat(dst); !os.IsNotExist(serr) {
+			t.Errorf("an unsupported clone left %s behind (%v)", dst, serr)
+		}
+	default:
+		t.Fatalf("cloneFile: %v", err)
+	}
+	_ = os.Remove(dst)
+	var reflink atomic.Bool
+	reflink.Store(true)
+	cloned, err := copyFile(src, dst, 0o640, &reflink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(dst); string(b) != "content" {
+		t.Errorf("copy holds %q", b)
+	}
+	if !cloned && reflink.Load() {
+		t.Error("a filesystem that cannot clone is asked again for every file")
+	}
+	if fi, _ := os.Stat(dst); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v", fi.Mode())
+	}
 }
 
 func TestCopyClonesWhereTheFilesystemCan(t *testing.T) {
 	repo, g := repoWith(t, "cache/\n", "cache/\n", map[string]string{"cache/a": strings.Repeat("a", 1<<16)})
 	if !reflinkSupported(t, repo) {
-		out, _ := exec.Command("df", "-T", repo).Output()
-		t.Skipf("FICLONE not supported where the test's temp files live (%s); the copy path is what runs here",
-			strings.Join(strings.Fields(string(out))[8:10], " "))
+		t.Skipf("block cloning is not supported where the test's temp files live (%s); the copy path is what runs here", repo)
 	}
 	p, err := MakePlan(context.Background(), g, repo)
 	if err != nil {

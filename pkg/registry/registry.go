@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/renameio/v2"
+	"github.com/ktrdr/sandbox/pkg/atomicfile"
 
 	"github.com/ktrdr/sandbox/pkg/lock"
 )
@@ -193,7 +193,7 @@ func (s Store) Update(ctx context.Context, fn func(*File) error) error {
 	if err != nil {
 		return fmt.Errorf("registry %s: %w", s.Path, err)
 	}
-	if err := renameio.WriteFile(s.Path, data, 0o644); err != nil {
+	if err := atomicfile.WriteFile(s.Path, data, 0o644); err != nil {
 		return fmt.Errorf("registry %s: write: %w", s.Path, err)
 	}
 	return nil

@@ -19,9 +19,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/renameio/v2"
 	"github.com/klauspost/compress/zstd"
-	"golang.org/x/sys/unix"
+	"github.com/ktrdr/sandbox/pkg/atomicfile"
 
 	"github.com/ktrdr/sandbox/pkg/shared"
 )
@@ -192,7 +191,7 @@ func (s Store) Take(ctx context.Context, d Docker, image, instance, project, nam
 	if err != nil {
 		return Manifest{}, err
 	}
-	if err := renameio.WriteFile(filepath.Join(tmp, ManifestFile), append(data, '\n'), 0o600); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(tmp, ManifestFile), append(data, '\n'), 0o600); err != nil {
 		return Manifest{}, err
 	}
 	if err := os.Rename(tmp, final); err != nil {
@@ -231,7 +230,7 @@ func saveVolume(ctx context.Context, d Docker, image string, v Volume, dir strin
 		return e, err
 	}
 	meter.Finish()
-	if err := f.Sync(); err != nil {
+	if err := durable(f); err != nil {
 		return e, err
 	}
 	e.TarBytes, e.StoredBytes, e.CRC32C = tarBytes.n, stored.n, hex.EncodeToString(sum.Sum(nil))
@@ -333,7 +332,7 @@ func (s Store) BeginRestore(instance, name string) error {
 	if err := os.MkdirAll(filepath.Join(s.Root, instance), 0o700); err != nil {
 		return err
 	}
-	return renameio.WriteFile(s.journal(instance), []byte(name+"\n"), 0o600)
+	return atomicfile.WriteFile(s.journal(instance), []byte(name+"\n"), 0o600)
 }
 
 // EndRestore clears the mark.
@@ -428,8 +427,7 @@ func (w *writeBehind) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	w.off += int64(n)
 	if w.off-w.flushed >= writeBehindChunk {
-		// Best effort: where the call is not supported, the final fsync does it all.
-		_ = unix.SyncFileRange(int(w.f.Fd()), w.flushed, w.off-w.flushed, unix.SYNC_FILE_RANGE_WRITE)
+		startWriteback(w.f, w.flushed, w.off-w.flushed)
 		w.flushed = w.off
 	}
 	return n, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -43,6 +44,9 @@ type LocalProd mg.Namespace
 
 // newEnv builds the environment of one target run from the process.
 func newEnv() (*core.Env, *screen, error) {
+	if err := hostSupported(runtime.GOOS); err != nil {
+		return nil, nil, err
+	}
 	cfg := Config
 	if v := os.Getenv(PortOffsetEnv); v != "" {
 		n, err := strconv.Atoi(v)
@@ -93,6 +97,17 @@ func newEnv() (*core.Env, *screen, error) {
 	}
 	e.Git = gitx.Git{Env: vars, LockPath: e.WorktreeLockPath()}
 	return e, scr, nil
+}
+
+// hostSupported refuses Windows itself: the tool drives Unix programs (ssh control
+// masters, rsync, POSIX renames and signals) and Docker Desktop's bind mounts of Windows
+// paths; inside WSL2 it runs as on Linux.
+func hostSupported(goos string) error {
+	if goos == "windows" {
+		return fail.New(fail.CodeUsage, fail.Say("Open a WSL2 shell (wsl), clone the repository inside it, and run the same command there"),
+			"this tool runs on Linux and macOS; on Windows run it inside WSL2")
+	}
+	return nil
 }
 
 // run builds the environment, calls fn, and maps its error to Mage's exit code, with the

@@ -1,3 +1,7 @@
+//go:build !windows
+
+// The helper only ever runs inside a Linux container; it is vetted on the Unixes.
+
 // Command sandbox-helper runs inside the snapshot helper container, which the sandbox tool
 // builds locally from this file (FROM scratch, one static binary: nothing is pulled). The
 // tool streams volume content in and out with `docker cp`; this program only does what

@@ -1,0 +1,25 @@
+package targets
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ktrdr/sandbox/pkg/fail"
+)
+
+// TestWindowsIsRefusedWithTheWayOut: every target goes through newEnv, whose first step
+// is this check; on Windows it is a usage error (exit 2) that names WSL2.
+func TestWindowsIsRefusedWithTheWayOut(t *testing.T) {
+	err := hostSupported("windows")
+	if err == nil || fail.Code(err) != 2 || !strings.Contains(err.Error(), "WSL2") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("windows: %v (code %d)", err, fail.Code(err))
+	}
+	if hint := Invocation.Render(fail.FixOf(err)); !strings.Contains(hint, "WSL2") {
+		t.Errorf("hint %q", hint)
+	}
+	for _, goos := range []string{"linux", "darwin"} {
+		if err := hostSupported(goos); err != nil {
+			t.Errorf("%s refused: %v", goos, err)
+		}
+	}
+}
