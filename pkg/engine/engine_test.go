@@ -95,3 +95,19 @@ func TestFromContext(t *testing.T) {
 		t.Fatalf("a missing context: %v", err)
 	}
 }
+
+func TestRsyncVersionOK(t *testing.T) {
+	for out, ok := range map[string]bool{
+		"rsync  version 3.2.7  protocol version 31\nCopyright (C) 1996-2022": true,
+		"rsync  version v3.4.1  protocol version 32\n":                       true,
+		"rsync  version 3.1.0  protocol version 31":                          true,
+		"rsync  version 3.0.9  protocol version 30":                          false,
+		"rsync  version 2.6.9  protocol version 29\n":                        false,
+		"openrsync: protocol version 29\nrsync version 2.6.9 compatible":     false,
+	} {
+		err := rsyncVersionOK(out)
+		if (err == nil) != ok || err != nil && (!errors.Is(err, ErrRsync) || !strings.Contains(err.Error(), "brew install rsync")) {
+			t.Errorf("%q: %v", out, err)
+		}
+	}
+}

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ktrdr/sandbox/pkg/execx"
@@ -17,6 +20,9 @@ import (
 const stallTimeout = 60 * time.Second
 
 func (t Tunnel) rsync(ctx context.Context, out io.Writer, args ...string) (string, error) {
+	if err := CheckRsync(ctx, t.Env); err != nil {
+		return "", err
+	}
 	var stdout strings.Builder
 	w := io.Writer(&stdout)
 	if out != nil {
@@ -27,6 +33,46 @@ func (t Tunnel) rsync(ctx context.Context, out io.Writer, args ...string) (strin
 	all := append([]string{"-a", "--delete", fmt.Sprintf("--timeout=%d", int(stallTimeout/time.Second)), "-e", shell}, args...)
 	err := execx.Run(ctx, execx.Cmd{Name: "rsync", Args: all, Env: t.Env, Stdout: w})
 	return stdout.String(), t.classify(err)
+}
+
+// ErrRsync is wrapped when the local rsync cannot do what the copies here ask of it.
+var ErrRsync = errors.New("rsync 3.1 or newer is needed")
+
+var rsyncChecked struct {
+	sync.Once
+	err error
+}
+
+// CheckRsync makes sure the rsync on PATH is rsync 3.1 or newer (asked once a process):
+// the copies use --info=progress2, --no-inc-recursive and --itemize-changes, which
+// macOS's own rsync lacks: 2.6.9 until macOS 14, openrsync since macOS 15.
+func CheckRsync(ctx context.Context, env []string) error {
+	rsyncChecked.Do(func() {
+		out, err := execx.Output(ctx, execx.Cmd{Name: "rsync", Args: []string{"--version"}, Env: env, Timeout: 10 * time.Second})
+		if err != nil {
+			rsyncChecked.err = fmt.Errorf("%w: rsync --version: %v", ErrRsync, err)
+			return
+		}
+		rsyncChecked.err = rsyncVersionOK(out)
+	})
+	return rsyncChecked.err
+}
+
+var rsyncVersion = regexp.MustCompile(`^rsync\s+version\s+v?(\d+)\.(\d+)`)
+
+// rsyncVersionOK reads the first line of `rsync --version`.
+func rsyncVersionOK(out string) error {
+	first, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
+	m := rsyncVersion.FindStringSubmatch(first)
+	if m == nil {
+		return fmt.Errorf("%w, found %q (macOS ships openrsync; install rsync 3: brew install rsync)", ErrRsync, first)
+	}
+	major, _ := strconv.Atoi(m[1])
+	minor, _ := strconv.Atoi(m[2])
+	if major < 3 || major == 3 && minor < 1 {
+		return fmt.Errorf("%w, found %s.%s (install rsync 3: brew install rsync, or your system's package)", ErrRsync, m[1], m[2])
+	}
+	return nil
 }
 
 // ErrCheckout is returned when the remote path of a mirror holds a git checkout.
