@@ -45,7 +45,7 @@ sandbox-init:
 sandbox-sync:
 	$(MAGE) sandbox:sync
 sandbox-up:
-	$(MAGE) sandbox:up $(call bool,NOWAIT,noWait) $(call bool,BUILD,build) $(call flag,TIMEOUT,timeout) $(call bool,NOSECRETS,noSecrets) $(call bool,NOHOOKS,noHooks)
+	$(MAGE) sandbox:up $(call bool,NOWAIT,noWait) $(call bool,BUILD,build) $(call flag,TIMEOUT,timeout) $(call bool,NOSECRETS,noSecrets) $(call bool,NOHOOKS,noHooks) $(call bool,FORCE,force)
 sandbox-down:
 	$(MAGE) sandbox:down $(call bool,VOLUMES,volumes) $(call bool,NOHOOKS,noHooks)
 sandbox-destroy:
@@ -71,7 +71,7 @@ local-prod-init:
 local-prod-sync:
 	$(MAGE) localProd:sync
 local-prod-up:
-	$(MAGE) localProd:up $(call bool,NOWAIT,noWait) $(call bool,BUILD,build) $(call flag,TIMEOUT,timeout) $(call bool,NOSECRETS,noSecrets) $(call bool,NOHOOKS,noHooks)
+	$(MAGE) localProd:up $(call bool,NOWAIT,noWait) $(call bool,BUILD,build) $(call flag,TIMEOUT,timeout) $(call bool,NOSECRETS,noSecrets) $(call bool,NOHOOKS,noHooks) $(call bool,FORCE,force)
 local-prod-down:
 	$(MAGE) localProd:down $(call bool,VOLUMES,volumes) $(call bool,NOHOOKS,noHooks)
 local-prod-destroy:

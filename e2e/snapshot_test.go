@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/snapshot"
 )
 
@@ -52,7 +54,9 @@ func TestDockerSnapshots(t *testing.T) {
 			}
 		}
 		bounded(t, 30*time.Second, "docker", "volume", "rm", "-f", "ktrdr--orph_data")
-		bounded(t, 30*time.Second, "docker", "image", "rm", "-f", snapshot.HelperImage())
+		if eng, err := platform.Learn(context.Background(), nil); err == nil {
+			bounded(t, 30*time.Second, "docker", "image", "rm", "-f", snapshot.HelperImage(eng.Platform))
+		}
 	})
 	repo := filepath.Join(s.work, "repo")
 	s.must(repo, "sandbox:create", "snap")

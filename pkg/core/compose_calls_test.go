@@ -17,7 +17,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/envfile"
 )
 
-// recordingDocker puts a `docker` on PATH that answers the version queries, lists no
+// recordingDocker puts a `docker` on PATH that answers the version and info queries, lists no
 // containers, and appends each compose call's arguments (and, for up, its environment)
 // to files in dir, so the exact invocations the contract names can be checked without
 // an engine.
@@ -28,6 +28,8 @@ func recordingDocker(t *testing.T) (dir string, env []string) {
 case "$1 $2" in
   "version --format") echo 20.10.24; exit 0 ;;
   "compose version") echo 2.40.3; exit 0 ;;
+  "info --format") printf 'linux\nx86_64\n8589934592\n2\nDebian\nhost\n20.10.24\n/var/lib/docker\n'; exit 0 ;;
+  "ps --all") exit 0 ;;
 esac
 echo "$*" >> "` + dir + `/calls"
 case " $* " in *" up "*) env > "` + dir + `/up.env" ;; esac
@@ -128,7 +130,7 @@ func TestDownKeepsVolumesUnlessAskedAndLogsTailDefaults(t *testing.T) {
 func testEnv(t *testing.T, cfg config.Config, cwd string, vars []string, out *bytes.Buffer) *Env {
 	t.Helper()
 	return &Env{Config: cfg, Home: t.TempDir(), Cwd: cwd, Vars: vars, Out: out, Err: out,
-		Now: time.Now, Docker: CLI{Env: vars}, Progress: textProgress{out}, LockWait: time.Second}
+		Now: time.Now, Docker: NewCLI(vars), Progress: textProgress{out}, LockWait: time.Second}
 }
 
 func registerLocalProd(t *testing.T, e *Env, in *Instance) {

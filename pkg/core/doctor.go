@@ -88,6 +88,9 @@ func (e *Env) Doctor(ctx context.Context) DoctorReport {
 			add(f)
 		}
 	}
+	if dockerOK {
+		out = append(out, e.machineFindings(ctx, reg)...)
+	}
 	out = append(out, e.engineFindings(ctx, reg)...)
 	out = append(out, e.portFindings(reg, states)...)
 	out = append(out, e.consistencyFindings(ctx, reg, states)...)

@@ -19,6 +19,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/execx"
 	"github.com/ktrdr/sandbox/pkg/fail"
+	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/registry"
 	"github.com/ktrdr/sandbox/pkg/shared"
 )
@@ -506,8 +507,12 @@ func (e *Env) engineFindings(ctx context.Context, reg *registry.File) []Finding 
 		}
 		facts, err := r.tunnel.Run(ctx, nil, `docker version --format '{{.Server.Version}}' && df -Pk "$(docker info --format '{{.DockerRootDir}}' 2>/dev/null || echo /)" | tail -1`)
 		var states map[string]compose.Counts
+		var what platform.Engine
 		if err == nil {
 			states, err = r.Docker.ProjectStates(ctx, e.Config.ComposeProjectLabel)
+		}
+		if err == nil {
+			what, _ = r.Docker.Engine(ctx)
 		}
 		release()
 		if err != nil {
@@ -523,7 +528,7 @@ func (e *Env) engineFindings(ctx context.Context, reg *registry.File) []Finding 
 				}
 			}
 		}
-		f := Finding{Check: name, OK: free < 0 || free >= minEngineFree, Detail: fmt.Sprintf("SSH and Docker %s answer; %s free for Docker there", version, shared.FormatSize(free))}
+		f := Finding{Check: name, OK: free < 0 || free >= minEngineFree, Detail: fmt.Sprintf("SSH and Docker %s answer; %s free for Docker there%s", version, shared.FormatSize(free), describePlatform(what))}
 		if !f.OK {
 			f.Fix = fail.Say("free space on " + destination(eng) + " (docker system prune, or remove unused volumes with gc -volumes there)")
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/ktrdr/sandbox/pkg/compose"
@@ -13,9 +14,11 @@ import (
 	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/gitx"
+	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/registry"
 	"github.com/ktrdr/sandbox/pkg/secrets"
 	"github.com/ktrdr/sandbox/pkg/shared"
+	"github.com/ktrdr/sandbox/pkg/snapshot"
 	"github.com/ktrdr/sandbox/pkg/stats"
 )
 
@@ -94,6 +97,14 @@ type Docker interface {
 	Exec(ctx context.Context, p compose.Project, service string, cmd []string, tty bool, stdin io.Reader, out, errw io.Writer) error
 	// Usage is what every compose project costs now (memory, CPU, volume disk).
 	Usage(ctx context.Context, label string) (map[string]stats.Usage, error)
+	// Engine is what the engine is: the platform its containers run as, memory, CPUs,
+	// Docker Desktop or not. Learned once per Docker value.
+	Engine(ctx context.Context) (platform.Engine, error)
+	// EngineDisk is the size and free space of the engine's own disk; Sees tells whether
+	// the engine's containers see a file of this machine through a bind mount. Both run
+	// the snapshot helper there (built for the engine's platform when missing).
+	EngineDisk(ctx context.Context) (total, free int64, err error)
+	Sees(ctx context.Context, file string) error
 }
 
 // SecretsSource fetches an item's secrets; secrets.OP in production.
@@ -101,8 +112,57 @@ type SecretsSource interface {
 	Fetch(ctx context.Context, item string, fields []config.SecretField) (secrets.Values, error)
 }
 
-// CLI is Docker through the docker and docker compose command lines.
-type CLI struct{ Env []string }
+// CLI is Docker through the docker and docker compose command lines. Make it with
+// NewCLI, so that what the engine is gets asked once.
+type CLI struct {
+	Env   []string
+	facts *engineFacts
+}
+
+// NewCLI is Docker through the command lines, with env as their environment.
+func NewCLI(env []string) CLI { return CLI{Env: env, facts: &engineFacts{}} }
+
+type engineFacts struct {
+	once sync.Once
+	val  platform.Engine
+	err  error
+}
+
+// helper is the snapshot helper on the engine, built for what its containers run as.
+func (c CLI) helper(ctx context.Context) (snapshot.Docker, string, error) {
+	eng, err := c.Engine(ctx)
+	if err != nil {
+		return snapshot.Docker{}, "", err
+	}
+	d := snapshot.Docker{Env: c.Env, Platform: eng.Platform}
+	image, err := d.EnsureHelper(ctx)
+	return d, image, err
+}
+
+func (c CLI) EngineDisk(ctx context.Context) (int64, int64, error) {
+	d, image, err := c.helper(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	return d.Disk(ctx, image)
+}
+
+func (c CLI) Sees(ctx context.Context, file string) error {
+	d, image, err := c.helper(ctx)
+	if err != nil {
+		return err
+	}
+	return d.Sees(ctx, image, file)
+}
+
+// Engine asks `docker info` once for every copy of c made by NewCLI.
+func (c CLI) Engine(ctx context.Context) (platform.Engine, error) {
+	if c.facts == nil {
+		return platform.Learn(ctx, c.Env)
+	}
+	c.facts.once.Do(func() { c.facts.val, c.facts.err = platform.Learn(ctx, c.Env) })
+	return c.facts.val, c.facts.err
+}
 
 func (c CLI) engine() compose.Engine { return compose.Engine{Env: c.Env} }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/gitx"
+	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/secrets"
 	"github.com/ktrdr/sandbox/pkg/shared"
 	"github.com/ktrdr/sandbox/pkg/stats"
@@ -239,6 +240,9 @@ type fakeDocker struct {
 	downErr      error
 	unresponsive bool
 	usage        map[string]stats.Usage
+	engine       platform.Engine // zero: an 8 GiB linux/amd64 engine
+	diskFree     int64           // the engine's free disk (0: 40 GiB)
+	unshared     string          // a host directory the engine's containers do not see
 	calls        []string
 }
 
@@ -262,6 +266,40 @@ func (d *fakeDocker) called(prefix string) []string {
 		}
 	}
 	return out
+}
+
+func (d *fakeDocker) Engine(context.Context) (platform.Engine, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.versionErr != nil {
+		return platform.Engine{}, d.versionErr
+	}
+	if d.engine.Platform.IsZero() {
+		linux := platform.Platform{OS: "linux", Arch: "amd64"}
+		return platform.Engine{Platform: linux, Native: linux, MemTotal: 8 << 30, CPUs: 2, OperatingSystem: "Debian GNU/Linux 12 (bookworm)"}, nil
+	}
+	return d.engine, nil
+}
+
+func (d *fakeDocker) EngineDisk(context.Context) (int64, int64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.diskFree == 0 {
+		return 60 << 30, 40 << 30, nil
+	}
+	return 60 << 30, d.diskFree, nil
+}
+
+func (d *fakeDocker) Sees(_ context.Context, file string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.unshared != "" && filepath.Dir(file) == d.unshared {
+		return fmt.Errorf("%s is not visible to the engine's containers: Mounts denied", filepath.Dir(file))
+	}
+	if _, err := os.Stat(file); err != nil {
+		return err // the probe file must be there while the engine looks
+	}
+	return nil
 }
 
 func (d *fakeDocker) Versions(context.Context) (string, string, error) {

@@ -28,8 +28,9 @@ type Row struct {
 	Unhealthy  int         `json:"unhealthy"`
 	APIPort    int         `json:"api_port"` // 0 when the env file cannot be read
 	Path       string      `json:"path"`
-	Engine     string      `json:"engine"`           // "local", or the remote engine's name
-	Detail     string      `json:"detail,omitempty"` // why the state is broken or unknown
+	Engine     string      `json:"engine"`             // "local", or the remote engine's name
+	Platform   string      `json:"platform,omitempty"` // what its containers run as; "" when the engine did not say
+	Detail     string      `json:"detail,omitempty"`   // why the state is broken or unknown
 	// Usage is what the instance costs now; nil when Docker could not say.
 	Usage *stats.Usage `json:"usage,omitempty"`
 }
@@ -56,6 +57,7 @@ func (e *Env) List(ctx context.Context) (Listing, error) {
 	}
 	remoteDone := e.remoteStatesAsync(ctx, reg, engines)
 	usageDone := e.usageAsync(ctx)
+	engineDone := e.engineAsync(ctx)
 	states, dockerErr := e.Docker.ProjectStates(ctx, e.Config.ComposeProjectLabel)
 	l := Listing{Instances: []Row{}, Orphans: []string{}, Warnings: []string{}}
 	if dockerErr != nil {
@@ -68,7 +70,7 @@ func (e *Env) List(ctx context.Context) (Listing, error) {
 	if usage.err == nil {
 		l.Total = &stats.Usage{}
 	}
-	local := engineReply{states: states, err: dockerErr, down: Unknown}
+	local := engineReply{states: states, err: dockerErr, down: Unknown, platform: <-engineDone}
 	if usage.err == nil {
 		local.usage = usage.byProject
 	}
@@ -137,6 +139,9 @@ func (e *Env) usageAsync(ctx context.Context) <-chan usageReply {
 	done := make(chan usageReply, 1)
 	go func() {
 		u, err := e.Docker.Usage(ctx, e.Config.ComposeProjectLabel)
+		if err == nil {
+			e.remember(u)
+		}
 		done <- usageReply{u, err}
 	}()
 	return done
@@ -148,6 +153,23 @@ type engineReply struct {
 	usage  map[string]stats.Usage // nil when the costs could not be measured
 	err    error
 	down   State // what an instance there is when err is set
+	// platform is what its containers run as ("" when docker info did not answer).
+	platform string
+}
+
+// engineAsync asks what the engine is while the caller asks Docker for the rest; the
+// answer is the platform its containers run as, "" when it did not say.
+func (e *Env) engineAsync(ctx context.Context) <-chan string {
+	done := make(chan string, 1)
+	go func() {
+		eng, err := e.Docker.Engine(ctx)
+		if err != nil {
+			done <- ""
+			return
+		}
+		done <- eng.Platform.String()
+	}()
+	return done
 }
 
 // remoteStatesAsync asks every remote engine that holds a registered instance for its
@@ -172,8 +194,9 @@ func (e *Env) remoteStatesAsync(ctx context.Context, reg *registry.File, engines
 				if r, release, err := e.connect(ctx, eng, false); err != nil {
 					rep.err = err
 				} else {
-					usage := r.usageAsync(ctx)
+					usage, plat := r.usageAsync(ctx), r.engineAsync(ctx)
 					rep.states, rep.err = r.Docker.ProjectStates(ctx, e.Config.ComposeProjectLabel)
+					rep.platform = <-plat
 					if u := <-usage; u.err == nil {
 						rep.usage = u.byProject
 					}
@@ -197,6 +220,7 @@ func (e *Env) fillRow(r *Row, rep engineReply, l *Listing) {
 		r.APIPort, _ = strconv.Atoi(vars[e.Config.APIPort])
 	}
 	c := rep.states[r.InstanceID]
+	r.Platform = rep.platform
 	r.Running, r.Total, r.Unhealthy = c.Running, c.Total, c.Unhealthy
 	switch {
 	case !exists(r.Path):

@@ -23,6 +23,17 @@ func (e *Env) SnapshotStore() snapshot.Store {
 
 func (e *Env) snapDocker() snapshot.Docker { return snapshot.Docker{Env: e.Vars} }
 
+// ensureHelper makes sure the engine has the snapshot helper built for what its
+// containers run as (another CPU than this machine's, or an emulated one), and names it.
+func (e *Env) ensureHelper(ctx context.Context, d snapshot.Docker) (string, error) {
+	eng, err := e.Docker.Engine(ctx)
+	if err != nil {
+		return "", fmt.Errorf("what the engine is: %w", err)
+	}
+	d.Platform = eng.Platform
+	return d.EnsureHelper(ctx)
+}
+
 // meter shows each volume's copy through Progress.
 type meter struct{ e *Env }
 
@@ -67,7 +78,7 @@ func (e *Env) snapshotOf(ctx context.Context, kind config.Kind, id, name string)
 	wg.Add(4)
 	go func() { defer wg.Done(); vols, volErr = d.Volumes(ctx, id) }()
 	go func() { defer wg.Done(); sizes = d.Sizes(ctx) }()
-	go func() { defer wg.Done(); image, imgErr = d.EnsureHelper(ctx) }()
+	go func() { defer wg.Done(); image, imgErr = e.ensureHelper(ctx, d) }()
 	go func() { defer wg.Done(); running, psErr = d.Running(ctx, id) }()
 	wg.Wait()
 	if volErr != nil || psErr != nil {
@@ -230,7 +241,7 @@ func (e *Env) Restore(ctx context.Context, kind config.Kind, name, from string, 
 	helperDone := make(chan struct{})
 	go func() {
 		defer close(helperDone)
-		if image, imgErr = d.EnsureHelper(ctx); imgErr == nil {
+		if image, imgErr = e.ensureHelper(ctx, d); imgErr == nil {
 			d.RemoveHelpers(ctx, targets)
 		}
 	}()
@@ -371,7 +382,7 @@ func (e *Env) seed(ctx context.Context, id, source string) error {
 	// the new instance's engine (recorded by the reservation) may differ from the source's
 	return e.onEngineOf(ctx, id, func(r *Env) error {
 		d := r.snapDocker()
-		image, err := d.EnsureHelper(ctx)
+		image, err := r.ensureHelper(ctx, d)
 		if err != nil {
 			return fail.With(fail.CodeError, fail.Say("The helper image is built with the local Go toolchain and Docker; check both"), err)
 		}

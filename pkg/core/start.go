@@ -17,6 +17,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/gate"
 	"github.com/ktrdr/sandbox/pkg/hooks"
+	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/ports"
 	"github.com/ktrdr/sandbox/pkg/registry"
 )
@@ -158,6 +159,8 @@ type StartOptions struct {
 	Timeout   time.Duration
 	NoSecrets bool
 	NoHooks   bool // do not run the pre-up and post-up hooks
+	// Force starts the instance even when the engine's memory looks too small for it.
+	Force bool
 }
 
 // StartResult is what up did: the gate's report unless NoWait, and the URLs.
@@ -168,6 +171,8 @@ type StartResult struct {
 	Gate     gate.Report
 	Elapsed  time.Duration
 	URLs     []Endpoint
+	// Platform is what the instance's containers run as ("linux/arm64").
+	Platform string
 }
 
 // Up brings the instance of kind up: port check, secrets, prepare, compose up, then
@@ -208,6 +213,7 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (_ Start
 	if err := e.checkRestore(kind, in); err != nil {
 		return res, err
 	}
+	memory := e.memoryCheckAsync(ctx, in.ID)
 	var remoteListening <-chan listening
 	if e.tunnel != nil {
 		remoteListening = e.listeningAsync(ctx)
@@ -235,6 +241,11 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (_ Start
 				&ports.ConflictError{Slot: in.Slot, Busy: busy, Where: "engine " + in.Engine.Name()})
 		}
 	}
+	verdict := <-memory
+	if err := e.judgeMemory(kind, verdict, o.Force); err != nil {
+		return res, err
+	}
+	res.Platform = verdict.eng.Platform.String()
 	if err := e.runHooks(ctx, hooks.PreUp, in, o.NoHooks); err != nil {
 		return res, err
 	}
@@ -246,11 +257,8 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (_ Start
 	if e.tunnel != nil {
 		binds = bindsAsync(ctx, e.project(in, lc, secretEnv)) // compose parses while prepare builds
 	}
-	for _, c := range e.Config.Prepare {
-		if err := execx.Run(ctx, execx.Cmd{Name: c.Name, Args: c.Args, Dir: in.Dir,
-			Env: mergeEnv(e.Vars, c.Env), Stdout: e.Out, Stderr: e.Err}); err != nil {
-			return res, fail.With(fail.CodeError, fail.Say("Fix the prepare step of the configuration"), fmt.Errorf("prepare: %w", err))
-		}
+	if err := e.prepare(ctx, in, verdict.eng.Platform); err != nil {
+		return res, err
 	}
 	for _, k := range sortedKeys(lc.Env) {
 		e.say("%s=%s", k, lc.Env[k])
@@ -275,6 +283,21 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (_ Start
 		return res, nil
 	}
 	return e.awaitGate(ctx, kind, in, o, res, started)
+}
+
+// prepare runs the table's prepare commands in the instance directory, building for the
+// engine: each gets the SANDBOX_PLATFORM variables and DOCKER_DEFAULT_PLATFORM, and a
+// `go build` or `go install` also GOOS/GOARCH, so a Mac or an amd64 laptop driving an
+// ARM engine puts binaries into images that run there. The table's own Env wins.
+func (e *Env) prepare(ctx context.Context, in *Instance, p platform.Platform) error {
+	for _, c := range e.Config.Prepare {
+		goBuild := c.Name == "go" && len(c.Args) > 0 && (c.Args[0] == "build" || c.Args[0] == "install")
+		env := mergeEnv(e.Vars, p.BuildEnv(goBuild), c.Env)
+		if err := execx.Run(ctx, execx.Cmd{Name: c.Name, Args: c.Args, Dir: in.Dir, Env: env, Stdout: e.Out, Stderr: e.Err}); err != nil {
+			return fail.With(fail.CodeError, fail.Say("Fix the prepare step of the configuration"), fmt.Errorf("prepare: %w", err))
+		}
+	}
+	return nil
 }
 
 // awaitGate runs the startability gate on a started instance and, when it passes, the

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
+	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/shared"
 	"github.com/ktrdr/sandbox/pkg/stats"
 )
@@ -20,11 +21,15 @@ type ContainerState struct {
 
 // StatusReport is everything status knows about one instance; the JSON of status -json.
 type StatusReport struct {
-	Kind       config.Kind      `json:"kind"`
-	InstanceID string           `json:"instance_id"`
-	Slot       int              `json:"slot"`
-	Path       string           `json:"path"`
-	Engine     string           `json:"engine"` // "local", or the remote engine's name
+	Kind       config.Kind `json:"kind"`
+	InstanceID string      `json:"instance_id"`
+	Slot       int         `json:"slot"`
+	Path       string      `json:"path"`
+	Engine     string      `json:"engine"` // "local", or the remote engine's name
+	// Platform is what its containers run as ("linux/arm64"), and Native the engine's own
+	// when they differ (emulation); both "" when the engine did not say.
+	Platform   string           `json:"platform,omitempty"`
+	Native     string           `json:"native_platform,omitempty"`
 	State      State            `json:"state"`
 	Running    int              `json:"running"`
 	Total      int              `json:"total"`
@@ -58,6 +63,8 @@ func (e *Env) Status(ctx context.Context, kind config.Kind) (StatusReport, error
 	sharedDone := make(chan shared.Report, 1)
 	go func() { sharedDone <- shared.Inspect(e.SharedPath(), e.sharedNames()) }()
 	usageDone := e.usageAsync(ctx)
+	engineDone := make(chan platform.Engine, 1)
+	go func() { eng, _ := e.Docker.Engine(ctx); engineDone <- eng }()
 	cs, err := e.Docker.Containers(ctx, e.Config.ComposeProjectLabel, in.ID)
 	if err != nil {
 		rep.State, rep.Error = Unknown, err.Error()
@@ -75,6 +82,12 @@ func (e *Env) Status(ctx context.Context, kind config.Kind) (StatusReport, error
 		}
 		sort.Slice(rep.Containers, func(i, j int) bool { return rep.Containers[i].Service < rep.Containers[j].Service })
 		rep.State, rep.Running, rep.Total, rep.Unhealthy = StateOf(counts), counts.Running, counts.Total, counts.Unhealthy
+	}
+	if eng := <-engineDone; !eng.Platform.IsZero() {
+		rep.Platform = eng.Platform.String()
+		if eng.Emulated() {
+			rep.Native = eng.Native.String()
+		}
 	}
 	rep.Shared = <-sharedDone
 	if u := <-usageDone; u.err == nil {

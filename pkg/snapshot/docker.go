@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ktrdr/sandbox/pkg/execx"
+	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/stats"
 )
 
@@ -38,25 +39,47 @@ const queryBound = 30 * time.Second
 var CopyBound = 30 * time.Minute
 
 // Docker runs the docker command line with an environment (nil: the process's).
-type Docker struct{ Env []string }
+type Docker struct {
+	Env []string
+	// Platform is what the engine runs this tool's containers as (platform.Engine's
+	// Platform): the helper is built and started for it. Zero: the engine's own.
+	Platform platform.Platform
+}
 
 func (d Docker) out(ctx context.Context, args ...string) (string, error) {
 	o, err := execx.Output(ctx, execx.Cmd{Name: "docker", Args: args, Env: d.Env, Timeout: queryBound})
 	return strings.TrimSpace(o), err
 }
 
-// HelperImage is the tag of the helper image for this version of the helper program.
-func HelperImage() string {
+// HelperImage is the tag of the helper image for this version of the helper program and
+// a platform: an engine may hold the helper for several (emulated ones among them).
+func HelperImage(p platform.Platform) string {
 	sum := sha256.Sum256(helperSource)
-	return "sandbox-helper:" + hex.EncodeToString(sum[:])[:12]
+	tag := "sandbox-helper:" + hex.EncodeToString(sum[:])[:12]
+	if !p.IsZero() {
+		tag += "-" + strings.ReplaceAll(p.String(), "/", "-")
+	}
+	return tag
+}
+
+// platformArgs asks docker for the helper's platform (nothing when it is the engine's own).
+func (d Docker) platformArgs() []string {
+	if d.Platform.IsZero() {
+		return nil
+	}
+	return []string{"--platform", d.Platform.String()}
 }
 
 // EnsureHelper builds the helper image if this engine lacks it: the helper program
-// compiled statically with the local Go toolchain, FROM scratch.
+// compiled statically with the local Go toolchain for d.Platform (never for the machine
+// the tool runs on: a Mac's binary cannot run in a Linux container), FROM scratch.
 func (d Docker) EnsureHelper(ctx context.Context) (string, error) {
-	tag := HelperImage()
+	tag := HelperImage(d.Platform)
 	if _, err := d.out(ctx, "image", "inspect", "--format", "{{.Id}}", tag); err == nil {
 		return tag, nil
+	}
+	if d.Platform.IsZero() {
+		return "", errors.New("build the snapshot helper: the engine's platform is not known")
 	}
 	dir, err := os.MkdirTemp("", "sandbox-helper-")
 	if err != nil {
@@ -79,11 +102,14 @@ func (d Docker) EnsureHelper(ctx context.Context) (string, error) {
 		}
 	}
 	env := append(append([]string{}, d.Env...), "CGO_ENABLED=0", "GOFLAGS=", "GOTOOLCHAIN=local", "GOWORK=off")
+	for k, v := range d.Platform.BuildEnv(true) {
+		env = append(env, k+"="+v)
+	}
 	if err := execx.Run(ctx, execx.Cmd{Name: "go", Args: []string{"build", "-trimpath", "-o", filepath.Join(dir, "ctx", "sandbox-helper"), "."},
 		Dir: filepath.Join(dir, "src"), Env: env, Timeout: 5 * time.Minute}); err != nil {
 		return "", fmt.Errorf("build the snapshot helper: %w", err)
 	}
-	if err := execx.Run(ctx, execx.Cmd{Name: "docker", Args: []string{"build", "-q", "-t", tag, filepath.Join(dir, "ctx")},
+	if err := execx.Run(ctx, execx.Cmd{Name: "docker", Args: append(append([]string{"build", "-q"}, d.platformArgs()...), "-t", tag, filepath.Join(dir, "ctx")),
 		Env: d.Env, Timeout: 5 * time.Minute}); err != nil {
 		return "", fmt.Errorf("build the snapshot helper image: %w", err)
 	}
@@ -233,7 +259,8 @@ func (d Docker) Pause(ctx context.Context, ids []string) (func(), error) {
 // helper creates (never starts) a helper container with volume mounted read-only at /v:
 // docker cp reads a created container's mounts.
 func (d Docker) helper(ctx context.Context, image, volume string) (string, func(), error) {
-	id, err := d.out(ctx, "create", "--label", helperLabel+"=1", "--network", "none", "-v", volume+":/v:ro", image, "idle")
+	args := append(append([]string{"create"}, d.platformArgs()...), "--label", helperLabel+"=1", "--network", "none", "-v", volume+":/v:ro", image, "idle")
+	id, err := d.out(ctx, args...)
 	if err != nil {
 		return "", func() {}, fmt.Errorf("helper container for %s: %w", volume, err)
 	}
@@ -302,8 +329,9 @@ func (d Docker) Stage(ctx context.Context, image, volume string, r io.Reader, ve
 	remove := func() { _, _ = d.out(context.WithoutCancel(ctx), "rm", "-f", id) }
 	sctx, cancel := context.WithTimeout(ctx, CopyBound)
 	st := &Staged{d: d, id: id, volume: volume, remove: remove, cancel: cancel, stderr: &strings.Builder{}}
-	st.server = exec.CommandContext(sctx, "docker", "run", "-i", "--name", id, "--label", helperLabel+"=1", "--network", "none",
+	args := append(append([]string{"run", "-i"}, d.platformArgs()...), "--name", id, "--label", helperLabel+"=1", "--network", "none",
 		"-v", volume+":/v", image, "serve", "/v")
+	st.server = exec.CommandContext(sctx, "docker", args...)
 	st.server.Env, st.server.Stderr = d.Env, st.stderr
 	st.in, _ = st.server.StdinPipe()
 	stdout, _ := st.server.StdoutPipe()
@@ -370,3 +398,39 @@ func (d Docker) RemoveVolumes(ctx context.Context, names ...string) error {
 
 // errChecksum is returned when a snapshot file does not match its manifest.
 var errChecksum = errors.New("checksum mismatch")
+
+// probeBound bounds a probe: a Desktop VM whose file sharing hangs must not hang doctor.
+const probeBound = 20 * time.Second
+
+// Sees reports whether the engine's containers see file (an absolute path on this
+// machine) through a bind mount of its directory: Docker Desktop shares only some host
+// paths with its VM, and a path it does not share is mounted empty or refused.
+func (d Docker) Sees(ctx context.Context, image, file string) error {
+	dir, base := filepath.Dir(file), filepath.Base(file)
+	args := append(append([]string{"run", "--rm"}, d.platformArgs()...), "--label", helperLabel+"=1", "--network", "none",
+		"-v", dir+":/probe:ro", image, "probe", "/probe/"+base)
+	var stderr strings.Builder
+	err := execx.Run(ctx, execx.Cmd{Name: "docker", Args: args, Env: d.Env, Stderr: &stderr, Timeout: probeBound})
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if i := strings.LastIndex(msg, "\n"); i >= 0 {
+			msg = msg[i+1:]
+		}
+		return fmt.Errorf("%s is not visible to the engine's containers: %s", dir, strings.TrimPrefix(msg, "docker: "))
+	}
+	return nil
+}
+
+// Disk is the size and free space of the engine's own disk (where images, containers
+// and volumes live), as a container on it sees its root filesystem.
+func (d Docker) Disk(ctx context.Context, image string) (total, free int64, err error) {
+	args := append(append([]string{"run", "--rm"}, d.platformArgs()...), "--label", helperLabel+"=1", "--network", "none", image, "statfs", "/")
+	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Args: args, Env: d.Env, Timeout: probeBound})
+	if err != nil {
+		return 0, 0, fmt.Errorf("engine disk: %w", err)
+	}
+	if _, err := fmt.Sscanf(strings.TrimSpace(out), "%d %d", &total, &free); err != nil {
+		return 0, 0, fmt.Errorf("engine disk: the helper said %q", out)
+	}
+	return total, free, nil
+}

@@ -178,6 +178,11 @@ func (s *screen) status(rep core.StatusReport, asJSON bool) error {
 	if rep.Engine != "" && rep.Engine != "local" {
 		fmt.Fprintf(w, "Engine: %s (ports forwarded to localhost while it runs)\n", rep.Engine)
 	}
+	if rep.Native != "" {
+		fmt.Fprintf(w, "Platform: %s (emulated on the engine's %s)\n", rep.Platform, rep.Native)
+	} else if rep.Platform != "" {
+		fmt.Fprintf(w, "Platform: %s\n", rep.Platform)
+	}
 	fmt.Fprintf(w, "Status: %s\n", stateText(rep.State, rep.Running, rep.Total, rep.Unhealthy))
 	if rep.Error != "" {
 		fmt.Fprintf(w, "  (%s)\n", rep.Error)

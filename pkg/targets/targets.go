@@ -89,8 +89,8 @@ func newEnv() (*core.Env, *screen, error) {
 		Now:      time.Now,
 		LockWait: wait,
 		CrashAt:  os.Getenv(CrashAtEnv),
-		Docker:   core.CLI{Env: vars},
-		DockerAt: func(vars []string) core.Docker { return core.CLI{Env: vars} },
+		Docker:   core.NewCLI(vars),
+		DockerAt: func(vars []string) core.Docker { return core.NewCLI(vars) },
 		Secrets:  secrets.OP{Env: vars},
 		Progress: scr,
 		Ask:      scr.ask,
@@ -248,9 +248,10 @@ func (Sandbox) Restore(ctx context.Context, name, from *string, noSecrets *bool,
 }
 
 // Up starts the sandbox in the current directory and waits for the startability gate.
-// Flags: -noWait, -build, -timeout=2m, -noSecrets, -noHooks.
-func (Sandbox) Up(ctx context.Context, noWait, build *bool, timeout *time.Duration, noSecrets, noHooks *bool) error {
-	return upTarget(ctx, config.KindSandbox, core.StartOptions{NoWait: val(noWait), Build: val(build), Timeout: val(timeout), NoSecrets: val(noSecrets), NoHooks: val(noHooks)})
+// Flags: -noWait, -build, -timeout=2m, -noSecrets, -noHooks, -force (start even when the
+// engine's memory looks too small for it).
+func (Sandbox) Up(ctx context.Context, noWait, build *bool, timeout *time.Duration, noSecrets, noHooks, force *bool) error {
+	return upTarget(ctx, config.KindSandbox, core.StartOptions{NoWait: val(noWait), Build: val(build), Timeout: val(timeout), NoSecrets: val(noSecrets), NoHooks: val(noHooks), Force: val(force)})
 }
 
 // Down stops the sandbox in the current directory; volumes are kept unless -volumes.
@@ -342,9 +343,9 @@ func (LocalProd) Sync(ctx context.Context) error {
 }
 
 // Up starts local-prod, from any directory. Flags: -noWait, -build, -timeout=2m,
-// -noSecrets, -noHooks.
-func (LocalProd) Up(ctx context.Context, noWait, build *bool, timeout *time.Duration, noSecrets, noHooks *bool) error {
-	return upTarget(ctx, config.KindLocalProd, core.StartOptions{NoWait: val(noWait), Build: val(build), Timeout: val(timeout), NoSecrets: val(noSecrets), NoHooks: val(noHooks)})
+// -noSecrets, -noHooks, -force (start even when the engine's memory looks too small).
+func (LocalProd) Up(ctx context.Context, noWait, build *bool, timeout *time.Duration, noSecrets, noHooks, force *bool) error {
+	return upTarget(ctx, config.KindLocalProd, core.StartOptions{NoWait: val(noWait), Build: val(build), Timeout: val(timeout), NoSecrets: val(noSecrets), NoHooks: val(noHooks), Force: val(force)})
 }
 
 // Down stops local-prod; volumes are kept unless -volumes, and then a snapshot of them is

@@ -38,7 +38,7 @@ const staging = ".sandbox-restore"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: sandbox-helper idle | stage DIR | swap DIR | serve DIR")
+		fmt.Fprintln(os.Stderr, "usage: sandbox-helper idle | stage DIR | swap DIR | serve DIR | statfs DIR | probe FILE")
 		os.Exit(2)
 	}
 	var err error
@@ -53,6 +53,10 @@ func main() {
 		err = swap(arg(2))
 	case "serve":
 		err = serve(arg(2), os.Stdin, os.Stdout)
+	case "statfs":
+		err = statfs(arg(2), os.Stdout)
+	case "probe":
+		_, err = os.Stat(arg(2))
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -200,4 +204,15 @@ func serve(dir string, in io.Reader, out io.Writer) error {
 	// The volume's users may start now; the old data goes while they do.
 	fmt.Fprintln(out, "swapped")
 	return os.RemoveAll(filepath.Join(dir, staging))
+}
+
+// statfs prints the size and the free space of the filesystem that holds dir, in bytes:
+// run on the container's own root, it is the engine's disk (a Desktop VM's disk image).
+func statfs(dir string, out io.Writer) error {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(out, "%d %d\n", uint64(st.Blocks)*uint64(st.Bsize), uint64(st.Bavail)*uint64(st.Bsize))
+	return err
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -135,5 +136,16 @@ func TestServeSwapsOnlyWhenAsked(t *testing.T) {
 	said, err = run(v, "swap\n")
 	if err != nil || said != "swapped\n" || tree(t, v) != "new.txt=new" {
 		t.Fatalf("swap: %v %q, volume %s", err, said, tree(t, v))
+	}
+}
+
+func TestStatfsPrintsSizeAndFree(t *testing.T) {
+	var out strings.Builder
+	if err := statfs(t.TempDir(), &out); err != nil {
+		t.Fatal(err)
+	}
+	var total, free uint64
+	if n, _ := fmt.Sscanf(out.String(), "%d %d", &total, &free); n != 2 || total == 0 || free > total {
+		t.Errorf("%q", out.String())
 	}
 }

@@ -1,0 +1,80 @@
+package stats
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ktrdr/sandbox/pkg/atomicfile"
+)
+
+// History is the file of what each instance used when it ran: the most memory seen while
+// it was running, so `up` can tell before starting it what it will add to the engine.
+// Figures are a guide, not a ledger: two commands writing at once may lose one
+// observation, never the file.
+type History struct{ Path string }
+
+// Seen is what one instance was seen using.
+type Seen struct {
+	MemBytes int64     `json:"mem_bytes"` // the most seen while it ran
+	At       time.Time `json:"at"`        // when that figure was seen
+}
+
+type historyFile struct {
+	Version   int             `json:"version"`
+	Instances map[string]Seen `json:"instances"`
+}
+
+// Load reads the file; a missing or unreadable one is an empty history (it only ever
+// makes `up` warn instead of check).
+func (h History) Load() map[string]Seen {
+	var f historyFile
+	b, err := os.ReadFile(h.Path)
+	if err != nil || json.Unmarshal(b, &f) != nil || f.Instances == nil {
+		return map[string]Seen{}
+	}
+	return f.Instances
+}
+
+// Record keeps, for each running instance in now, the larger of its figure and what it
+// uses now. Instances with no running container are not figures of a run.
+func (h History) Record(now map[string]Usage, at time.Time) error {
+	seen := h.Load()
+	changed := false
+	for id, u := range now {
+		if u.Containers == 0 || u.MemBytes <= 0 {
+			continue
+		}
+		if prev, ok := seen[id]; !ok || u.MemBytes > prev.MemBytes {
+			seen[id] = Seen{MemBytes: u.MemBytes, At: at.UTC()}
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return h.write(seen)
+}
+
+// Forget drops an instance's figures (it was destroyed).
+func (h History) Forget(id string) error {
+	seen := h.Load()
+	if _, ok := seen[id]; !ok {
+		return nil
+	}
+	delete(seen, id)
+	return h.write(seen)
+}
+
+func (h History) write(seen map[string]Seen) error {
+	b, err := json.MarshalIndent(historyFile{Version: 1, Instances: seen}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(h.Path), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return atomicfile.WriteFile(h.Path, append(b, '\n'), 0o644)
+}
