@@ -123,6 +123,9 @@ func (e *Env) ParseEngine(ctx context.Context, endpoint, contextName string) (en
 	default:
 		return eng, nil
 	}
+	if errors.Is(err, engine.ErrOtherLocalContext) {
+		return eng, fail.New(fail.CodeError, fail.Say("Switch docker to it (docker context use "+contextName+"), or leave -context out: this machine's engine is the default"), "%v", err)
+	}
 	if err != nil {
 		return eng, fail.New(fail.CodeUsage, fail.Say("Give -engine=ssh://[user@]host[:port], or -context=NAME of a docker context whose endpoint is one"), "%v", err)
 	}

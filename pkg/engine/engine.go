@@ -96,14 +96,33 @@ func Parse(endpoint string) (Engine, error) {
 	return Engine{Endpoint: clean}, nil
 }
 
-// FromContext reads the endpoint of a docker context, which must be an ssh:// one.
+// ErrOtherLocalContext is wrapped when a context names this machine's engine (a unix
+// socket, as Docker Desktop's desktop-linux does) but is not the one docker now uses.
+var ErrOtherLocalContext = errors.New("is this machine's engine but not the current docker context")
+
+// FromContext reads the endpoint of a docker context. An ssh:// one is a remote engine.
+// A unix socket is this machine's engine (Docker Desktop's desktop-linux, colima,
+// rootless Docker): it is taken as the local engine (the zero Engine) when it is the
+// context docker uses now, since every local docker call goes there; otherwise the user
+// is told to switch to it. Anything else (tcp://) is refused.
 func FromContext(ctx context.Context, name string, env []string) (Engine, error) {
 	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Args: []string{"context", "inspect", "--format", "{{.Endpoints.docker.Host}}", "--", name},
 		Env: env, Timeout: 10 * time.Second})
 	if err != nil {
 		return Engine{}, fmt.Errorf("docker context %q: %w", name, err)
 	}
-	e, err := Parse(strings.TrimSpace(out))
+	endpoint := strings.TrimSpace(out)
+	if strings.HasPrefix(endpoint, "unix://") {
+		current, err := execx.Output(ctx, execx.Cmd{Name: "docker", Args: []string{"context", "show"}, Env: env, Timeout: 10 * time.Second})
+		if err != nil {
+			return Engine{}, fmt.Errorf("docker context show: %w", err)
+		}
+		if strings.TrimSpace(current) != name {
+			return Engine{}, fmt.Errorf("docker context %q (%s) %w (%s): run docker context use %s", name, endpoint, ErrOtherLocalContext, strings.TrimSpace(current), name)
+		}
+		return Engine{}, nil
+	}
+	e, err := Parse(endpoint)
 	if err != nil {
 		return Engine{}, fmt.Errorf("docker context %q: %w", name, err)
 	}

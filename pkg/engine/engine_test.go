@@ -94,6 +94,16 @@ func TestFromContext(t *testing.T) {
 	if _, err := FromContext(ctx, "no-such-context", env); err == nil || !strings.Contains(err.Error(), "no-such-context") {
 		t.Fatalf("a missing context: %v", err)
 	}
+	// Docker Desktop's context: a unix socket on this machine, the local engine once it
+	// is the one docker uses.
+	docker("context", "create", "desktop-linux", "--docker", "host=unix:///Users/me/.docker/run/docker.sock")
+	if _, err := FromContext(ctx, "desktop-linux", env); !errors.Is(err, ErrOtherLocalContext) || !strings.Contains(err.Error(), "docker context use desktop-linux") {
+		t.Fatalf("desktop-linux while another context is current: %v", err)
+	}
+	docker("context", "use", "desktop-linux")
+	if e, err := FromContext(ctx, "desktop-linux", env); err != nil || !e.Local() {
+		t.Fatalf("desktop-linux as the current context: %+v %v", e, err)
+	}
 }
 
 func TestRsyncVersionOK(t *testing.T) {
