@@ -393,9 +393,15 @@ func (e *Env) Down(ctx context.Context, kind config.Kind, o DownOptions) (StopRe
 	if err := e.checkDocker(ctx); err != nil {
 		return StopResult{}, err
 	}
+	// What the stack uses while it still runs is what its next up weighs against the
+	// engine's memory; measured while the hooks run, and never waited for long.
+	measureCtx, stopMeasuring := context.WithTimeout(ctx, 5*time.Second)
+	defer stopMeasuring()
+	measured := e.usageAsync(measureCtx)
 	if err := e.runHooks(ctx, hooks.PreDown, in, o.NoHooks); err != nil {
 		return StopResult{}, err
 	}
+	<-measured
 	var res StopResult
 	if o.Volumes && kind == config.KindLocalProd && !o.NoSnapshot {
 		snap, err := e.snapshotBeforeLoss(ctx, kind, in.ID, "before-down")
