@@ -360,7 +360,9 @@ func (e *Env) pickSlot(f *registry.File, wantSlot *int) (int, error) {
 func (e *Env) unregister(ctx context.Context, kind config.Kind, id string) {
 	if err := e.dropEntry(context.WithoutCancel(ctx), kind, id); err != nil {
 		e.warn("could not remove registry entry %s: %v (gc removes stale entries)", id, err)
+		return
 	}
+	_ = e.usageHistory().Forget(id) // a new instance of the same name is a new stack
 }
 
 func (e *Env) dropEntry(ctx context.Context, kind config.Kind, id string) error {

@@ -246,6 +246,7 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (_ Start
 		return res, err
 	}
 	res.Platform = verdict.eng.Platform.String()
+	_ = e.usageHistory().StartRun(in.ID, e.Now()) // what this run uses replaces the last run's figure
 	if err := e.runHooks(ctx, hooks.PreUp, in, o.NoHooks); err != nil {
 		return res, err
 	}

@@ -10,16 +10,21 @@ import (
 	"github.com/ktrdr/sandbox/pkg/atomicfile"
 )
 
-// History is the file of what each instance used when it ran: the most memory seen while
-// it was running, so `up` can tell before starting it what it will add to the engine.
+// History is the file of what each instance used when it ran: the most memory seen during
+// its last run, so `up` can tell before starting it what it will add to the engine. A
+// new run (StartRun) keeps the old figure until the first measurement of the new run
+// replaces it: a stack that once spiked is not held to that spike forever.
 // Figures are a guide, not a ledger: two commands writing at once may lose one
 // observation, never the file.
 type History struct{ Path string }
 
 // Seen is what one instance was seen using.
 type Seen struct {
-	MemBytes int64     `json:"mem_bytes"` // the most seen while it ran
+	MemBytes int64     `json:"mem_bytes"` // the most seen during its last measured run
 	At       time.Time `json:"at"`        // when that figure was seen
+	// RunStarted is when the instance was last started; a figure older than it belongs
+	// to an earlier run.
+	RunStarted time.Time `json:"run_started,omitempty"`
 }
 
 type historyFile struct {
@@ -47,14 +52,25 @@ func (h History) Record(now map[string]Usage, at time.Time) error {
 		if u.Containers == 0 || u.MemBytes <= 0 {
 			continue
 		}
-		if prev, ok := seen[id]; !ok || u.MemBytes > prev.MemBytes {
-			seen[id] = Seen{MemBytes: u.MemBytes, At: at.UTC()}
+		prev, ok := seen[id]
+		if !ok || prev.At.Before(prev.RunStarted) || u.MemBytes > prev.MemBytes {
+			seen[id] = Seen{MemBytes: u.MemBytes, At: at.UTC(), RunStarted: prev.RunStarted}
 			changed = true
 		}
 	}
 	if !changed {
 		return nil
 	}
+	return h.write(seen)
+}
+
+// StartRun marks the start of a new run of an instance: its figure stands until the
+// first measurement of the new run.
+func (h History) StartRun(id string, at time.Time) error {
+	seen := h.Load()
+	s := seen[id]
+	s.RunStarted = at.UTC()
+	seen[id] = s
 	return h.write(seen)
 }
 

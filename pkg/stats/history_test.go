@@ -29,6 +29,17 @@ func TestHistoryKeepsTheMostSeenWhileRunning(t *testing.T) {
 	if _, ok := got["b"]; ok {
 		t.Error("a stopped instance was recorded as a run")
 	}
+	// a new run: the old figure stands until the run's first measurement replaces it,
+	// however small; then the run's most is kept again
+	must(h.StartRun("a", t0.Add(3*time.Hour)))
+	if got := h.Load()["a"]; got.MemBytes != 500 {
+		t.Errorf("a new run dropped the last figure: %+v", got)
+	}
+	must(h.Record(map[string]Usage{"a": {Containers: 3, MemBytes: 120}}, t0.Add(4*time.Hour)))
+	must(h.Record(map[string]Usage{"a": {Containers: 3, MemBytes: 100}}, t0.Add(5*time.Hour)))
+	if got := h.Load()["a"]; got.MemBytes != 120 {
+		t.Errorf("after a new run: %+v, want the run's most (120)", got)
+	}
 	must(h.Forget("a"))
 	if len(h.Load()) != 0 {
 		t.Error("forget kept it")
