@@ -24,7 +24,7 @@ type Seen struct {
 	At       time.Time `json:"at"`        // when that figure was seen
 	// RunStarted is when the instance was last started; a figure older than it belongs
 	// to an earlier run.
-	RunStarted time.Time `json:"run_started,omitempty"`
+	RunStarted time.Time `json:"run_started,omitzero"`
 }
 
 type historyFile struct {
