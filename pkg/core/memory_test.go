@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -171,5 +172,56 @@ func TestDoctorSeesDockerDesktopAsAMachineWithLimits(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(w.root, ".sandbox-probe-*")); len(left) != 0 {
 		t.Errorf("probe files left: %v", left)
+	}
+}
+
+// TestPrepareBuildsForTheEngineNotTheHost: on a Mac (GOOS=darwin in the caller's
+// environment, as `go env` would have it) driving a linux/arm64 engine, a `go build`
+// prepare step gets GOOS=linux GOARCH=arm64 and the SANDBOX_PLATFORM variables; another
+// command gets the variables but keeps the host's GOOS; the table's own Env wins.
+func TestPrepareBuildsForTheEngineNotTheHost(t *testing.T) {
+	ctx := context.Background()
+	w, e := memoryWorld(t, 8*gib, gib, gib)
+	bin := t.TempDir()
+	for _, name := range []string{"go", "npm"} {
+		// each run leaves its environment in <n>-<name>.env, n counting the runs
+		mustWrite(t, filepath.Join(bin, name), "#!/bin/sh\nn=$(ls "+bin+"/*.env 2>/dev/null | wc -l)\nenv > \""+bin+"/$n-"+name+".env\"\n")
+		if err := os.Chmod(filepath.Join(bin, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Vars = []string{"PATH=" + bin + ":/usr/bin:/bin", "GOOS=darwin", "GOARCH=arm64", "HOME=/Users/me"}
+	e.Config.Prepare = []config.Command{
+		{Name: "go", Args: []string{"build", "-o", "bin/app", "."}, Env: map[string]string{"CGO_ENABLED": "0"}},
+		{Name: "npm", Args: []string{"run", "build"}},
+		{Name: "go", Args: []string{"build", "./tools"}, Env: map[string]string{"GOARCH": "amd64"}},
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	if _, err := e.Up(ctx, config.KindSandbox, StartOptions{NoWait: true}); err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(bin, name+".env"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	goEnv, npmEnv, pinned := read("0-go"), read("1-npm"), read("2-go")
+	for _, want := range []string{"GOOS=linux\n", "GOARCH=arm64\n", "CGO_ENABLED=0\n", "SANDBOX_PLATFORM=linux/arm64\n", "DOCKER_DEFAULT_PLATFORM=linux/arm64\n"} {
+		if !strings.Contains(goEnv, want) {
+			t.Errorf("go build's environment lacks %q:\n%s", want, goEnv)
+		}
+	}
+	if !strings.Contains(pinned, "GOARCH=amd64\n") || !strings.Contains(pinned, "GOOS=linux\n") {
+		t.Errorf("the table's GOARCH did not win:\n%s", pinned)
+	}
+	for _, want := range []string{"GOOS=darwin\n", "SANDBOX_PLATFORM_ARCH=arm64\n"} {
+		if !strings.Contains(npmEnv, want) {
+			t.Errorf("npm's environment lacks %q:\n%s", want, npmEnv)
+		}
+	}
+	if len(w.docker.called("up acme--b")) != 1 {
+		t.Errorf("compose up did not follow the prepare steps: %v", w.docker.calls)
 	}
 }
