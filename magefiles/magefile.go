@@ -11,6 +11,7 @@ import (
 )
 
 func init() {
+	targets.Config = config.KTRDR()
 	// The demo images copy in a static binary; build it (Go caches it) before compose
 	// builds any missing image.
 	targets.Config.Prepare = []config.Command{{

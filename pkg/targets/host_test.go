@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/fail"
 )
 
@@ -21,5 +22,18 @@ func TestWindowsIsRefusedWithTheWayOut(t *testing.T) {
 		if err := hostSupported(goos); err != nil {
 			t.Errorf("%s refused: %v", goos, err)
 		}
+	}
+}
+
+// TestAMagefileThatSetsNoConfigIsToldWhatToAdd: no default identity, a usage error (exit
+// 2) naming the line to add.
+func TestAMagefileThatSetsNoConfigIsToldWhatToAdd(t *testing.T) {
+	err := configured(config.Config{})
+	if err == nil || fail.Code(err) != 2 || !strings.Contains(err.Error(), "targets.Config is not set") ||
+		!strings.Contains(Invocation.Render(fail.FixOf(err)), `targets.Config = config.New("yourproject")`) {
+		t.Fatalf("%v (code %d, hint %q)", err, fail.Code(err), Invocation.Render(fail.FixOf(err)))
+	}
+	if err := configured(config.New("acme")); err != nil {
+		t.Error(err)
 	}
 }

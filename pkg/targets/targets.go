@@ -20,8 +20,10 @@ import (
 	"github.com/ktrdr/sandbox/pkg/shared"
 )
 
-// Config is the table every target uses. Replace it in your magefile's init.
-var Config = config.KTRDR()
+// Config is the table every target uses. A magefile sets it in its init
+// (config.New("yourproject") plus its ports; this repository's sets config.KTRDR()).
+// There is no default: a forgotten one would write another project's state.
+var Config config.Config
 
 // PortOffsetEnv moves every host port by its value; the test suites use it so they never
 // touch a developer's running stacks.
@@ -48,6 +50,9 @@ func newEnv() (*core.Env, *screen, error) {
 		return nil, nil, err
 	}
 	cfg := Config
+	if err := configured(cfg); err != nil {
+		return nil, nil, err
+	}
 	if v := os.Getenv(PortOffsetEnv); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -106,6 +111,16 @@ func hostSupported(goos string) error {
 	if goos == "windows" {
 		return fail.New(fail.CodeUsage, fail.Say("Open a WSL2 shell (wsl), clone the repository inside it, and run the same command there"),
 			"this tool runs on Linux and macOS; on Windows run it inside WSL2")
+	}
+	return nil
+}
+
+// configured refuses a magefile that never set Config: without a project name every
+// path and id would be guessed, and another project's state (~/.ktrdr) written.
+func configured(cfg config.Config) error {
+	if cfg.Project == "" {
+		return fail.New(fail.CodeUsage, fail.Say(`In the magefile's init, set targets.Config = config.New("yourproject") with its ports (see docs/reference.md#configuration)`),
+			"targets.Config is not set: the magefile names no project")
 	}
 	return nil
 }
