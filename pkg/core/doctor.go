@@ -146,7 +146,7 @@ func (e *Env) diskFinding() Finding {
 	used, _ := shared.Measure(root)
 	f := Finding{Check: "disk", OK: free > used.Bytes, Detail: fmt.Sprintf("%s free at %s; shared data uses %s", shared.FormatSize(free), probe, shared.FormatSize(used.Bytes))}
 	if !f.OK {
-		f.Fix = fail.Say("free space: initShared -from needs room for a second copy of a changed subdirectory")
+		f.Fix = fail.Run("free space: %s needs room for a second copy of a changed subdirectory", fail.Do(fail.Sandbox, "initShared", "-from=PATH"))
 	}
 	return f
 }

@@ -88,7 +88,7 @@ func (e *Env) diskOfEngine(ctx context.Context, eng platform.Engine) Finding {
 	}
 	f := Finding{Check: "engine disk", OK: free >= minEngineFree, Detail: fmt.Sprintf("%s free of %s", shared.FormatSize(free), shared.FormatSize(total))}
 	if !f.OK {
-		f.Fix = fail.Say("free space for the engine: docker system prune, or gc -volumes; Docker Desktop: raise the disk limit in Settings → Resources")
+		f.Fix = fail.Run("free space for the engine: docker system prune, or %s; Docker Desktop: raise the disk limit in Settings → Resources", fail.Do(fail.Sandbox, "gc", "-volumes"))
 	}
 	return f
 }
@@ -134,7 +134,7 @@ func (e *Env) seesFinding(ctx context.Context, dir string, eng platform.Engine) 
 	}
 	defer os.Remove(marker)
 	if err := e.Docker.Sees(ctx, marker); err != nil {
-		fix := fail.Say("the engine does not run on this machine's files: use -engine=ssh://… for a remote engine, or point DOCKER_HOST at this machine's")
+		fix := fail.Run("the engine does not run on this machine's files: point DOCKER_HOST at this machine's engine, or put sandboxes on that engine with %s", fail.Do(fail.Sandbox, "create", "<name> -engine=ssh://HOST"))
 		if eng.Desktop() {
 			fix = fail.Say("add " + dir + " (or a parent) in Docker Desktop → Settings → Resources → File sharing, then apply and restart")
 		}

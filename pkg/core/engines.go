@@ -124,10 +124,10 @@ func (e *Env) ParseEngine(ctx context.Context, endpoint, contextName string) (en
 		return eng, nil
 	}
 	if errors.Is(err, engine.ErrOtherLocalContext) {
-		return eng, fail.New(fail.CodeError, fail.Say("Switch docker to it (docker context use "+contextName+"), or leave -context out: this machine's engine is the default"), "%v", err)
+		return eng, fail.New(fail.CodeError, fail.Say("Switch docker to it (docker context use "+contextName+"), or name no context: this machine's engine is the default"), "%v", err)
 	}
 	if err != nil {
-		return eng, fail.New(fail.CodeUsage, fail.Say("Give -engine=ssh://[user@]host[:port], or -context=NAME of a docker context whose endpoint is one"), "%v", err)
+		return eng, fail.New(fail.CodeUsage, fail.Say("Give an engine as ssh://[user@]host[:port], or a docker context whose endpoint is one"), "%v", err)
 	}
 	return eng, nil
 }
@@ -288,7 +288,7 @@ func (e *Env) Sync(ctx context.Context, kind config.Kind) (SyncResult, error) {
 		return SyncResult{}, err
 	}
 	if in.Engine.Local() {
-		return SyncResult{Instance: in}, fail.New(fail.CodeError, fail.Say("Sync is for instances on a remote engine (create -engine=ssh://…); a local one mounts its files directly"),
+		return SyncResult{Instance: in}, fail.New(fail.CodeError, fail.Run("Sync is for instances on a remote engine (%s); a local one mounts its files directly", fail.Do(fail.Sandbox, "create", "<name> -engine=ssh://HOST")),
 			"%s runs on this machine's engine", in.ID)
 	}
 	if err := e.composeFileCheck(in); err != nil {
@@ -358,7 +358,7 @@ func (e *Env) syncInstance(ctx context.Context, in *Instance, bindsOf func() ([]
 				}
 			}
 		}
-		return res, fail.New(fail.CodeError, fail.Run(fmt.Sprintf("Copy the shared data there first: %%s -engine=%s", in.Engine.Endpoint), fail.Do(fail.Sandbox, "initShared", "")),
+		return res, fail.New(fail.CodeError, fail.Run("Copy the shared data there first: %s", fail.Do(fail.Sandbox, "initShared", "-engine="+in.Engine.Endpoint)),
 			"shared data is missing on engine %s: %s", in.Engine.Name(), strings.Join(dedupe(who), "; "))
 	}
 	return res, nil
@@ -401,7 +401,7 @@ func (e *Env) InitSharedOn(ctx context.Context, eng engine.Engine, from string) 
 		}
 		src = abs
 	} else if !isDir(root) {
-		return SharedResult{}, fail.New(fail.CodeError, fail.Run("Fill it here first, or give -from=PATH: %s", fail.Do(fail.Sandbox, "initShared", "-from=PATH")),
+		return SharedResult{}, fail.New(fail.CodeError, fail.Run("Fill it here first, or copy from a directory: %s", fail.Do(fail.Sandbox, "initShared", "-from=PATH -engine="+eng.Endpoint)),
 			"no shared data on this machine at %s to copy", root)
 	}
 	r, release, err := e.connect(ctx, eng, false)
@@ -533,7 +533,7 @@ func (e *Env) engineFindings(ctx context.Context, reg *registry.File) []Finding 
 		}
 		f := Finding{Check: name, OK: free < 0 || free >= minEngineFree, Detail: fmt.Sprintf("SSH and Docker %s answer; %s free for Docker there%s", version, shared.FormatSize(free), describePlatform(what))}
 		if !f.OK {
-			f.Fix = fail.Say("free space on " + destination(eng) + " (docker system prune, or remove unused volumes with gc -volumes there)")
+			f.Fix = fail.Run("free space on "+destination(eng)+" (docker system prune there, or remove unused volumes: %s)", fail.Do(fail.Sandbox, "gc", "-volumes"))
 		}
 		out = append(out, f)
 		var running []string

@@ -105,7 +105,7 @@ func (e *Env) Create(ctx context.Context, name string, o CreateOptions) (InitRes
 		return InitResult{}, err
 	}
 	res := InitResult{Kind: config.KindSandbox, Instance: in, NewWorktree: true, Headline: in.Headline(e.Config), Included: included}
-	return res, e.runHooks(ctx, hooks.PostCreate, in, o.NoHooks)
+	return res, e.runHooks(ctx, config.KindSandbox, hooks.PostCreate, in, o.NoHooks)
 }
 
 // gitFailed tells an interruption from git's own refusal.
@@ -302,7 +302,7 @@ func (e *Env) claim(kind config.Kind, f *registry.File, entry *registry.Instance
 		if entry.IsWorktree {
 			return fail.New(fail.CodeError, fail.Say("Pick another name, or destroy the existing one first"), "instance %s is already registered", entry.InstanceID)
 		}
-		return fail.New(fail.CodeError, fail.Say("Pass -name=ID to choose another id"), "instance id %s already exists", entry.InstanceID)
+		return fail.New(fail.CodeError, fail.Run("Choose another id: %s", fail.Do(fail.Sandbox, "init", "-name=ID")), "instance id %s already exists", entry.InstanceID)
 	}
 	if other := f.ByPath(entry.Path); other != nil {
 		return fail.New(fail.CodeError, fail.Run("Its "+cfg.EnvFile+" is gone; drop the entry with %s, then init again", fail.Do(fail.Sandbox, "gc", "")),
@@ -316,12 +316,21 @@ func (e *Env) claim(kind config.Kind, f *registry.File, entry *registry.Instance
 		return err
 	}
 	if busy := ports.Busy(cfg.PortsFor(slot), nil); len(busy) > 0 {
-		return fail.With(fail.CodePorts, fail.Run("Stop what holds them (see: %s), or choose another slot with -slot=N", fail.Do(fail.Sandbox, "doctor", "")),
+		return fail.With(fail.CodePorts, fail.Run("Stop what holds them (see: %s), or choose another slot: %s", fail.Do(fail.Sandbox, "doctor", ""), slotFlag(entry)),
 			&ports.ConflictError{Slot: slot, Busy: busy})
 	}
 	entry.Slot = slot
 	f.Instances[entry.InstanceID] = entry
 	return nil
+}
+
+// slotFlag is the command that registers entry on a slot of the user's choice: create
+// for a new worktree, init for an adopted checkout.
+func slotFlag(entry *registry.Instance) fail.Command {
+	if entry.IsWorktree {
+		return fail.Do(fail.Sandbox, "create", "<name> -slot=N")
+	}
+	return fail.Do(fail.Sandbox, "init", "-slot=N")
 }
 
 func (e *Env) pickSlot(f *registry.File, wantSlot *int) (int, error) {
@@ -337,7 +346,7 @@ func (e *Env) pickSlot(f *registry.File, wantSlot *int) (int, error) {
 			return 0, fail.New(fail.CodeError, fail.Say(hint), "slot %d is out of range", want)
 		}
 		if ids := holders[want]; len(ids) > 0 {
-			return 0, fail.New(fail.CodeError, fail.Run("Omit -slot to take the lowest free one, or see: %s", fail.Do(fail.Sandbox, "list", "")),
+			return 0, fail.New(fail.CodeError, fail.Run("Leave the slot out to take the lowest free one, or see: %s", fail.Do(fail.Sandbox, "list", "")),
 				"slot %d already in use by %s", want, strings.Join(ids, ", "))
 		}
 		return want, nil
@@ -451,7 +460,8 @@ func (e *Env) Destroy(ctx context.Context, kind config.Kind, o DestroyOptions) (
 		}
 		if len(changes) > 0 {
 			return DestroyResult{}, fail.New(fail.CodeError,
-				fail.Say("Commit or stash them, or pass -discardChanges to lose them (or -keepWorktree to keep the directory)"),
+				fail.Run("Commit or stash them, or lose them: %s (or keep the directory: %s)",
+					fail.Do(fail.Sandbox, "destroy", "-discardChanges"), fail.Do(fail.Sandbox, "destroy", "-keepWorktree")),
 				"worktree has %d uncommitted change(s): %s", len(changes), preview(changes))
 		}
 	}
@@ -464,7 +474,7 @@ func (e *Env) Destroy(ctx context.Context, kind config.Kind, o DestroyOptions) (
 			return DestroyResult{}, err
 		}
 	}
-	if err := e.runHooks(ctx, hooks.PreDestroy, in, o.NoHooks); err != nil {
+	if err := e.runHooks(ctx, config.KindSandbox, hooks.PreDestroy, in, o.NoHooks); err != nil {
 		return DestroyResult{}, err
 	}
 	var snap string
@@ -500,7 +510,7 @@ func (e *Env) destroyLocalProd(ctx context.Context, o DestroyOptions) (DestroyRe
 	in, err := Load(e.Config, config.KindLocalProd, entry.Path)
 	if err != nil || in.ID != entry.InstanceID {
 		in = nil // not ours to stop or delete: only the entry goes
-	} else if err := e.runHooks(ctx, hooks.PreDestroy, in, o.NoHooks); err != nil {
+	} else if err := e.runHooks(ctx, config.KindLocalProd, hooks.PreDestroy, in, o.NoHooks); err != nil {
 		return DestroyResult{}, err
 	}
 	var snap string

@@ -62,7 +62,7 @@ func (e *Env) snapshotOf(ctx context.Context, kind config.Kind, id, name string)
 		name = e.Now().UTC().Format("20060102-150405")
 	}
 	if err := snapshot.CheckName(name); err != nil {
-		return snapshot.Manifest{}, fail.With(fail.CodeUsage, fail.Say("Give -name=NAME, e.g. -name=before-migration"), err)
+		return snapshot.Manifest{}, fail.With(fail.CodeUsage, fail.Run("Name it, e.g.: %s", fail.Do(string(kind), "snapshot", "-name=before-migration")), err)
 	}
 	// The four questions to the engine go out at once: each docker call is a round trip,
 	// and a snapshot's fixed cost is mostly those.
@@ -191,7 +191,7 @@ func (e *Env) snapshotOwner(kind config.Kind, from string) (string, error) {
 
 func (e *Env) snapshotMissing(kind config.Kind, name, id string, err error) error {
 	if errors.Is(err, snapshot.ErrNotFound) {
-		return fail.New(fail.CodeError, fail.Run("See them with: %s", fail.Do(string(kind), "snapshots", "-all")),
+		return fail.New(fail.CodeError, fail.Run("See them with: %s", fail.Do(fail.Sandbox, "snapshots", "-all")),
 			"no snapshot %q of %s", name, id)
 	}
 	return fail.With(fail.CodeError, fail.Say("Check "+e.SnapshotStore().Root), err)

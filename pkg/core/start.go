@@ -247,7 +247,7 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (_ Start
 	}
 	res.Platform = verdict.eng.Platform.String()
 	_ = e.usageHistory().StartRun(in.ID, e.Now()) // what this run uses replaces the last run's figure
-	if err := e.runHooks(ctx, hooks.PreUp, in, o.NoHooks); err != nil {
+	if err := e.runHooks(ctx, kind, hooks.PreUp, in, o.NoHooks); err != nil {
 		return res, err
 	}
 	secretEnv, err := e.secrets(ctx, lc, o.NoSecrets)
@@ -322,7 +322,7 @@ func (e *Env) awaitGate(ctx context.Context, kind config.Kind, in *Instance, o S
 		return res, fail.New(fail.CodeGate, fail.Run("Check logs with: %s", fail.Do(string(kind), "logs", "")),
 			"startability gate failed: %s", strings.Join(failed, "; "))
 	}
-	return res, e.runHooks(ctx, hooks.PostUp, in, o.NoHooks)
+	return res, e.runHooks(ctx, kind, hooks.PostUp, in, o.NoHooks)
 }
 
 // secrets reads the lifecycle's 1Password item; a failure is fatal only in production mode.
@@ -337,7 +337,7 @@ func (e *Env) secrets(ctx context.Context, lc config.Lifecycle, skip bool) (map[
 	vals, err := e.Secrets.Fetch(ctx, lc.SecretsItem, e.Config.Secrets)
 	switch {
 	case err != nil && lc.SecretsRequired:
-		return nil, fail.With(fail.CodeError, fail.Say(fmt.Sprintf("%s runs in production mode and needs its secrets; pass -noSecrets to start with insecure defaults", lc.Kind)),
+		return nil, fail.With(fail.CodeError, fail.Run(fmt.Sprintf("%s runs in production mode and needs its secrets; to start with insecure defaults: %%s", lc.Kind), fail.Do(string(lc.Kind), "up", "-noSecrets")),
 			fmt.Errorf("secrets from 1Password item %q: %w", lc.SecretsItem, err))
 	case err != nil:
 		e.warn("secrets from 1Password item %q: %v", lc.SecretsItem, err)
@@ -399,7 +399,7 @@ func (e *Env) Down(ctx context.Context, kind config.Kind, o DownOptions) (StopRe
 	measureCtx, stopMeasuring := context.WithTimeout(ctx, 5*time.Second)
 	defer stopMeasuring()
 	measured := e.usageAsync(measureCtx)
-	if err := e.runHooks(ctx, hooks.PreDown, in, o.NoHooks); err != nil {
+	if err := e.runHooks(ctx, kind, hooks.PreDown, in, o.NoHooks); err != nil {
 		return StopResult{}, err
 	}
 	<-measured
@@ -464,7 +464,7 @@ func (e *Env) Shell(ctx context.Context, kind config.Kind, service string) error
 		service = e.Config.DefaultService
 	}
 	if service == "" {
-		return fail.New(fail.CodeUsage, fail.Say("Name the service: -service=NAME (the services of "+e.Config.ComposeFile+")"), "no service given and the configuration has no default service")
+		return fail.New(fail.CodeUsage, fail.Run("Name the service (one of "+e.Config.ComposeFile+"'s): %s", fail.Do(fail.Sandbox, "shell", "-service=NAME")), "no service given and the configuration has no default service")
 	}
 	r, release, err := e.at(ctx, in, false)
 	if err != nil {

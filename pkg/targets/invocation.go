@@ -1,6 +1,8 @@
 package targets
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ktrdr/sandbox/pkg/fail"
@@ -46,3 +48,35 @@ func (r Runner) Spell(c fail.Command) string {
 
 // Render spells a remedy.
 func (r Runner) Render(fix fail.Remedy) string { return fix.Render(r.Spell) }
+
+// Check reports a command that names no target, a flag its target does not take, or a
+// word where only flags may stand: every command a hint or next step names must run as
+// written.
+func Check(c fail.Command) error {
+	ns, ok := namespaces[c.Kind]
+	if !ok {
+		return fmt.Errorf("command %+v: no lifecycle %q", c, c.Kind)
+	}
+	target := ns + ":" + c.Action
+	allowed, ok := flags[target]
+	if !ok {
+		return fmt.Errorf("%s: no such target", target)
+	}
+	for _, word := range strings.Fields(c.Args) {
+		if !strings.HasPrefix(word, "-") {
+			if target != "sandbox:create" { // the one target with a positional argument
+				return fmt.Errorf("%s %s: %q is not a flag", target, c.Args, word)
+			}
+			continue
+		}
+		name, _, takesValue := strings.Cut(word, "=")
+		want := name
+		if takesValue {
+			want += "="
+		}
+		if !slices.Contains(allowed, want) {
+			return fmt.Errorf("%s %s: %s takes no %s", target, c.Args, target, want)
+		}
+	}
+	return nil
+}

@@ -85,14 +85,14 @@ func (s *screen) started(r core.StartResult, err error) {
 	}
 }
 
-func (s *screen) snapshotTaken(m snapshot.Manifest) {
+func (s *screen) snapshotTaken(kind config.Kind, m snapshot.Manifest) {
 	var data int64
 	for _, v := range m.Volumes {
 		data += v.TarBytes
 	}
 	s.printf("Snapshot %s of %s: %d volume(s), %s of data stored in %s\n", m.Name, m.Instance, len(m.Volumes), shared.FormatSize(data), shared.FormatSize(m.StoredBytes()))
 	s.printf("  %s\n", m.Dir)
-	s.printf("Restore it with: %s\n", s.spell(config.KindSandbox, "restore", "-name="+m.Name))
+	s.printf("Restore it with: %s\n", s.spell(kind, "restore", "-name="+m.Name))
 }
 
 func (s *screen) snapshotList(l core.SnapshotList, asJSON bool) error {

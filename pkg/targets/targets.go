@@ -473,7 +473,7 @@ func snapshotTarget(ctx context.Context, kind config.Kind, name, del, from strin
 		}
 		m, err := e.Snapshot(ctx, kind, name)
 		if err == nil {
-			s.snapshotTaken(m)
+			s.snapshotTaken(kind, m)
 		}
 		return err
 	})
@@ -482,7 +482,11 @@ func snapshotTarget(ctx context.Context, kind config.Kind, name, del, from strin
 func restoreTarget(ctx context.Context, kind config.Kind, name, from string, o core.StartOptions) error {
 	return run(func(e *core.Env, s *screen) error {
 		if name == "" {
-			return fail.New(fail.CodeUsage, fail.Run("Name the snapshot: -name=N (list them with %s)", fail.Do(string(kind), "snapshots", "")), "-name is required")
+			list := fail.Do(fail.Sandbox, "snapshots", "") // local-prod's are listed with -all
+			if kind == config.KindLocalProd {
+				list = fail.Do(fail.Sandbox, "snapshots", "-all")
+			}
+			return fail.New(fail.CodeUsage, fail.Run("Name the snapshot: -name=N (list them with %s)", list), "-name is required")
 		}
 		res, err := e.Restore(ctx, kind, name, from, o)
 		s.started(res.Start, err)
