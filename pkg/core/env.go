@@ -247,7 +247,13 @@ func (e *Env) loadRegistry() (*registry.File, error) {
 
 // updateRegistry changes the registry under its lock; errors keep their own code and remedy.
 func (e *Env) updateRegistry(ctx context.Context, fn func(*registry.File) error) error {
-	err := e.RegistryStore().Update(ctx, fn)
+	return e.updateRegistryThen(ctx, fn, nil)
+}
+
+// updateRegistryThen is updateRegistry with then run under the lock once the registry
+// is written (see registry.Store.UpdateThen).
+func (e *Env) updateRegistryThen(ctx context.Context, fn func(*registry.File) error, then func()) error {
+	err := e.RegistryStore().UpdateThen(ctx, fn, then)
 	if err == nil || !fail.FixOf(err).IsZero() {
 		return err
 	}

@@ -374,17 +374,22 @@ func (e *Env) unregister(ctx context.Context, kind config.Kind, id string) {
 	_ = e.usageHistory().Forget(id) // a new instance of the same name is a new stack
 }
 
+// dropEntry removes the instance from the registry, then (once that is written, under
+// the same lock) its engine record: a crash or a failed write in between leaves a record
+// nobody owns, which the next claim of the id overwrites, never a remote instance that
+// is registered but taken for a local one.
 func (e *Env) dropEntry(ctx context.Context, kind config.Kind, id string) error {
-	return e.updateRegistry(ctx, func(f *registry.File) error {
+	return e.updateRegistryThen(ctx, func(f *registry.File) error {
 		if kind == config.KindLocalProd {
 			f.LocalProd = nil
 		} else {
 			delete(f.Instances, id)
 		}
+		return nil
+	}, func() {
 		if err := e.setEngine(id, engine.Engine{}); err != nil {
 			e.warn("could not update %s: %v", e.enginesPath(), err)
 		}
-		return nil
 	})
 }
 

@@ -177,6 +177,13 @@ func (s Store) Load() (*File, error) {
 // Update runs fn on the current registry under the lock and saves what fn leaves, unless
 // fn returns an error, in which case nothing is written.
 func (s Store) Update(ctx context.Context, fn func(*File) error) error {
+	return s.UpdateThen(ctx, fn, nil)
+}
+
+// UpdateThen is Update followed, still under the lock and only once the registry is
+// written, by then: for a file that must change after the registry (a record the
+// registry no longer points to), never before it.
+func (s Store) UpdateThen(ctx context.Context, fn func(*File) error, then func()) error {
 	unlock, err := s.lock(ctx)
 	if err != nil {
 		return err
@@ -195,6 +202,9 @@ func (s Store) Update(ctx context.Context, fn func(*File) error) error {
 	}
 	if err := atomicfile.WriteFile(s.Path, data, 0o644); err != nil {
 		return fmt.Errorf("registry %s: write: %w", s.Path, err)
+	}
+	if then != nil {
+		then()
 	}
 	return nil
 }

@@ -241,3 +241,30 @@ func TestSortedIsNaturalOrder(t *testing.T) {
 		t.Errorf("Sorted = %v, want %v", got, want)
 	}
 }
+
+// TestUpdateThenRunsOnlyAfterTheRegistryIsWritten: what must follow the registry (an
+// engine record it no longer points to) never runs when the registry did not change.
+func TestUpdateThenRunsOnlyAfterTheRegistryIsWritten(t *testing.T) {
+	s := Store{Path: filepath.Join(t.TempDir(), "instances.json")}
+	ctx := context.Background()
+	add := func(f *File) error {
+		f.Instances["x--a"] = &Instance{InstanceID: "x--a", Slot: 1, Path: "/p"}
+		return nil
+	}
+	ran := false
+	err := s.UpdateThen(ctx, add, func() {
+		ran = true
+		f, err := s.Load()
+		if err != nil || f.Instances["x--a"] == nil {
+			t.Errorf("then ran before the registry held the change: %v", err)
+		}
+	})
+	if err != nil || !ran {
+		t.Fatalf("then ran=%v err=%v", ran, err)
+	}
+	ran = false
+	refuse := func(*File) error { return errors.New("no") }
+	if err := s.UpdateThen(ctx, refuse, func() { ran = true }); err == nil || ran {
+		t.Errorf("a refused update ran then (err %v)", err)
+	}
+}
