@@ -15,6 +15,7 @@ import (
 
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/envfile"
+	"github.com/ktrdr/sandbox/pkg/gitx"
 )
 
 // recordingDocker puts a `docker` on PATH that answers the version and info queries, lists no
@@ -130,8 +131,12 @@ func TestDownKeepsVolumesUnlessAskedAndLogsTailDefaults(t *testing.T) {
 // home, run from cwd, printing everything to out.
 func testEnv(t *testing.T, cfg config.Config, cwd string, vars []string, out *bytes.Buffer) *Env {
 	t.Helper()
-	return &Env{Config: cfg, Home: t.TempDir(), Cwd: cwd, Vars: vars, Out: out, Err: out,
-		Now: time.Now, Docker: NewCLI(vars), Progress: textProgress{out}, LockWait: time.Second}
+	e, err := New(Env{Config: cfg, Home: t.TempDir(), Cwd: cwd, Vars: vars, Out: out, Err: out,
+		Docker: NewCLI(vars), Git: gitx.Git{Env: vars}, Secrets: fakeSecrets{}, Progress: textProgress{out}, LockWait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 func registerLocalProd(t *testing.T, e *Env, in *Instance) {

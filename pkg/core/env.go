@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +26,10 @@ import (
 
 // Env is the world an operation runs in, handed in rather than read from globals:
 // pkg/targets builds it from the process, tests from temporary directories and fakes.
+// Make one with New, which checks it is whole. Lifecycle, inspection and shared data are
+// its methods; engines (Engines) and snapshots (Snapshots) are types of their own,
+// because each owns state of its own: a file of records and tunnels, a store and the
+// volumes seam.
 type Env struct {
 	Config config.Config
 	Home   string   // the user's home directory
@@ -55,6 +61,60 @@ type Env struct {
 	Progress Progress
 	// Ask puts a yes/no question to the user; it errs when there is nobody to ask.
 	Ask func(question string) (bool, error)
+}
+
+// ErrIncomplete is wrapped by New when a part of the world the operations rely on is missing.
+var ErrIncomplete = errors.New("environment is incomplete")
+
+// New checks w and returns it ready to use: the configuration valid, the directories
+// absolute, the seams (git, Docker, secrets) given; what has a harmless default gets it
+// (the clock, quiet progress, no questions, no input, discarded output).
+func New(w Env) (*Env, error) {
+	if err := w.Config.Validate(); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		name string
+		ok   bool
+	}{
+		{"Home (an absolute directory)", filepath.IsAbs(w.Home)},
+		{"Cwd (an absolute directory)", filepath.IsAbs(w.Cwd)},
+		{"Git", w.Git != nil},
+		{"Docker", w.Docker != nil},
+		{"Secrets", w.Secrets != nil},
+	} {
+		if !f.ok {
+			return nil, fmt.Errorf("core.New: %s is missing: %w", f.name, ErrIncomplete)
+		}
+	}
+	if w.Now == nil {
+		w.Now = time.Now
+	}
+	if w.Progress == nil {
+		w.Progress = quiet{}
+	}
+	if w.Ask == nil {
+		w.Ask = func(string) (bool, error) { return false, errors.New("there is nobody to ask") }
+	}
+	if w.In == nil {
+		w.In = strings.NewReader("")
+	}
+	if w.Out == nil {
+		w.Out = io.Discard
+	}
+	if w.Err == nil {
+		w.Err = io.Discard
+	}
+	return &w, nil
+}
+
+// quiet is the progress of an Env made without one.
+type quiet struct{}
+
+func (quiet) Step(string) {}
+func (quiet) Warn(string) {}
+func (quiet) Meter(string) shared.Progress {
+	return shared.NewProgress(io.Discard, "", false, time.Hour)
 }
 
 // Progress hears what a long operation is doing while it does it.

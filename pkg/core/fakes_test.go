@@ -438,7 +438,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.git.clone(t, w.repo, cfg)
-	w.env = &Env{Config: cfg, Home: filepath.Join(root, "home"), Cwd: w.repo, Vars: []string{"PATH=/usr/bin:/bin"},
+	env, err := New(Env{Config: cfg, Home: filepath.Join(root, "home"), Cwd: w.repo, Vars: []string{"PATH=/usr/bin:/bin"},
 		Out: io.Discard, Err: io.Discard, Now: func() time.Time { return fixedNow }, LockWait: time.Second,
 		Git: w.git, Docker: w.docker, Secrets: fakeSecrets{}, Progress: w.prog,
 		Ask: func(q string) (bool, error) {
@@ -449,7 +449,11 @@ func newWorld(t *testing.T) *world {
 			a := w.answer[0]
 			w.answer = w.answer[1:]
 			return a, nil
-		}}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.env = env
 	return w
 }
 

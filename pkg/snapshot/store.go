@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,17 +69,8 @@ type Store struct {
 	Step func(name string)
 }
 
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
-// CheckName refuses a snapshot name that is not a plain file name.
-func CheckName(name string) error {
-	if !validName.MatchString(name) {
-		return fmt.Errorf("snapshot name %q: use up to 64 letters, digits, dots, dashes and underscores", name)
-	}
-	return nil
-}
-
-// Dir is where snapshot name of instance lives.
+// Dir is where snapshot name of instance lives. It only joins the path: the methods that
+// touch the disk check both parts first (CheckInstance, CheckName).
 func (s Store) Dir(instance, name string) string { return filepath.Join(s.Root, instance, name) }
 
 // ErrNotFound is wrapped by Load for a snapshot that does not exist (or never finished).
@@ -88,7 +78,7 @@ var ErrNotFound = errors.New("no such snapshot")
 
 // Load reads one snapshot's manifest.
 func (s Store) Load(instance, name string) (Manifest, error) {
-	if err := CheckName(name); err != nil {
+	if err := check(instance, name); err != nil {
 		return Manifest{}, err
 	}
 	dir := s.Dir(instance, name)
@@ -111,7 +101,11 @@ func (s Store) Load(instance, name string) (Manifest, error) {
 // first. Directories without a manifest (a snapshot cut short) are not listed.
 func (s Store) List(instance string) ([]Manifest, error) {
 	instances := []string{instance}
-	if instance == "" {
+	if instance != "" {
+		if err := CheckInstance(instance); err != nil {
+			return nil, err
+		}
+	} else {
 		entries, err := os.ReadDir(s.Root)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
@@ -144,6 +138,9 @@ func (s Store) List(instance string) ([]Manifest, error) {
 
 // Delete removes a snapshot.
 func (s Store) Delete(instance, name string) error {
+	if err := check(instance, name); err != nil { // before RemoveAll could leave the store
+		return err
+	}
 	if _, err := s.Load(instance, name); err != nil {
 		return err
 	}
@@ -159,7 +156,7 @@ type Progress interface {
 // manifest written last, then renamed into place, so a snapshot cut short is never
 // listed. The caller pauses the writers around it.
 func (s Store) Take(ctx context.Context, d Docker, image, instance, project, name string, vols []Volume, now time.Time, prog Progress) (Manifest, error) {
-	if err := CheckName(name); err != nil {
+	if err := check(instance, name); err != nil {
 		return Manifest{}, err
 	}
 	final := s.Dir(instance, name)
@@ -329,6 +326,9 @@ func (s Store) journal(instance string) string { return filepath.Join(s.Root, in
 
 // BeginRestore marks instance as being restored from name.
 func (s Store) BeginRestore(instance, name string) error {
+	if err := check(instance, name); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Join(s.Root, instance), 0o700); err != nil {
 		return err
 	}
@@ -337,6 +337,9 @@ func (s Store) BeginRestore(instance, name string) error {
 
 // EndRestore clears the mark.
 func (s Store) EndRestore(instance string) error {
+	if err := CheckInstance(instance); err != nil {
+		return err
+	}
 	err := os.Remove(s.journal(instance))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -344,8 +347,12 @@ func (s Store) EndRestore(instance string) error {
 	return err
 }
 
-// Interrupted names the snapshot an unfinished restore of instance was restoring.
+// Interrupted names the snapshot an unfinished restore of instance was restoring. An id
+// CheckInstance refuses has none: BeginRestore never wrote one for it.
 func (s Store) Interrupted(instance string) (string, bool) {
+	if CheckInstance(instance) != nil {
+		return "", false
+	}
 	b, err := os.ReadFile(s.journal(instance))
 	if err != nil {
 		return "", false

@@ -82,7 +82,7 @@ func newEnv() (*core.Env, *screen, error) {
 	vars := os.Environ()
 	scr := &screen{out: os.Stdout, err: os.Stderr, in: os.Stdin,
 		terminal: term.IsTerminal(int(os.Stdin.Fd())), bars: term.IsTerminal(int(os.Stdout.Fd())), run: Invocation, cfg: cfg}
-	e := &core.Env{
+	w := core.Env{
 		Config:   cfg,
 		Home:     home,
 		Cwd:      cwd,
@@ -100,7 +100,11 @@ func newEnv() (*core.Env, *screen, error) {
 		Progress: scr,
 		Ask:      scr.ask,
 	}
-	e.Git = gitx.Git{Env: vars, LockPath: e.WorktreeLockPath()}
+	w.Git = gitx.Git{Env: vars, LockPath: w.WorktreeLockPath()}
+	e, err := core.New(w)
+	if err != nil {
+		return nil, nil, fail.With(fail.CodeError, fail.Say("Fix the configuration in the magefile (targets.Config)"), err)
+	}
 	return e, scr, nil
 }
 
