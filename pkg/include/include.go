@@ -60,6 +60,19 @@ func MakePlan(ctx context.Context, git Git, repo string) (Plan, error) {
 	if err != nil {
 		return Plan{}, fmt.Errorf("read %s: %w", file, err)
 	}
+	if err := refuseEscapingPatterns(file, data); err != nil {
+		return Plan{}, err
+	}
+	paths, err := ignoredMatches(ctx, git, repo, file)
+	if err != nil {
+		return Plan{}, err
+	}
+	return planFor(repo, paths)
+}
+
+// refuseEscapingPatterns rejects any pattern of the include file with a ".." step, which
+// could name files outside the repository.
+func refuseEscapingPatterns(file string, data []byte) error {
 	for i, line := range strings.Split(string(data), "\n") {
 		pattern := strings.TrimSpace(line)
 		if pattern == "" || strings.HasPrefix(pattern, "#") {
@@ -67,31 +80,44 @@ func MakePlan(ctx context.Context, git Git, repo string) (Plan, error) {
 		}
 		for _, part := range strings.Split(strings.TrimPrefix(pattern, "!"), "/") {
 			if part == ".." {
-				return Plan{}, fmt.Errorf("%s line %d: %q %w", file, i+1, pattern, ErrEscape)
+				return fmt.Errorf("%s line %d: %q %w", file, i+1, pattern, ErrEscape)
 			}
 		}
 	}
+	return nil
+}
+
+// ignoredMatches lists, as git prints them, the untracked files the include file's
+// patterns match that the repository also ignores.
+func ignoredMatches(ctx context.Context, git Git, repo, file string) ([]string, error) {
 	// Untracked files matching the include patterns: git reads them as an exclude list,
 	// so --ignored lists exactly what they match, and never a tracked file.
 	out, err := git.Run(ctx, repo, nil, "ls-files", "-z", "--others", "--ignored", "--exclude-from="+file)
 	if err != nil {
-		return Plan{}, fmt.Errorf("list files %s names: %w", FileName, err)
+		return nil, fmt.Errorf("list files %s names: %w", FileName, err)
 	}
 	candidates := splitZ(out)
 	if len(candidates) == 0 {
-		return Plan{}, nil
+		return nil, nil
 	}
 	// Of those, only what the repository ignores: an untracked file it does not ignore is
 	// work in progress, not local setup.
 	ignored, err := git.Run(ctx, repo, []byte(strings.Join(candidates, "\x00")+"\x00"), "check-ignore", "-z", "--stdin")
 	var ee *execx.ExitError
 	if err != nil && !(errors.As(err, &ee) && ee.Code == 1) { // 1: none of them is ignored
-		return Plan{}, fmt.Errorf("check which files git ignores: %w", err)
+		return nil, fmt.Errorf("check which files git ignores: %w", err)
 	}
+	return splitZ(ignored), nil
+}
+
+// planFor makes the plan of paths relative to repo, sorted, refusing any that leads out
+// of it. Only regular files and symlinks are kept: sockets, devices and fifos have
+// nothing to copy, and a path gone since git listed it is passed over.
+func planFor(repo string, paths []string) (Plan, error) {
 	var p Plan
-	for _, rel := range splitZ(ignored) {
+	for _, rel := range paths {
 		clean := filepath.Clean(filepath.FromSlash(rel))
-		if clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) || filepath.IsAbs(clean) {
+		if leavesRepository(clean) {
 			return Plan{}, fmt.Errorf("%s %w", rel, ErrEscape)
 		}
 		fi, err := os.Lstat(filepath.Join(repo, clean))
@@ -114,6 +140,12 @@ func MakePlan(ctx context.Context, git Git, repo string) (Plan, error) {
 	}
 	sort.Slice(p.Entries, func(i, j int) bool { return p.Entries[i].Path < p.Entries[j].Path })
 	return p, nil
+}
+
+// leavesRepository reports whether a cleaned relative path points outside the
+// repository it is relative to.
+func leavesRepository(clean string) bool {
+	return clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) || filepath.IsAbs(clean)
 }
 
 func splitZ(s string) []string {
@@ -153,10 +185,23 @@ func Copy(ctx context.Context, p Plan, from, to string, prog shared.Progress, o 
 	prog.Start(shared.Stats{Files: int64(p.Files), Bytes: p.Bytes})
 	defer prog.Finish()
 	var res Result
+	files, err := placeLinksAndListFiles(ctx, p, from, to, &res)
+	if err != nil {
+		return res, err
+	}
+	err = copyFiles(ctx, files, from, to, prog, o, &res)
+	return res, err
+}
+
+// placeLinksAndListFiles goes through the plan in order: it passes over every path the
+// worktree already has (noting it in res.Skipped: a tracked file wins), makes the parent
+// directories of the rest, recreates symlinks as symlinks (their targets are never
+// followed), and returns the regular files left for the copy workers.
+func placeLinksAndListFiles(ctx context.Context, p Plan, from, to string, res *Result) ([]Entry, error) {
 	var files []Entry
 	for _, e := range p.Entries {
 		if err := ctx.Err(); err != nil {
-			return res, err
+			return files, err
 		}
 		dst := filepath.Join(to, e.Path)
 		if _, err := os.Lstat(dst); err == nil {
@@ -164,77 +209,115 @@ func Copy(ctx context.Context, p Plan, from, to string, prog shared.Progress, o 
 			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return res, err
+			return files, err
 		}
 		if !e.Symlink {
 			files = append(files, e)
 			continue
 		}
-		target, err := os.Readlink(filepath.Join(from, e.Path))
-		if err != nil {
-			return res, err
-		}
-		if err := os.Symlink(target, dst); err != nil {
-			return res, err
+		if err := copyLink(filepath.Join(from, e.Path), dst); err != nil {
+			return files, err
 		}
 		res.Links++
 	}
-	var (
-		mu       sync.Mutex
-		firstErr error
-		wg       sync.WaitGroup
-		next     = make(chan Entry)
-		canClone atomic.Bool
-	)
-	canClone.Store(!o.NoReflink)
+	return files, nil
+}
+
+// copyLink makes dst a symlink with src's target, as written.
+func copyLink(src, dst string) error {
+	target, err := os.Readlink(src)
+	if err != nil {
+		return err
+	}
+	return os.Symlink(target, dst)
+}
+
+// Workers is how many files are copied at once.
+var Workers = 4
+
+// fileCopier copies regular files on Workers goroutines and tallies them into res. After
+// the first failure no further file is handed out, and that failure is the one reported.
+type fileCopier struct {
+	from, to string
+	prog     shared.Progress
+	canClone atomic.Bool // turned off by the first file the filesystem cannot clone
+
+	mu       sync.Mutex // guards res and firstErr
+	res      *Result
+	firstErr error
+}
+
+// copyFiles copies files from the checkout at from into the worktree at to, on Workers
+// goroutines, until all are copied, one fails, or ctx ends.
+func copyFiles(ctx context.Context, files []Entry, from, to string, prog shared.Progress, o Options, res *Result) error {
+	c := &fileCopier{from: from, to: to, prog: prog, res: res}
+	c.canClone.Store(!o.NoReflink)
+	var wg sync.WaitGroup
+	next := make(chan Entry)
 	for w := 0; w < Workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for e := range next {
-				cloned, err := copyFile(filepath.Join(from, e.Path), filepath.Join(to, e.Path), e.Mode, &canClone)
-				mu.Lock()
-				switch {
-				case err != nil && firstErr == nil:
-					firstErr = fmt.Errorf("copy %s: %w", e.Path, err)
-				case err == nil:
-					res.Files++
-					res.Bytes += e.Size
-					if cloned {
-						res.Reflinked++
-					} else {
-						res.Copied++
-					}
-				}
-				mu.Unlock()
-				prog.Add(e.Size)
+				c.copy(e)
 			}
 		}()
 	}
-feed:
+	c.feed(ctx, files, next)
+	close(next)
+	wg.Wait()
+	if c.firstErr != nil {
+		return c.firstErr
+	}
+	return ctx.Err()
+}
+
+// feed hands files to the workers one by one, stopping early when a copy has failed or
+// ctx ends.
+func (c *fileCopier) feed(ctx context.Context, files []Entry, next chan<- Entry) {
 	for _, e := range files {
-		mu.Lock()
-		failed := firstErr != nil
-		mu.Unlock()
-		if failed {
-			break
+		if c.failed() {
+			return
 		}
 		select {
 		case next <- e:
 		case <-ctx.Done():
-			break feed
+			return
 		}
 	}
-	close(next)
-	wg.Wait()
-	if firstErr != nil {
-		return res, firstErr
-	}
-	return res, ctx.Err()
 }
 
-// Workers is how many files are copied at once.
-var Workers = 4
+func (c *fileCopier) failed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.firstErr != nil
+}
+
+// copy copies one file, records the outcome and reports the file's size as done, copied
+// or not.
+func (c *fileCopier) copy(e Entry) {
+	cloned, err := copyFile(filepath.Join(c.from, e.Path), filepath.Join(c.to, e.Path), e.Mode, &c.canClone)
+	c.record(e, cloned, err)
+	c.prog.Add(e.Size)
+}
+
+// record counts a copied file, or keeps the error when it is the first.
+func (c *fileCopier) record(e Entry, cloned bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case err != nil && c.firstErr == nil:
+		c.firstErr = fmt.Errorf("copy %s: %w", e.Path, err)
+	case err == nil:
+		c.res.Files++
+		c.res.Bytes += e.Size
+		if cloned {
+			c.res.Reflinked++
+		} else {
+			c.res.Copied++
+		}
+	}
+}
 
 // copyFile clones src into a new dst when *reflink (and turns it off for the rest of the
 // copy when the filesystem cannot), copies the bytes otherwise, and keeps mode and mtime.

@@ -46,14 +46,9 @@ const tempPrefix = ".sandbox-tmp-"
 // only the time to compare the two trees' metadata.
 func Replace(ctx context.Context, src, dst string, prog Progress) (ReplaceResult, error) {
 	var res ReplaceResult
-	// A destination that is a symlink (data kept on another disk) is replaced where it
-	// points; swapping the link itself would silently move the data home.
-	if fi, err := os.Lstat(dst); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-		target, err := filepath.EvalSymlinks(dst)
-		if err != nil {
-			return res, fmt.Errorf("%s is a symlink whose target is missing: %w", dst, err)
-		}
-		dst = target
+	dst, err := followDestinationLink(dst)
+	if err != nil {
+		return res, err
 	}
 	if err := cleanLeftovers(dst); err != nil {
 		return res, err
@@ -67,7 +62,7 @@ func Replace(ctx context.Context, src, dst string, prog Progress) (ReplaceResult
 		prog.Start(srcTree.stats)
 		defer prog.Finish()
 	}
-	var old *tree
+	var old *tree // nil: no readable old destination, so nothing to compare or reuse
 	if t, err := scan(dst); err == nil {
 		if srcTree.equal(t) {
 			res.UpToDate = true
@@ -75,63 +70,128 @@ func Replace(ctx context.Context, src, dst string, prog Progress) (ReplaceResult
 		}
 		old = &t
 	}
-
-	tmp, err := os.MkdirTemp(filepath.Dir(dst), tempPrefix+filepath.Base(dst)+"-")
-	if err != nil {
-		return res, fmt.Errorf("create work directory beside %s: %w", dst, err)
-	}
-	defer os.RemoveAll(tmp) // after a successful swap it holds the old content
-	work := filepath.Join(tmp, "new")
-
-	var linked, copied atomic.Int64
-	var skippedMu sync.Mutex
-	err = cp.Copy(src, work, cp.Options{
-		OnSymlink:     func(string) cp.SymlinkAction { return cp.Shallow },
-		PreserveTimes: true,
-		NumOfWorkers:  workersFor(srcTree.stats),
-		Skip: func(info os.FileInfo, s, d string) (bool, error) {
-			if err := ctx.Err(); err != nil {
-				return true, err
-			}
-			rel, _ := filepath.Rel(src, s)
-			mode := info.Mode()
-			switch {
-			case info.IsDir() || mode&fs.ModeSymlink != 0:
-				return false, nil
-			case !mode.IsRegular():
-				skippedMu.Lock()
-				res.Skipped = append(res.Skipped, rel)
-				skippedMu.Unlock()
-				return true, nil
-			}
-			if old != nil {
-				if prev, ok := old.entries[rel]; ok && prev.sameFile(entryOf(info)) {
-					if err := os.Link(filepath.Join(dst, rel), d); err == nil {
-						linked.Add(1)
-						if prog != nil {
-							prog.Add(info.Size())
-						}
-						return true, nil
-					}
-				}
-			}
-			copied.Add(1)
-			return false, nil
-		},
-		WrapReader: func(r io.Reader) io.Reader { return &countingReader{ctx: ctx, r: r, prog: prog} },
-	})
-	if err == nil {
-		err = ctx.Err()
-	}
-	if err != nil {
-		return res, describeCopyError(err)
-	}
-	res.Linked, res.Copied = linked.Load(), copied.Load()
-	if err := swap(work, dst); err != nil {
+	if err := rebuildAndSwap(ctx, src, dst, srcTree.stats, old, prog, &res); err != nil {
 		return res, err
 	}
 	res.Destroyed = old != nil
 	return res, nil
+}
+
+// followDestinationLink returns where dst points when it is a symlink (data kept on
+// another disk), and dst itself otherwise. The target is what gets replaced: swapping the
+// link itself would silently move the data home.
+func followDestinationLink(dst string) (string, error) {
+	fi, err := os.Lstat(dst)
+	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		return dst, nil
+	}
+	target, err := filepath.EvalSymlinks(dst)
+	if err != nil {
+		return dst, fmt.Errorf("%s is a symlink whose target is missing: %w", dst, err)
+	}
+	return target, nil
+}
+
+// rebuildAndSwap builds the new tree in a work directory beside dst (same filesystem, so
+// the swap is a rename and unchanged files can be hard-linked) and swaps it into place,
+// filling res's Skipped, Linked and Copied. Until the swap dst is untouched, so any
+// failure before it leaves the old content whole.
+func rebuildAndSwap(ctx context.Context, src, dst string, srcStats Stats, old *tree, prog Progress, res *ReplaceResult) error {
+	tmp, err := os.MkdirTemp(filepath.Dir(dst), tempPrefix+filepath.Base(dst)+"-")
+	if err != nil {
+		return fmt.Errorf("create work directory beside %s: %w", dst, err)
+	}
+	defer os.RemoveAll(tmp) // after a successful swap it holds the old content
+	work := filepath.Join(tmp, "new")
+
+	c := &workCopy{ctx: ctx, src: src, dst: dst, old: old, prog: prog}
+	err = c.run(work, workersFor(srcStats))
+	res.Skipped = c.skipped
+	if err != nil {
+		return err
+	}
+	res.Linked, res.Copied = c.linked.Load(), c.copied.Load()
+	return swap(work, dst)
+}
+
+// workCopy is one copy of src into a work directory. The library calls its skip hook from
+// several copy workers at once, hence the atomic counters and the lock on skipped.
+type workCopy struct {
+	ctx  context.Context
+	src  string
+	dst  string // the destination being replaced, where unchanged files are linked from
+	old  *tree  // dst's entries; nil when there is nothing to reuse
+	prog Progress
+
+	linked, copied atomic.Int64
+	skippedMu      sync.Mutex
+	skipped        []string
+}
+
+// run copies src into work, keeping symlinks as symlinks and modification times as they
+// are (the next run compares them). A context that ended during the copy fails it even
+// when the library returned no error: the work tree may be incomplete.
+func (c *workCopy) run(work string, workers int64) error {
+	err := cp.Copy(c.src, work, cp.Options{
+		OnSymlink:     func(string) cp.SymlinkAction { return cp.Shallow },
+		PreserveTimes: true,
+		NumOfWorkers:  workers,
+		Skip:          c.skip,
+		WrapReader:    func(r io.Reader) io.Reader { return &countingReader{ctx: c.ctx, r: r, prog: c.prog} },
+	})
+	if err == nil {
+		err = c.ctx.Err()
+	}
+	if err != nil {
+		return describeCopyError(err)
+	}
+	return nil
+}
+
+// skip decides, for each entry of src, whether the library copies it: directories and
+// symlinks always, sockets, devices and the like never (they are noted instead), and a
+// regular file only when it cannot be linked from the old destination.
+func (c *workCopy) skip(info os.FileInfo, s, d string) (bool, error) {
+	if err := c.ctx.Err(); err != nil {
+		return true, err
+	}
+	rel, _ := filepath.Rel(c.src, s)
+	mode := info.Mode()
+	switch {
+	case info.IsDir() || mode&fs.ModeSymlink != 0:
+		return false, nil
+	case !mode.IsRegular():
+		c.skippedMu.Lock()
+		c.skipped = append(c.skipped, rel)
+		c.skippedMu.Unlock()
+		return true, nil
+	}
+	if c.linkUnchanged(info, rel, d) {
+		return true, nil
+	}
+	c.copied.Add(1)
+	return false, nil
+}
+
+// linkUnchanged hard-links d to the old destination's rel when their size, mode and
+// modification time match, and reports whether it did; when the link fails the file is
+// simply copied.
+func (c *workCopy) linkUnchanged(info os.FileInfo, rel, d string) bool {
+	if c.old == nil {
+		return false
+	}
+	prev, ok := c.old.entries[rel]
+	if !ok || !prev.sameFile(entryOf(info)) {
+		return false
+	}
+	if err := os.Link(filepath.Join(c.dst, rel), d); err != nil {
+		return false
+	}
+	c.linked.Add(1)
+	if c.prog != nil {
+		c.prog.Add(info.Size())
+	}
+	return true
 }
 
 // workersFor picks how many files to copy at once. Large files are copied by the kernel
