@@ -148,13 +148,27 @@ func destination(eng engine.Engine) string {
 	return d
 }
 
-// at returns an Env whose docker and compose calls reach the instance's engine, and a
-// release to call when done. For a remote engine that is the engine's tunnel: opened
-// (and kept) when open is set, used if it is up otherwise, and when it is not, a
-// short-lived one that release closes, so a look at a stopped instance leaves nothing
-// running.
-func (e *Env) at(ctx context.Context, in *Instance, open bool) (*Env, func(), error) {
-	return e.connect(ctx, in.Engine, open)
+// on is the one way an operation reaches an engine: fn runs with an Env whose docker and
+// compose calls go to eng (e itself for this machine's engine). For a remote engine that
+// is through its tunnel: opened (and kept) when open is set, used if it is up otherwise,
+// and when it is not, a short-lived one closed after fn, so a look at a stopped instance
+// leaves nothing running.
+func (e *Env) on(ctx context.Context, eng engine.Engine, open bool, fn func(*Env) error) error {
+	r, release, err := e.connect(ctx, eng, open)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return fn(r)
+}
+
+// onEngineOf is on for the engine instance id is recorded on.
+func (e *Env) onEngineOf(ctx context.Context, id string, fn func(*Env) error) error {
+	eng, err := e.EngineOf(id)
+	if err != nil {
+		return err
+	}
+	return e.on(ctx, eng, false, fn)
 }
 
 // connect is at for an engine rather than an instance (list asks every engine; seeding
@@ -294,13 +308,13 @@ func (e *Env) Sync(ctx context.Context, kind config.Kind) (SyncResult, error) {
 	if err := e.composeFileCheck(in); err != nil {
 		return SyncResult{}, err
 	}
-	r, release, err := e.at(ctx, in, false)
-	if err != nil {
-		return SyncResult{}, err
-	}
-	defer release()
-	p := r.project(in, e.Config.Lifecycle(kind), nil)
-	return r.syncInstance(ctx, in, func() ([]compose.Bind, error) { return p.Binds(ctx) })
+	var res SyncResult
+	err = e.on(ctx, in.Engine, false, func(r *Env) error {
+		p := r.project(in, e.Config.Lifecycle(kind), nil)
+		res, err = r.syncInstance(ctx, in, func() ([]compose.Bind, error) { return p.Binds(ctx) })
+		return err
+	})
+	return res, err
 }
 
 // bindsAsync reads the project's bind mounts (a compose call) while the caller goes on.

@@ -165,6 +165,12 @@ type Docker interface {
 	// the snapshot helper there (built for the engine's platform when missing).
 	EngineDisk(ctx context.Context) (total, free int64, err error)
 	Sees(ctx context.Context, file string) error
+	// Volumes is what snapshots and gc ask of the engine's volumes.
+	Volumes() Volumes
+	// Teardown removes a project's containers (every profile), volumes, networks and the
+	// images compose built for it; Labelled lists what carries its label.
+	Teardown(ctx context.Context, p compose.Project, label string, out, errw io.Writer) error
+	Labelled(ctx context.Context, label, project string) (compose.Labelled, error)
 }
 
 // SecretsSource fetches an item's secrets; secrets.OP in production.
@@ -251,6 +257,12 @@ func (CLI) DownByName(ctx context.Context, p compose.Project, out, errw io.Write
 func (CLI) PS(ctx context.Context, p compose.Project) ([]compose.Container, error) { return p.PS(ctx) }
 func (CLI) Logs(ctx context.Context, p compose.Project, service string, follow bool, tail int, out, errw io.Writer) error {
 	return p.Logs(ctx, service, follow, tail, out, errw)
+}
+func (CLI) Teardown(ctx context.Context, p compose.Project, label string, out, errw io.Writer) error {
+	return p.Teardown(ctx, label, out, errw)
+}
+func (c CLI) Labelled(ctx context.Context, label, project string) (compose.Labelled, error) {
+	return c.engine().Labelled(ctx, label, project)
 }
 func (c CLI) Usage(ctx context.Context, label string) (map[string]stats.Usage, error) {
 	return stats.Collect(ctx, c.Env, label)

@@ -242,12 +242,16 @@ type fakeDocker struct {
 	usage        map[string]stats.Usage
 	engine       platform.Engine // zero: an 8 GiB linux/amd64 engine
 	diskFree     int64           // the engine's free disk (0: 40 GiB)
-	unshared     string          // a host directory the engine's containers do not see
+	vols         *fakeVolumes
+	images       map[string][]compose.Image // project → images labelled with it
+	stuck        map[string]bool            // image refs teardown fails to remove
+	unshared     string                     // a host directory the engine's containers do not see
 	calls        []string
 }
 
 func newFakeDocker() *fakeDocker {
-	return &fakeDocker{states: map[string]compose.Counts{}, containers: map[string][]compose.Container{}, volumes: map[string][]string{}}
+	return &fakeDocker{states: map[string]compose.Counts{}, containers: map[string][]compose.Container{}, volumes: map[string][]string{},
+		vols: newFakeVolumes(), images: map[string][]compose.Image{}, stuck: map[string]bool{}}
 }
 
 func (d *fakeDocker) record(format string, args ...any) {

@@ -214,7 +214,8 @@ func (e *Env) GC(ctx context.Context, o GCOptions) (GCReport, error) {
 // gcVolumes lists the orphaned volumes and removes them when forced or confirmed. A
 // volume of a registered instance is never one of them.
 func (e *Env) gcVolumes(ctx context.Context, reg *registry.File, o GCOptions, rep *GCReport) error {
-	orphans, err := e.orphanVolumes(ctx, reg)
+	v := e.Docker.Volumes()
+	orphans, err := e.Snapshots().orphanVolumes(ctx, v, reg)
 	if err != nil {
 		rep.DockerSkipped = err.Error()
 		return nil
@@ -233,9 +234,8 @@ func (e *Env) gcVolumes(ctx context.Context, reg *registry.File, o GCOptions, re
 			return err
 		}
 	}
-	d := e.snapDocker()
 	for i := start; i < len(rep.Items); i++ {
-		if err := d.RemoveVolumes(ctx, rep.Items[i].Target); err != nil {
+		if err := v.Remove(ctx, rep.Items[i].Target); err != nil {
 			rep.Items[i].Error = err.Error()
 			continue
 		}

@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/envfile"
@@ -20,6 +22,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/include"
 	"github.com/ktrdr/sandbox/pkg/ports"
 	"github.com/ktrdr/sandbox/pkg/registry"
+	"github.com/ktrdr/sandbox/pkg/shared"
 )
 
 // InitResult is a newly registered instance: by create (a new worktree) or init.
@@ -80,7 +83,7 @@ func (e *Env) Create(ctx context.Context, name string, o CreateOptions) (InitRes
 	undo := func() {
 		e.undoWorktree(ctx, repo, path, branch, hadBranch)
 		if o.Seed != "" {
-			e.removeVolumes(ctx, id)
+			e.Snapshots().removeVolumes(ctx, id)
 		}
 	}
 	var included *include.Result
@@ -97,7 +100,7 @@ func (e *Env) Create(ctx context.Context, name string, o CreateOptions) (InitRes
 			}
 		}
 		if o.Seed != "" {
-			return e.seed(ctx, id, o.Seed)
+			return e.Snapshots().seed(ctx, id, o.Seed)
 		}
 		return nil
 	}, undo)
@@ -412,6 +415,10 @@ type DestroyResult struct {
 	WorktreeRemoved bool
 	EnvFileRemoved  bool
 	ParentRepo      string // where to cd after the worktree went
+	// Removed is what the engine held of the instance and no longer does; Kept the images
+	// it built under a name the compose file gives (the user's: other instances run them).
+	Removed compose.Labelled
+	Kept    []compose.Image
 }
 
 // Destroy takes the instance of kind apart. A sandbox is the one at the current
@@ -484,7 +491,7 @@ func (e *Env) Destroy(ctx context.Context, kind config.Kind, o DestroyOptions) (
 	}
 	var snap string
 	if o.Snapshot {
-		if snap, err = e.snapshotBeforeLoss(ctx, kind, in.ID, "before-destroy"); err != nil {
+		if snap, err = e.Snapshots().beforeLoss(ctx, kind, in.ID, "before-destroy"); err != nil {
 			return DestroyResult{}, err
 		}
 	}
@@ -521,7 +528,7 @@ func (e *Env) destroyLocalProd(ctx context.Context, o DestroyOptions) (DestroyRe
 	var snap string
 	if in != nil && !o.NoSnapshot {
 		// local-prod's volumes are the user's real data: keep a copy unless told not to
-		if snap, err = e.snapshotBeforeLoss(ctx, config.KindLocalProd, in.ID, "before-destroy"); err != nil {
+		if snap, err = e.Snapshots().beforeLoss(ctx, config.KindLocalProd, in.ID, "before-destroy"); err != nil {
 			return DestroyResult{}, err
 		}
 	}
@@ -553,38 +560,26 @@ func (e *Env) teardown(ctx context.Context, kind config.Kind, in *Instance, entr
 	case !in.Engine.Local():
 		// Nothing is deleted that cannot be confirmed: an engine that does not answer
 		// stops destroy before anything changes.
-		r, release, err := e.at(ctx, in, false)
+		err := e.on(ctx, in.Engine, false, func(r *Env) error {
+			err := r.takeDown(ctx, in, lc, &res)
+			if err == nil {
+				err = r.tunnel.RemoveMirror(ctx, in.Dir)
+			}
+			return err
+		})
 		if err != nil {
 			return res, err
 		}
-		r.removeHelpersOf(ctx, in.ID)
-		err = r.Docker.Down(ctx, r.project(in, lc, nil), true, io.Discard, e.Err)
-		if err == nil {
-			err = r.tunnel.RemoveMirror(ctx, in.Dir)
-		}
-		release()
-		if err != nil {
-			if ctx.Err() != nil {
-				return res, interrupted(ctx)
-			}
-			return res, fail.With(fail.CodeError, fail.Say("Nothing else was changed; fix the engine and retry"), err)
-		}
 		e.releaseEngine(ctx, in)
-		e.say("✓ Containers stopped and volumes removed on %s", in.Engine.Name())
 	default:
 		if err := e.checkDocker(ctx); err != nil {
 			res.DockerSkipped = err.Error()
 			e.warn("could not stop containers: %v (gc can remove them later)", err)
 			break
 		}
-		e.removeHelpersOf(ctx, in.ID)
-		if err := e.Docker.Down(ctx, e.project(in, lc, nil), true, io.Discard, e.Err); err != nil {
-			if ctx.Err() != nil {
-				return res, interrupted(ctx)
-			}
-			return res, fail.With(fail.CodeError, fail.Say("Nothing else was changed; fix Docker and retry"), err)
+		if err := e.takeDown(ctx, in, lc, &res); err != nil {
+			return res, err
 		}
-		e.say("✓ Containers stopped and volumes removed")
 	}
 	e.step("destroy:down")
 	if ctx.Err() != nil {
@@ -614,6 +609,101 @@ func (e *Env) teardown(ctx context.Context, kind config.Kind, in *Instance, entr
 		return res, fail.With(fail.CodeError, fail.Run("The rest is gone; run %s to drop the stale entry", gcLater), err)
 	}
 	return res, nil
+}
+
+// takeDown removes the instance's stack from the engine e is bound to, and proves it:
+// what carries the instance's label is listed before and after; what was there and is
+// gone is reported with its size, and anything still there (but the images the compose
+// file names, which are the user's) is an error naming it, with nothing else changed.
+func (e *Env) takeDown(ctx context.Context, in *Instance, lc config.Lifecycle, res *DestroyResult) error {
+	label := e.Config.ComposeProjectLabel
+	before, err := e.Docker.Labelled(ctx, label, in.ID)
+	if err != nil {
+		return e.teardownFailed(ctx, err)
+	}
+	e.Snapshots().removeHelpersOf(ctx, in.ID)
+	if err := e.Docker.Teardown(ctx, e.project(in, lc, nil), label, io.Discard, e.Err); err != nil {
+		return e.teardownFailed(ctx, err)
+	}
+	after, err := e.Docker.Labelled(ctx, label, in.ID)
+	if err != nil {
+		return e.teardownFailed(ctx, err)
+	}
+	left := after
+	left.Images, res.Kept = nil, nil
+	for _, img := range after.Images {
+		if builtFor(img, in.ID) {
+			left.Images = append(left.Images, img)
+		} else {
+			res.Kept = append(res.Kept, img)
+		}
+	}
+	res.Removed = removed(before, after)
+	where := ""
+	if !in.Engine.Local() {
+		where = " on " + in.Engine.Name()
+	}
+	e.say("✓ Removed%s: %s", where, freedText(res.Removed))
+	for _, img := range res.Kept {
+		e.say("  kept image %s (%s): the compose file names it, and other instances may run it", img.Ref, shared.FormatSize(img.Bytes))
+	}
+	if !left.Empty() {
+		return fail.New(fail.CodeError, fail.Say("Nothing else was changed: remove them (docker rm -f, docker volume rm, docker network rm, docker image rm), then destroy again"),
+			"destroy left %s on engine %s: %s", in.ID, in.Engine.Name(), left)
+	}
+	return nil
+}
+
+func (e *Env) teardownFailed(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return interrupted(ctx)
+	}
+	return fail.With(fail.CodeError, fail.Say("Nothing else was changed; fix Docker (or the engine) and retry"), err)
+}
+
+// builtFor reports an image compose built for the instance under its own name
+// (<project>-<service>) or left untagged: the instance's to remove. Any other name was
+// given by the compose file, and the image may serve other instances.
+func builtFor(img compose.Image, id string) bool {
+	return strings.HasPrefix(img.Ref, id+"-") || strings.HasPrefix(img.Ref, "<none>")
+}
+
+// freedText is what a teardown removed, counted, with sizes where Docker knows them.
+func freedText(r compose.Labelled) string {
+	count := func(n int, what string) string {
+		if n == 1 {
+			return "1 " + what
+		}
+		return fmt.Sprintf("%d %ss", n, what)
+	}
+	parts := []string{count(len(r.Containers), "container"),
+		count(len(r.Volumes), "volume") + " (" + shared.FormatSize(r.VolumeBytes) + ")",
+		count(len(r.Networks), "network")}
+	if len(r.Images) > 0 {
+		parts = append(parts, count(len(r.Images), "image")+" ("+shared.FormatSize(r.ImageBytes())+")")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// removed is what before had and after no longer has.
+func removed(before, after compose.Labelled) compose.Labelled {
+	gone := func(b, a []string) []string {
+		var out []string
+		for _, x := range b {
+			if !slices.Contains(a, x) {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	r := compose.Labelled{Containers: gone(before.Containers, after.Containers), Volumes: gone(before.Volumes, after.Volumes),
+		Networks: gone(before.Networks, after.Networks), VolumeBytes: before.VolumeBytes - after.VolumeBytes}
+	for _, img := range before.Images {
+		if !slices.ContainsFunc(after.Images, func(x compose.Image) bool { return x.ID == img.ID }) {
+			r.Images = append(r.Images, img)
+		}
+	}
+	return r
 }
 
 // createdHere double-checks a registry claim before anything is deleted: the entry says

@@ -274,7 +274,7 @@ func TestDestroyRefusesRatherThanGuesses(t *testing.T) {
 	if _, statErr := os.Stat(a.Dir); statErr != nil || len(w.ids()) != 0 {
 		t.Errorf("keepWorktree removed the directory or kept the entry")
 	}
-	if got := w.docker.called("down acme--a volumes=true"); len(got) != 2 { // the failed one, then this one
+	if got := w.docker.called("teardown acme--a"); len(got) != 2 { // the failed one, then this one
 		t.Errorf("down calls %v", w.docker.calls)
 	}
 }
@@ -325,7 +325,7 @@ func TestLocalProdDestroyKeepsTheClone(t *testing.T) {
 	if _, statErr := os.Stat(filepath.Join(prod, w.env.Config.ComposeFile)); statErr != nil {
 		t.Error("the clone was touched")
 	}
-	if !strings.Contains(w.prog.text(), "Note: local-prod is at "+prod) || len(w.docker.called("down acme-prod volumes=true")) != 1 {
+	if !strings.Contains(w.prog.text(), "Note: local-prod is at "+prod) || len(w.docker.called("teardown acme-prod")) != 1 {
 		t.Errorf("progress %q, calls %v", w.prog.text(), w.docker.calls)
 	}
 	if len(w.ids()) != 0 {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/fail"
@@ -16,22 +17,20 @@ import (
 	"github.com/ktrdr/sandbox/pkg/snapshot"
 )
 
+// Snapshots takes, lists, deletes and restores copies of instances' volumes, and seeds
+// new instances from them. It owns the store (always this machine's) and reaches the
+// volumes through its Env's Docker: bound to an instance's engine, that is the engine's.
+type Snapshots struct {
+	env   *Env
+	store snapshot.Store
+}
+
+// Snapshots is the snapshot side of e.
+func (e *Env) Snapshots() *Snapshots { return &Snapshots{env: e, store: e.SnapshotStore()} }
+
 // SnapshotStore is where this machine keeps the project's snapshots: ~/.<project>/snapshots.
 func (e *Env) SnapshotStore() snapshot.Store {
 	return snapshot.Store{Root: filepath.Join(e.Home, e.Config.Home, "snapshots")}
-}
-
-func (e *Env) snapDocker() snapshot.Docker { return snapshot.Docker{Env: e.Vars} }
-
-// ensureHelper makes sure the engine has the snapshot helper built for what its
-// containers run as (another CPU than this machine's, or an emulated one), and names it.
-func (e *Env) ensureHelper(ctx context.Context, d snapshot.Docker) (string, error) {
-	eng, err := e.Docker.Engine(ctx)
-	if err != nil {
-		return "", fmt.Errorf("what the engine is: %w", err)
-	}
-	d.Platform = eng.Platform
-	return d.EnsureHelper(ctx)
 }
 
 // meter shows each volume's copy through Progress.
@@ -42,73 +41,50 @@ func (m meter) Volume(name string, total int64) shared.Progress {
 	return m.e.Progress.Meter(name)
 }
 
-// Snapshot copies every named volume of the instance of kind into a new snapshot (name
+var checkHelper = fail.Say("The helper image is built with the local Go toolchain and Docker; check both")
+
+// Take copies every named volume of the instance of kind into a new snapshot (name
 // generated from the time when empty). Running containers are paused for the copy only.
-func (e *Env) Snapshot(ctx context.Context, kind config.Kind, name string) (snapshot.Manifest, error) {
-	in, err := e.Current(kind)
+func (s *Snapshots) Take(ctx context.Context, kind config.Kind, name string) (snapshot.Manifest, error) {
+	in, err := s.env.Current(kind)
 	if err != nil {
 		return snapshot.Manifest{}, err
 	}
-	r, release, err := e.at(ctx, in, false)
-	if err != nil {
-		return snapshot.Manifest{}, err
-	}
-	defer release()
-	return r.snapshotOf(ctx, kind, in.ID, name)
+	var m snapshot.Manifest
+	err = s.env.on(ctx, in.Engine, false, func(r *Env) error {
+		m, err = r.Snapshots().take(ctx, kind, in.ID, name)
+		return err
+	})
+	return m, err
 }
 
-func (e *Env) snapshotOf(ctx context.Context, kind config.Kind, id, name string) (snapshot.Manifest, error) {
+// take is Take on an Env bound to the instance's engine.
+func (s *Snapshots) take(ctx context.Context, kind config.Kind, id, name string) (snapshot.Manifest, error) {
+	e := s.env
 	if name == "" {
 		name = e.Now().UTC().Format("20060102-150405")
 	}
 	if err := snapshot.CheckName(name); err != nil {
 		return snapshot.Manifest{}, fail.With(fail.CodeUsage, fail.Run("Name it, e.g.: %s", fail.Do(string(kind), "snapshot", "-name=before-migration")), err)
 	}
-	// The four questions to the engine go out at once: each docker call is a round trip,
-	// and a snapshot's fixed cost is mostly those.
-	d := e.snapDocker()
-	var (
-		vols                  []snapshot.Volume
-		sizes                 map[string]int64
-		image                 string
-		running               []string
-		volErr, imgErr, psErr error
-		wg                    sync.WaitGroup
-	)
-	wg.Add(4)
-	go func() { defer wg.Done(); vols, volErr = d.Volumes(ctx, id) }()
-	go func() { defer wg.Done(); sizes = d.Sizes(ctx) }()
-	go func() { defer wg.Done(); image, imgErr = e.ensureHelper(ctx, d) }()
-	go func() { defer wg.Done(); running, psErr = d.Running(ctx, id) }()
-	wg.Wait()
-	if volErr != nil || psErr != nil {
-		if err := e.checkDocker(ctx); err != nil {
-			return snapshot.Manifest{}, err // says which part of Docker is missing
-		}
-		return snapshot.Manifest{}, fail.With(fail.CodeError, runDoctor, errors.Join(volErr, psErr))
+	v := e.Docker.Volumes()
+	vols, running, err := s.inventory(ctx, v, id)
+	if err != nil {
+		return snapshot.Manifest{}, err
 	}
 	if len(vols) == 0 {
 		return snapshot.Manifest{}, fail.New(fail.CodeError, fail.Run("Start it once so compose creates them: %s", fail.Do(string(kind), "up", "")),
 			"%s has no named volumes to snapshot", id)
 	}
-	names := make([]string, len(vols))
-	for i := range vols {
-		vols[i].Size = sizes[vols[i].Name]
-		names[i] = vols[i].Name
-	}
-	d.RemoveHelpers(ctx, names) // a killed snapshot's helper would hold a volume
-	if imgErr != nil {
-		return snapshot.Manifest{}, fail.With(fail.CodeError, fail.Say("The helper image is built with the local Go toolchain and Docker; check both"), imgErr)
-	}
 	e.say("Snapshot %s of %s: %d volume(s), %d running container(s) paused while copying", name, id, len(vols), len(running))
-	thaw, err := d.Pause(ctx, running)
+	thaw, err := v.Pause(ctx, running)
 	if err != nil {
 		return snapshot.Manifest{}, fail.With(fail.CodeError, runDoctor, err)
 	}
 	defer thaw()
-	store := e.SnapshotStore()
+	store := s.store
 	store.Step = e.step
-	m, err := store.Take(ctx, d, image, id, id, name, vols, e.Now(), meter{e})
+	m, err := v.Take(ctx, store, id, name, vols, e.Now(), meter{e})
 	if err != nil {
 		if ctx.Err() != nil {
 			return snapshot.Manifest{}, interrupted(ctx)
@@ -116,6 +92,44 @@ func (e *Env) snapshotOf(ctx context.Context, kind config.Kind, id, name string)
 		return snapshot.Manifest{}, fail.With(fail.CodeError, fail.Say("Nothing was kept; check the disk under "+store.Root), err)
 	}
 	return m, nil
+}
+
+// inventory asks the engine at once for what a snapshot needs: the instance's volumes
+// with their sizes, its running containers, and the helper (each docker call is a round
+// trip, and a snapshot's fixed cost is mostly those). Helpers a killed snapshot left on
+// the volumes are removed: they would hold them.
+func (s *Snapshots) inventory(ctx context.Context, v Volumes, id string) ([]snapshot.Volume, []string, error) {
+	var (
+		vols                  []snapshot.Volume
+		sizes                 map[string]int64
+		running               []string
+		volErr, imgErr, psErr error
+		wg                    sync.WaitGroup
+	)
+	wg.Add(4)
+	go func() { defer wg.Done(); vols, volErr = v.Of(ctx, id) }()
+	go func() { defer wg.Done(); sizes = v.Sizes(ctx) }()
+	go func() { defer wg.Done(); imgErr = v.Helper(ctx) }()
+	go func() { defer wg.Done(); running, psErr = v.Running(ctx, id) }()
+	wg.Wait()
+	if volErr != nil || psErr != nil {
+		if err := s.env.checkDocker(ctx); err != nil {
+			return nil, nil, err // says which part of Docker is missing
+		}
+		return nil, nil, fail.With(fail.CodeError, runDoctor, errors.Join(volErr, psErr))
+	}
+	names := make([]string, len(vols))
+	for i := range vols {
+		vols[i].Size = sizes[vols[i].Name]
+		names[i] = vols[i].Name
+	}
+	if len(vols) > 0 {
+		v.RemoveHelpers(ctx, names)
+	}
+	if imgErr != nil && len(vols) > 0 {
+		return nil, nil, fail.With(fail.CodeError, checkHelper, imgErr)
+	}
+	return vols, running, nil
 }
 
 // SnapshotList is what snapshots lists.
@@ -135,18 +149,19 @@ type SnapshotRow struct {
 	Path        string `json:"path"`
 }
 
-// Snapshots lists the snapshots of the instance at the current directory, or of every
+// List lists the snapshots of the instance at the current directory, or of every
 // instance (destroyed ones included) with all or when run outside an instance.
-func (e *Env) Snapshots(kind config.Kind, all bool) (SnapshotList, error) {
+func (s *Snapshots) List(kind config.Kind, all bool) (SnapshotList, error) {
+	e := s.env
 	instance := ""
 	if !all {
 		if in, err := e.Current(kind); err == nil {
 			instance = in.ID
 		}
 	}
-	list, err := e.SnapshotStore().List(instance)
+	list, err := s.store.List(instance)
 	if err != nil {
-		return SnapshotList{}, fail.With(fail.CodeError, fail.Say("Check "+e.SnapshotStore().Root), err)
+		return SnapshotList{}, fail.With(fail.CodeError, fail.Say("Check "+s.store.Root), err)
 	}
 	reg, _ := e.RegistryStore().Load()
 	out := SnapshotList{Snapshots: []SnapshotRow{}}
@@ -161,21 +176,22 @@ func (e *Env) Snapshots(kind config.Kind, all bool) (SnapshotList, error) {
 	return out, nil
 }
 
-// DeleteSnapshot removes a snapshot of the instance of kind, or of instance from.
-func (e *Env) DeleteSnapshot(kind config.Kind, name, from string) error {
-	id, err := e.snapshotOwner(kind, from)
+// Delete removes a snapshot of the instance of kind, or of instance from.
+func (s *Snapshots) Delete(kind config.Kind, name, from string) error {
+	id, err := s.owner(kind, from)
 	if err != nil {
 		return err
 	}
-	if err := e.SnapshotStore().Delete(id, name); err != nil {
-		return e.snapshotMissing(kind, name, id, err)
+	if err := s.store.Delete(id, name); err != nil {
+		return s.missing(name, id, err)
 	}
 	return nil
 }
 
-// snapshotOwner is the instance whose snapshots a command means: from (an id or a
-// sandbox name), or the current instance of kind.
-func (e *Env) snapshotOwner(kind config.Kind, from string) (string, error) {
+// owner is the instance whose snapshots a command means: from (an id or a sandbox
+// name), or the current instance of kind.
+func (s *Snapshots) owner(kind config.Kind, from string) (string, error) {
+	e := s.env
 	if from == "" {
 		in, err := e.Current(kind)
 		if err != nil {
@@ -184,17 +200,24 @@ func (e *Env) snapshotOwner(kind config.Kind, from string) (string, error) {
 		return in.ID, nil
 	}
 	if from == e.Config.LocalProd.InstanceID || strings.HasPrefix(from, e.Config.IDPrefix) {
+		if err := snapshot.CheckInstance(from); err != nil {
+			return "", fail.With(fail.CodeUsage, fail.Run("Give an instance id or a sandbox name (see %s)", fail.Do(fail.Sandbox, "list", "")), err)
+		}
 		return from, nil
 	}
 	return e.InstanceID(from)
 }
 
-func (e *Env) snapshotMissing(kind config.Kind, name, id string, err error) error {
+// missing is the error for a snapshot the store does not have (or cannot read).
+func (s *Snapshots) missing(name, id string, err error) error {
 	if errors.Is(err, snapshot.ErrNotFound) {
 		return fail.New(fail.CodeError, fail.Run("See them with: %s", fail.Do(fail.Sandbox, "snapshots", "-all")),
 			"no snapshot %q of %s", name, id)
 	}
-	return fail.With(fail.CodeError, fail.Say("Check "+e.SnapshotStore().Root), err)
+	if errors.Is(err, snapshot.ErrBadName) {
+		return fail.With(fail.CodeUsage, fail.Run("See the snapshots and their names with: %s", fail.Do(fail.Sandbox, "snapshots", "-all")), err)
+	}
+	return fail.With(fail.CodeError, fail.Say("Check "+s.store.Root), err)
 }
 
 // RestoreResult is what restore did: the snapshot, then the start.
@@ -204,46 +227,58 @@ type RestoreResult struct {
 }
 
 // Restore gives the instance of kind the volumes of snapshot name (of instance from, or
-// its own), then starts it and runs the gate. The stack is stopped first; the data is
-// staged inside each volume and swapped in; a journal makes up refuse a restore that did
-// not finish, and the next restore finishes it.
-func (e *Env) Restore(ctx context.Context, kind config.Kind, name, from string, o StartOptions) (RestoreResult, error) {
-	in, err := e.Current(kind)
+// its own), then starts it and runs the gate. The users of the volumes are stopped; the
+// data is staged inside each volume and swapped in; a journal makes up refuse a restore
+// that did not finish, and the next restore finishes it.
+func (s *Snapshots) Restore(ctx context.Context, kind config.Kind, name, from string, o StartOptions) (RestoreResult, error) {
+	in, err := s.env.Current(kind)
 	if err != nil {
 		return RestoreResult{}, err
 	}
-	// The snapshot store is this machine's; the volumes are on the instance's engine,
-	// reached (when remote) through its tunnel, as every docker call below.
-	r, release, err := e.at(ctx, in, false)
-	if err != nil {
-		return RestoreResult{}, err
-	}
-	defer release()
-	e = r
 	src := in.ID
 	if from != "" {
-		if src, err = e.snapshotOwner(kind, from); err != nil {
+		if src, err = s.owner(kind, from); err != nil {
 			return RestoreResult{}, err
 		}
 	}
-	store := e.SnapshotStore()
-	m, err := store.Load(src, name)
+	m, err := s.store.Load(src, name)
 	if err != nil {
-		return RestoreResult{}, e.snapshotMissing(kind, name, src, err)
+		return RestoreResult{}, s.missing(name, src, err)
 	}
-	d := e.snapDocker()
-	var targets []string
-	for _, v := range m.Volumes {
-		targets = append(targets, in.ID+"_"+v.Short)
+	// The store is this machine's; the volumes are on the instance's engine, reached
+	// (when remote) through its tunnel, as every docker call below.
+	var res RestoreResult
+	err = s.env.on(ctx, in.Engine, false, func(r *Env) error {
+		res, err = r.Snapshots().restore(ctx, kind, in, m, restoreAgain(kind, name, from), o)
+		return err
+	})
+	return res, err
+}
+
+// restoreAgain is the remedy of a restore that did not finish: the same restore.
+func restoreAgain(kind config.Kind, name, from string) fail.Remedy {
+	args := "-name=" + name
+	if from != "" {
+		args += " -from=" + from
 	}
-	var image string
-	var imgErr error
-	helperDone := make(chan struct{})
+	return fail.Run("The volumes keep their data until a restore completes; run it again: %s", fail.Do(string(kind), "restore", args))
+}
+
+// restore is Restore on an Env bound to the instance's engine.
+func (s *Snapshots) restore(ctx context.Context, kind config.Kind, in *Instance, m snapshot.Manifest, again fail.Remedy, o StartOptions) (RestoreResult, error) {
+	e := s.env
+	v := e.Docker.Volumes()
+	targets := make([]string, len(m.Volumes))
+	for i, vol := range m.Volumes {
+		targets[i] = in.ID + "_" + vol.Short
+	}
+	helperDone := make(chan error, 1)
 	go func() {
-		defer close(helperDone)
-		if image, imgErr = e.ensureHelper(ctx, d); imgErr == nil {
-			d.RemoveHelpers(ctx, targets)
+		err := v.Helper(ctx)
+		if err == nil {
+			v.RemoveHelpers(ctx, targets)
 		}
+		helperDone <- err
 	}()
 	if err := e.composeFileCheck(in); err != nil {
 		return RestoreResult{}, err
@@ -253,21 +288,30 @@ func (e *Env) Restore(ctx context.Context, kind config.Kind, name, from string, 
 	dockerErr := make(chan error, 1)
 	go func() { dockerErr <- e.checkDocker(ctx) }()
 	dockerOK := sync.OnceValue(func() error { return <-dockerErr })
-	<-helperDone
-	if imgErr != nil {
-		if err := dockerOK(); err != nil {
-			return RestoreResult{}, err
+	if err := <-helperDone; err != nil {
+		if derr := dockerOK(); derr != nil {
+			return RestoreResult{}, derr
 		}
-		return RestoreResult{}, fail.With(fail.CodeError, fail.Say("The helper image is built with the local Go toolchain and Docker; check both"), imgErr)
+		return RestoreResult{}, fail.With(fail.CodeError, checkHelper, err)
 	}
 	e.say("Restoring %s from snapshot %s of %s (%s)", in.ID, m.Name, m.Instance, shared.FormatSize(m.StoredBytes()))
 	started := e.Now()
-	// The users of the volumes stop while the data is staged beside theirs (the helpers
-	// are never among them); the swap waits for both.
-	var stopped []string
+	stopped, err := s.swapIn(ctx, v, in.ID, m, targets, dockerOK, again)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	return s.startAfterRestore(ctx, kind, in, m, stopped, o, started)
+}
+
+// swapIn stops the volumes' users while the data is staged beside theirs (the helpers
+// are never among them), swaps it in under the journal, and starts what it stopped. It
+// returns the containers it stopped and, in the error of a failed start, what to do.
+func (s *Snapshots) swapIn(ctx context.Context, v Volumes, id string, m snapshot.Manifest, targets []string, dockerOK func() error, again fail.Remedy) (swapped, error) {
+	e := s.env
+	var res swapped
 	var stopErr error
 	stopDone := make(chan struct{})
-	go func() { defer close(stopDone); stopped, stopErr = d.StopUsers(ctx, targets) }()
+	go func() { defer close(stopDone); res.stopped, stopErr = v.StopUsers(ctx, targets) }()
 	beforeSwap := func() error {
 		if err := dockerOK(); err != nil {
 			return err
@@ -276,47 +320,59 @@ func (e *Env) Restore(ctx context.Context, kind config.Kind, name, from string, 
 		if stopErr != nil {
 			return fail.With(fail.CodeError, fail.Run("Nothing was changed; check Docker with: %s", fail.Do(fail.Sandbox, "doctor", "")), stopErr)
 		}
-		if len(stopped) > 0 {
-			e.say("Stopped %d container(s) that use these volumes", len(stopped))
+		if len(res.stopped) > 0 {
+			e.say("Stopped %d container(s) that use these volumes", len(res.stopped))
 		}
-		if err := store.BeginRestore(in.ID, name); err != nil {
-			return fail.With(fail.CodeError, fail.Say("Check "+store.Root), err)
+		if err := s.store.BeginRestore(id, m.Name); err != nil {
+			return fail.With(fail.CodeError, fail.Say("Check "+s.store.Root), err)
 		}
 		e.step("restore:begun")
 		return nil
 	}
-	var startErr error
 	afterSwap := func() error {
-		if err := store.EndRestore(in.ID); err != nil {
+		if err := s.store.EndRestore(id); err != nil {
 			return err
 		}
-		if len(stopped) > 0 { // it was running: start what was stopped, the rest never went down
-			startErr = d.Start(ctx, stopped)
+		if len(res.stopped) > 0 { // it was running: start what was stopped, the rest never went down
+			res.startErr = v.Start(ctx, res.stopped)
 		}
 		return nil
 	}
-	if err := store.Restore(ctx, d, image, m, in.ID, meter{e}, beforeSwap, afterSwap); err != nil {
+	if err := v.Restore(ctx, s.store, m, id, meter{e}, beforeSwap, afterSwap); err != nil {
 		<-stopDone
-		if _, begun := store.Interrupted(in.ID); !begun && len(stopped) > 0 {
-			_ = d.Start(context.WithoutCancel(ctx), stopped) // nothing swapped: back as it was
+		if _, begun := s.store.Interrupted(id); !begun && len(res.stopped) > 0 {
+			_ = v.Start(context.WithoutCancel(ctx), res.stopped) // nothing swapped: back as it was
 		}
-		if !fail.FixOf(err).IsZero() {
-			return RestoreResult{}, err
+		switch {
+		case !fail.FixOf(err).IsZero():
+			return res, err
+		case ctx.Err() != nil:
+			return res, fail.With(fail.CodeError, again, fmt.Errorf("%w (%v)", ErrInterrupted, context.Cause(ctx)))
 		}
-		fix := fail.Run("The volumes keep their data until a restore completes; run it again: %s", fail.Do(string(kind), "restore", "-name="+name+fromFlag(from)))
-		if ctx.Err() != nil {
-			return RestoreResult{}, fail.With(fail.CodeError, fix, fmt.Errorf("%w (%v)", ErrInterrupted, context.Cause(ctx)))
-		}
-		return RestoreResult{}, fail.With(fail.CodeError, fix, err)
+		return res, fail.With(fail.CodeError, again, err)
 	}
+	return res, nil
+}
+
+// swapped is what swapIn did to the volumes' users.
+type swapped struct {
+	stopped  []string // the containers it stopped (and started again)
+	startErr error    // starting them again failed
+}
+
+// startAfterRestore brings the instance back: up when it was not running, the gate when
+// its containers were restarted.
+func (s *Snapshots) startAfterRestore(ctx context.Context, kind config.Kind, in *Instance, m snapshot.Manifest, sw swapped, o StartOptions, started time.Time) (RestoreResult, error) {
+	e := s.env
 	res := RestoreResult{Snapshot: m}
-	if len(stopped) == 0 {
+	var err error
+	if len(sw.stopped) == 0 {
 		// it was not running: bring it up as up does
 		res.Start, err = e.Up(ctx, kind, o)
 		return res, err
 	}
-	if startErr != nil {
-		return res, fail.With(fail.CodeError, fail.Run("The data is restored; start it with: %s", fail.Do(string(kind), "up", "")), startErr)
+	if sw.startErr != nil {
+		return res, fail.With(fail.CodeError, fail.Run("The data is restored; start it with: %s", fail.Do(string(kind), "up", "")), sw.startErr)
 	}
 	res.Start = StartResult{Kind: kind, Instance: in, URLs: in.Endpoints(e.Config, false)}
 	if o.NoWait {
@@ -326,16 +382,9 @@ func (e *Env) Restore(ctx context.Context, kind config.Kind, name, from string, 
 	return res, err
 }
 
-func fromFlag(from string) string {
-	if from == "" {
-		return ""
-	}
-	return " -from=" + from
-}
-
 // checkRestore refuses to start an instance whose restore did not finish.
-func (e *Env) checkRestore(kind config.Kind, in *Instance) error {
-	if name, ok := e.SnapshotStore().Interrupted(in.ID); ok {
+func (s *Snapshots) checkRestore(kind config.Kind, in *Instance) error {
+	if name, ok := s.store.Interrupted(in.ID); ok {
 		return fail.New(fail.CodeError, fail.Run("Finish it (it resumes): %s", fail.Do(string(kind), "restore", "-name="+name)),
 			"a restore of %s from snapshot %s did not finish; its volumes may hold part of each", in.ID, name)
 	}
@@ -345,49 +394,32 @@ func (e *Env) checkRestore(kind config.Kind, in *Instance) error {
 // seed gives a new instance's volumes the data of source ("instance" or
 // "instance:snapshot"): a named snapshot is restored; an instance is snapshotted now
 // (that snapshot is removed again once restored).
-func (e *Env) seed(ctx context.Context, id, source string) error {
+func (s *Snapshots) seed(ctx context.Context, id, source string) error {
+	e := s.env
 	src, name, _ := strings.Cut(source, ":")
-	owner, err := e.snapshotOwner(config.KindSandbox, src)
+	owner, err := s.owner(config.KindSandbox, src)
 	if err != nil {
 		return err
 	}
-	store := e.SnapshotStore()
-	temporary := name == ""
-	if temporary {
-		reg, err := e.loadRegistry()
-		if err != nil {
-			return err
-		}
-		if !registered(reg, owner) {
-			return fail.New(fail.CodeError, fail.Run("Name a registered instance (see %s) or instance:snapshot", fail.Do(fail.Sandbox, "list", "")),
-				"cannot seed from %s: no such instance", owner)
-		}
+	if name == "" {
 		name = "seed-for-" + strings.TrimPrefix(id, e.Config.IDPrefix) + "-" + e.Now().UTC().Format("20060102-150405")
-		kind := config.KindSandbox
-		if owner == e.Config.LocalProd.InstanceID {
-			kind = config.KindLocalProd
-		}
-		if err := e.onEngineOf(ctx, owner, func(r *Env) error {
-			_, err := r.snapshotOf(ctx, kind, owner, name)
-			return err
-		}); err != nil {
+		if err := s.takeForSeed(ctx, owner, name); err != nil {
 			return err
 		}
-		defer func() { _ = store.Delete(owner, name) }()
+		defer func() { _ = s.store.Delete(owner, name) }()
 	}
-	m, err := store.Load(owner, name)
+	m, err := s.store.Load(owner, name)
 	if err != nil {
-		return e.snapshotMissing(config.KindSandbox, name, owner, err)
+		return s.missing(name, owner, err)
 	}
 	// the new instance's engine (recorded by the reservation) may differ from the source's
 	return e.onEngineOf(ctx, id, func(r *Env) error {
-		d := r.snapDocker()
-		image, err := r.ensureHelper(ctx, d)
-		if err != nil {
-			return fail.With(fail.CodeError, fail.Say("The helper image is built with the local Go toolchain and Docker; check both"), err)
+		v := r.Docker.Volumes()
+		if err := v.Helper(ctx); err != nil {
+			return fail.With(fail.CodeError, checkHelper, err)
 		}
 		r.say("Seeding %s with snapshot %s of %s", id, m.Name, m.Instance)
-		if err := store.Restore(ctx, d, image, m, id, meter{r}, nil, nil); err != nil {
+		if err := v.Restore(ctx, s.store, m, id, meter{r}, nil, nil); err != nil {
 			if ctx.Err() != nil {
 				return interrupted(ctx)
 			}
@@ -397,34 +429,41 @@ func (e *Env) seed(ctx context.Context, id, source string) error {
 	})
 }
 
-// onEngineOf runs fn with an Env on the engine of instance id (this one's when local).
-func (e *Env) onEngineOf(ctx context.Context, id string, fn func(*Env) error) error {
-	eng, err := e.EngineOf(id)
+// takeForSeed snapshots a registered instance, on its engine, for a seed.
+func (s *Snapshots) takeForSeed(ctx context.Context, owner, name string) error {
+	e := s.env
+	reg, err := e.loadRegistry()
 	if err != nil {
 		return err
 	}
-	r, release, err := e.connect(ctx, eng, false)
-	if err != nil {
-		return err
+	if !registered(reg, owner) {
+		return fail.New(fail.CodeError, fail.Run("Name a registered instance (see %s) or instance:snapshot", fail.Do(fail.Sandbox, "list", "")),
+			"cannot seed from %s: no such instance", owner)
 	}
-	defer release()
-	return fn(r)
+	kind := config.KindSandbox
+	if owner == e.Config.LocalProd.InstanceID {
+		kind = config.KindLocalProd
+	}
+	return e.onEngineOf(ctx, owner, func(r *Env) error {
+		_, err := r.Snapshots().take(ctx, kind, owner, name)
+		return err
+	})
 }
 
 // removeVolumes drops the volumes a failed seed created for a new instance, on its engine.
-func (e *Env) removeVolumes(ctx context.Context, id string) {
+func (s *Snapshots) removeVolumes(ctx context.Context, id string) {
 	ctx = context.WithoutCancel(ctx)
-	_ = e.onEngineOf(ctx, id, func(r *Env) error {
-		d := r.snapDocker()
-		vols, err := d.Volumes(ctx, id)
+	_ = s.env.onEngineOf(ctx, id, func(r *Env) error {
+		v := r.Docker.Volumes()
+		vols, err := v.Of(ctx, id)
 		if err != nil {
 			return err
 		}
 		var names []string
-		for _, v := range vols {
-			names = append(names, v.Name)
+		for _, vol := range vols {
+			names = append(names, vol.Name)
 		}
-		return d.RemoveVolumes(ctx, names...)
+		return v.Remove(ctx, names...)
 	})
 }
 
@@ -440,64 +479,65 @@ type OrphanVolume struct {
 // orphanVolumes finds volumes whose compose project is named like this tool's instances,
 // has no registry entry, and has no directory beside a known repository (an
 // unregistered worktree may still be adopted).
-func (e *Env) orphanVolumes(ctx context.Context, reg *registry.File) ([]OrphanVolume, error) {
-	out, err := e.snapDocker().AllVolumes(ctx)
+func (s *Snapshots) orphanVolumes(ctx context.Context, v Volumes, reg *registry.File) ([]OrphanVolume, error) {
+	e := s.env
+	out, err := v.All(ctx)
 	if err != nil {
 		return nil, err
 	}
-	sizes := e.snapDocker().Sizes(ctx)
+	sizes := v.Sizes(ctx)
 	repos := e.repos(ctx, reg)
 	var orphans []OrphanVolume
-	for _, v := range out {
-		if !e.isOurs(v.Project) || registered(reg, v.Project) {
+	for _, vol := range out {
+		if !e.isOurs(vol.Project) || registered(reg, vol.Project) {
 			continue
 		}
 		kept := false
 		for _, repo := range repos {
-			if _, err := os.Stat(filepath.Join(filepath.Dir(repo), v.Project)); err == nil {
+			if _, err := os.Stat(filepath.Join(filepath.Dir(repo), vol.Project)); err == nil {
 				kept = true
 			}
 		}
 		if !kept {
-			orphans = append(orphans, OrphanVolume{Name: v.Name, Project: v.Project, Bytes: sizes[v.Name]})
+			orphans = append(orphans, OrphanVolume{Name: vol.Name, Project: vol.Project, Bytes: sizes[vol.Name]})
 		}
 	}
 	return orphans, nil
 }
 
 // thawLeftovers unpauses containers a snapshot killed mid-copy left paused.
-func (e *Env) thawLeftovers(ctx context.Context, id string) {
-	d := e.snapDocker()
-	if ids, err := d.Paused(ctx, id); err == nil && len(ids) > 0 {
-		e.say("Unpausing %d container(s) an interrupted snapshot left paused", len(ids))
-		_ = d.Unpause(ctx, ids)
+func (s *Snapshots) thawLeftovers(ctx context.Context, id string) {
+	v := s.env.Docker.Volumes()
+	if ids, err := v.Paused(ctx, id); err == nil && len(ids) > 0 {
+		s.env.say("Unpausing %d container(s) an interrupted snapshot left paused", len(ids))
+		_ = v.Unpause(ctx, ids)
 	}
 }
 
-// snapshotBeforeLoss takes a snapshot before volumes are removed, named after why. An
-// instance with no volumes (never started) has nothing to lose; Docker not answering
-// means nothing can be removed either, so both just say so.
-func (e *Env) snapshotBeforeLoss(ctx context.Context, kind config.Kind, id, why string) (string, error) {
+// beforeLoss takes a snapshot before volumes are removed, named after why, on the
+// instance's engine. An instance with no volumes (never started) has nothing to lose;
+// Docker not answering means nothing can be removed either, so both just say so.
+func (s *Snapshots) beforeLoss(ctx context.Context, kind config.Kind, id, why string) (string, error) {
 	var taken string
-	err := e.onEngineOf(ctx, id, func(r *Env) error {
+	err := s.env.onEngineOf(ctx, id, func(r *Env) error {
 		var err error
-		taken, err = r.snapshotBeforeLossHere(ctx, kind, id, why)
+		taken, err = r.Snapshots().beforeLossHere(ctx, kind, id, why)
 		return err
 	})
 	return taken, err
 }
 
-// snapshotBeforeLossHere is snapshotBeforeLoss on an Env already on the instance's engine.
-func (e *Env) snapshotBeforeLossHere(ctx context.Context, kind config.Kind, id, why string) (string, error) {
+// beforeLossHere is beforeLoss on an Env already on the instance's engine.
+func (s *Snapshots) beforeLossHere(ctx context.Context, kind config.Kind, id, why string) (string, error) {
+	e := s.env
 	if _, _, err := e.Docker.Versions(ctx); err != nil {
 		return "", nil
 	}
-	vols, err := e.snapDocker().Volumes(ctx, id)
+	vols, err := e.Docker.Volumes().Of(ctx, id)
 	if err != nil || len(vols) == 0 {
 		return "", nil
 	}
-	name := why + "-" + e.Now().UTC().Format("20060102-150405")
-	m, err := e.snapshotOf(ctx, kind, id, name)
+	m, err := s.take(ctx, kind, id, why+"-"+e.Now().UTC().Format("20060102-150405"))
 	if err != nil {
 		return "", err
 	}
@@ -507,15 +547,15 @@ func (e *Env) snapshotBeforeLossHere(ctx context.Context, kind config.Kind, id, 
 
 // removeHelpersOf removes helper containers a killed snapshot or restore left on the
 // instance's volumes, so compose can remove them.
-func (e *Env) removeHelpersOf(ctx context.Context, id string) {
-	d := e.snapDocker()
-	vols, err := d.Volumes(ctx, id)
+func (s *Snapshots) removeHelpersOf(ctx context.Context, id string) {
+	v := s.env.Docker.Volumes()
+	vols, err := v.Of(ctx, id)
 	if err != nil || len(vols) == 0 {
 		return
 	}
 	names := make([]string, len(vols))
-	for i, v := range vols {
-		names[i] = v.Name
+	for i, vol := range vols {
+		names[i] = vol.Name
 	}
-	d.RemoveHelpers(ctx, names)
+	v.RemoveHelpers(ctx, names)
 }

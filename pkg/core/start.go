@@ -177,7 +177,7 @@ type StartResult struct {
 
 // Up brings the instance of kind up: port check, secrets, prepare, compose up, then
 // the startability gate. A failed gate returns the result with the error.
-func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (_ StartResult, err error) {
+func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartResult, error) {
 	lc := e.Config.Lifecycle(kind)
 	res := StartResult{Kind: kind}
 	in, err := e.Current(kind)
@@ -191,26 +191,29 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (_ Start
 	if err := e.composeFileCheck(in); err != nil {
 		return res, err
 	}
-	// From here on, e reaches the instance's engine (through its tunnel when remote).
-	local := e
-	r, release, err := e.at(ctx, in, true)
-	if err != nil {
+	err = e.on(ctx, in.Engine, true, func(r *Env) error {
+		res, err = r.upHere(ctx, kind, in, o, res)
+		return err
+	})
+	if err != nil && !in.Engine.Local() {
+		// An up that fails leaves no tunnel behind that nothing uses.
+		e.closeTunnelIfIdle(context.WithoutCancel(ctx), in.Engine, "")
+	}
+	if err != nil || o.NoWait {
 		return res, err
 	}
-	defer release()
-	e = r
-	if e.tunnel != nil {
-		// An up that fails leaves no tunnel behind that nothing uses.
-		defer func() {
-			if err != nil {
-				local.closeTunnelIfIdle(context.WithoutCancel(ctx), in.Engine, "")
-			}
-		}()
-	}
+	return e.awaitGate(ctx, kind, in, o, res, started)
+}
+
+// upHere is up on an Env bound to the instance's engine, up to the gate: every check
+// that can refuse runs before anything starts.
+func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o StartOptions, res StartResult) (StartResult, error) {
+	lc := e.Config.Lifecycle(kind)
 	if err := e.checkDocker(ctx); err != nil {
 		return res, err
 	}
-	if err := e.checkRestore(kind, in); err != nil {
+	snaps := e.Snapshots()
+	if err := snaps.checkRestore(kind, in); err != nil {
 		return res, err
 	}
 	memory := e.memoryCheckAsync(ctx, in.ID)
@@ -221,25 +224,9 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (_ Start
 		// busy when its containers are gone; they come back after compose up.
 		_ = e.tunnel.Cancel(ctx, slotPorts(e, in))
 	}
-	e.thawLeftovers(ctx, in.ID)
-	own, err := e.Docker.PS(ctx, e.project(in, lc, nil))
-	if err != nil {
-		return res, fail.With(fail.CodeError, runDoctor, err)
-	}
-	if busy := ports.Busy(in.Assignments(e.Config), compose.PublishedPorts(own)); len(busy) > 0 {
-		return res, fail.With(fail.CodePorts,
-			fail.Run("Another instance or program holds them: see %s (or: ss -ltnp), stop it, then retry", fail.Do(fail.Sandbox, "doctor", "")),
-			&ports.ConflictError{Slot: in.Slot, Busy: busy})
-	}
-	if e.tunnel != nil {
-		busy, err := e.remoteBusy(in, <-remoteListening, own)
-		if err != nil {
-			return res, err
-		}
-		if len(busy) > 0 {
-			return res, fail.With(fail.CodePorts, fail.Say(fmt.Sprintf("Something on %s's host holds them: stop it (ssh %s ss -ltnp), or use another slot", in.Engine.Name(), destination(in.Engine))),
-				&ports.ConflictError{Slot: in.Slot, Busy: busy, Where: "engine " + in.Engine.Name()})
-		}
+	snaps.thawLeftovers(ctx, in.ID)
+	if err := e.checkPorts(ctx, in, lc, remoteListening); err != nil {
+		return res, err
 	}
 	verdict := <-memory
 	if err := e.judgeMemory(kind, verdict, o.Force); err != nil {
@@ -254,36 +241,66 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (_ Start
 	if err != nil {
 		return res, err
 	}
+	return res, e.startStack(ctx, kind, in, o, e.project(in, lc, secretEnv), verdict.eng.Platform)
+}
+
+// checkPorts refuses (exit 3) when a port of the slot is held here by anything but the
+// instance's own containers, or, on a remote engine, on the engine's host.
+func (e *Env) checkPorts(ctx context.Context, in *Instance, lc config.Lifecycle, remoteListening <-chan listening) error {
+	own, err := e.Docker.PS(ctx, e.project(in, lc, nil))
+	if err != nil {
+		return fail.With(fail.CodeError, runDoctor, err)
+	}
+	if busy := ports.Busy(in.Assignments(e.Config), compose.PublishedPorts(own)); len(busy) > 0 {
+		return fail.With(fail.CodePorts,
+			fail.Run("Another instance or program holds them: see %s (or: ss -ltnp), stop it, then retry", fail.Do(fail.Sandbox, "doctor", "")),
+			&ports.ConflictError{Slot: in.Slot, Busy: busy})
+	}
+	if e.tunnel == nil {
+		return nil
+	}
+	busy, err := e.remoteBusy(in, <-remoteListening, own)
+	if err != nil {
+		return err
+	}
+	if len(busy) > 0 {
+		return fail.With(fail.CodePorts, fail.Say(fmt.Sprintf("Something on %s's host holds them: stop it (ssh %s ss -ltnp), or use another slot", in.Engine.Name(), destination(in.Engine))),
+			&ports.ConflictError{Slot: in.Slot, Busy: busy, Where: "engine " + in.Engine.Name()})
+	}
+	return nil
+}
+
+// startStack builds what the table prepares, syncs a remote instance's files, runs
+// compose up, and forwards a remote instance's ports here.
+func (e *Env) startStack(ctx context.Context, kind config.Kind, in *Instance, o StartOptions, p compose.Project, plat platform.Platform) error {
 	var binds func() ([]compose.Bind, error)
 	if e.tunnel != nil {
-		binds = bindsAsync(ctx, e.project(in, lc, secretEnv)) // compose parses while prepare builds
+		binds = bindsAsync(ctx, p) // compose parses while prepare builds
 	}
-	if err := e.prepare(ctx, in, verdict.eng.Platform); err != nil {
-		return res, err
+	if err := e.prepare(ctx, in, plat); err != nil {
+		return err
 	}
+	lc := e.Config.Lifecycle(kind)
 	for _, k := range sortedKeys(lc.Env) {
 		e.say("%s=%s", k, lc.Env[k])
 	}
 	if e.tunnel != nil {
 		if _, err := e.syncInstance(ctx, in, binds); err != nil {
-			return res, err
+			return err
 		}
 	}
 	e.say("Running: docker compose up -d%s (project %s)", map[bool]string{true: " --build"}[o.Build], in.ID)
-	if err := e.Docker.Up(ctx, e.project(in, lc, secretEnv), o.Build, io.Discard, e.Err); err != nil {
-		return res, fail.With(fail.CodeError, fail.Run("See the compose output above; logs: %s", fail.Do(string(kind), "logs", "")), err)
+	if err := e.Docker.Up(ctx, p, o.Build, io.Discard, e.Err); err != nil {
+		return fail.With(fail.CodeError, fail.Run("See the compose output above; logs: %s", fail.Do(string(kind), "logs", "")), err)
 	}
 	if e.tunnel != nil {
 		// The containers publish on the remote's loopback; these forwards make the same
 		// ports answer here, so the URLs and the gate stay http://localhost:P.
 		if err := e.tunnel.Forward(ctx, slotPorts(e, in)); err != nil {
-			return res, fail.With(fail.CodePorts, fail.Run("A program on this machine holds the port; see %s (or: ss -ltnp), stop it, then retry", fail.Do(fail.Sandbox, "doctor", "")), err)
+			return fail.With(fail.CodePorts, fail.Run("A program on this machine holds the port; see %s (or: ss -ltnp), stop it, then retry", fail.Do(fail.Sandbox, "doctor", "")), err)
 		}
 	}
-	if o.NoWait {
-		return res, nil
-	}
-	return e.awaitGate(ctx, kind, in, o, res, started)
+	return nil
 }
 
 // prepare runs the table's prepare commands in the instance directory, building for the
@@ -384,13 +401,19 @@ func (e *Env) Down(ctx context.Context, kind config.Kind, o DownOptions) (StopRe
 	if err := e.composeFileCheck(in); err != nil {
 		return StopResult{}, err
 	}
-	local := e
-	r, release, err := e.at(ctx, in, false)
-	if err != nil {
-		return StopResult{}, err
+	var res StopResult
+	err = e.on(ctx, in.Engine, false, func(r *Env) error {
+		res, err = r.downHere(ctx, kind, in, o)
+		return err
+	})
+	if err == nil && !in.Engine.Local() {
+		e.releaseEngine(ctx, in)
 	}
-	defer release()
-	e = r
+	return res, err
+}
+
+// downHere is down on an Env bound to the instance's engine.
+func (e *Env) downHere(ctx context.Context, kind config.Kind, in *Instance, o DownOptions) (StopResult, error) {
 	if err := e.checkDocker(ctx); err != nil {
 		return StopResult{}, err
 	}
@@ -405,19 +428,16 @@ func (e *Env) Down(ctx context.Context, kind config.Kind, o DownOptions) (StopRe
 	<-measured
 	var res StopResult
 	if o.Volumes && kind == config.KindLocalProd && !o.NoSnapshot {
-		snap, err := e.snapshotBeforeLoss(ctx, kind, in.ID, "before-down")
+		snap, err := e.Snapshots().beforeLoss(ctx, kind, in.ID, "before-down")
 		if err != nil {
 			return StopResult{}, err
 		}
 		res.Snapshot = snap
 	}
-	if err := e.Docker.Down(ctx, e.project(in, lc, nil), o.Volumes, io.Discard, e.Err); err != nil {
+	if err := e.Docker.Down(ctx, e.project(in, e.Config.Lifecycle(kind), nil), o.Volumes, io.Discard, e.Err); err != nil {
 		return StopResult{}, fail.With(fail.CodeError, fail.Say("See the compose output above"), err)
 	}
 	res.Instance, res.VolumesRemoved = in, o.Volumes
-	if !in.Engine.Local() {
-		local.releaseEngine(ctx, in)
-	}
 	return res, nil
 }
 
@@ -434,23 +454,19 @@ func (e *Env) Logs(ctx context.Context, kind config.Kind, o LogOptions) error {
 	if err != nil {
 		return err
 	}
-	r, release, err := e.at(ctx, in, false)
-	if err != nil {
-		return err
-	}
-	defer release()
-	e = r
-	if err := e.ready(ctx, in); err != nil {
-		return err
-	}
 	if o.Tail <= 0 {
 		o.Tail = 100
 	}
-	err = e.Docker.Logs(ctx, e.project(in, e.Config.Lifecycle(kind), nil), o.Service, o.Follow, o.Tail, e.Out, e.Err)
-	if err != nil && ctx.Err() != nil {
-		return nil // Ctrl-C ends a -follow; that is not a failure
-	}
-	return fail.With(fail.CodeError, fail.Run("Is the service name right? See: %s", fail.Do(string(kind), "status", "")), err)
+	return e.on(ctx, in.Engine, false, func(e *Env) error {
+		if err := e.ready(ctx, in); err != nil {
+			return err
+		}
+		err := e.Docker.Logs(ctx, e.project(in, e.Config.Lifecycle(kind), nil), o.Service, o.Follow, o.Tail, e.Out, e.Err)
+		if err != nil && ctx.Err() != nil {
+			return nil // Ctrl-C ends a -follow; that is not a failure
+		}
+		return fail.With(fail.CodeError, fail.Run("Is the service name right? See: %s", fail.Do(string(kind), "status", "")), err)
+	})
 }
 
 // Shell opens an interactive shell in a service (the table's default service when none
@@ -466,12 +482,11 @@ func (e *Env) Shell(ctx context.Context, kind config.Kind, service string) error
 	if service == "" {
 		return fail.New(fail.CodeUsage, fail.Run("Name the service (one of "+e.Config.ComposeFile+"'s): %s", fail.Do(fail.Sandbox, "shell", "-service=NAME")), "no service given and the configuration has no default service")
 	}
-	r, release, err := e.at(ctx, in, false)
-	if err != nil {
-		return err
-	}
-	defer release()
-	e = r
+	return e.on(ctx, in.Engine, false, func(e *Env) error { return e.shellHere(ctx, kind, in, service) })
+}
+
+// shellHere is shell on an Env bound to the instance's engine.
+func (e *Env) shellHere(ctx context.Context, kind config.Kind, in *Instance, service string) error {
 	if err := e.ready(ctx, in); err != nil {
 		return err
 	}

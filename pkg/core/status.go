@@ -52,14 +52,17 @@ func (e *Env) Status(ctx context.Context, kind config.Kind) (StatusReport, error
 	}
 	rep := StatusReport{Kind: kind, InstanceID: in.ID, Slot: in.Slot, Path: in.Dir,
 		Services: in.Endpoints(e.Config, false), Workers: in.Endpoints(e.Config, true), Containers: []ContainerState{}, Engine: in.Engine.Name()}
-	r, release, err := e.at(ctx, in, false)
+	err = e.on(ctx, in.Engine, false, func(r *Env) error { r.statusHere(ctx, in, &rep); return nil })
 	if err != nil {
 		rep.State, rep.Error = Unreachable, err.Error()
 		rep.Shared = shared.Inspect(e.SharedPath(), e.sharedNames())
-		return rep, nil
 	}
-	defer release()
-	e = r
+	return rep, nil
+}
+
+// statusHere fills rep on an Env bound to the instance's engine: containers, the
+// platform, the shared data and the cost, asked at once.
+func (e *Env) statusHere(ctx context.Context, in *Instance, rep *StatusReport) {
 	sharedDone := make(chan shared.Report, 1)
 	go func() { sharedDone <- shared.Inspect(e.SharedPath(), e.sharedNames()) }()
 	usageDone := e.usageAsync(ctx)
@@ -94,7 +97,6 @@ func (e *Env) Status(ctx context.Context, kind config.Kind) (StatusReport, error
 		mine := u.byProject[in.ID]
 		rep.Usage = &mine
 	}
-	return rep, nil
 }
 
 // sharedNames are the shared-data subdirectory names.

@@ -251,7 +251,7 @@ func (Sandbox) Snapshot(ctx context.Context, name, delete, from *string) error {
 // instance's with -all (or outside a sandbox). Flags: -json, -all.
 func (Sandbox) Snapshots(ctx context.Context, json, all *bool) error {
 	return run(func(e *core.Env, s *screen) error {
-		l, err := e.Snapshots(config.KindSandbox, val(all))
+		l, err := e.Snapshots().List(config.KindSandbox, val(all))
 		if err != nil {
 			return err
 		}
@@ -466,7 +466,7 @@ func snapshotTarget(ctx context.Context, kind config.Kind, name, del, from strin
 			if name != "" {
 				return fail.New(fail.CodeUsage, fail.Say("Use one of them"), "-name and -delete cannot be used together")
 			}
-			if err := e.DeleteSnapshot(kind, del, from); err != nil {
+			if err := e.Snapshots().Delete(kind, del, from); err != nil {
 				return err
 			}
 			s.printf("Snapshot %s deleted\n", del)
@@ -475,7 +475,7 @@ func snapshotTarget(ctx context.Context, kind config.Kind, name, del, from strin
 		if from != "" {
 			return fail.New(fail.CodeUsage, fail.Say("A snapshot is taken of the instance you are in; -from goes with -delete"), "-from needs -delete")
 		}
-		m, err := e.Snapshot(ctx, kind, name)
+		m, err := e.Snapshots().Take(ctx, kind, name)
 		if err == nil {
 			s.snapshotTaken(kind, m)
 		}
@@ -492,7 +492,7 @@ func restoreTarget(ctx context.Context, kind config.Kind, name, from string, o c
 			}
 			return fail.New(fail.CodeUsage, fail.Run("Name the snapshot: -name=N (list them with %s)", list), "-name is required")
 		}
-		res, err := e.Restore(ctx, kind, name, from, o)
+		res, err := e.Snapshots().Restore(ctx, kind, name, from, o)
 		s.started(res.Start, err)
 		return err
 	})

@@ -1,0 +1,147 @@
+package compose
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/ktrdr/sandbox/pkg/execx"
+	"github.com/ktrdr/sandbox/pkg/stats"
+)
+
+// Teardown removes everything of the project: containers of every profile (a profile
+// left out would hide its services from down), volumes, networks, the images compose
+// built for it under its own name (--rmi local: an image the compose file tags itself is
+// the user's, and other instances may run it), and the untagged copies its builds left.
+func (p Project) Teardown(ctx context.Context, label string, out, errw io.Writer) error {
+	all := p
+	all.Profiles = []string{"*"}
+	if err := all.run(ctx, changeTimeout, nil, out, errw, "down", "--remove-orphans", "--volumes", "--rmi", "local"); err != nil {
+		return fmt.Errorf("docker compose down (%s): %w", p.Name, err)
+	}
+	_, err := execx.Output(ctx, execx.Cmd{Name: "docker", Env: p.Env, Timeout: changeTimeout,
+		Args: []string{"image", "prune", "--force", "--filter", "label=" + label + "=" + p.Name}})
+	if err != nil {
+		return fmt.Errorf("remove %s's untagged images: %w", p.Name, err)
+	}
+	return nil
+}
+
+// Image is one image on the engine.
+type Image struct {
+	Ref   string `json:"ref"` // repository:tag, or <none>@<short id> for an untagged one
+	ID    string `json:"id"`
+	Bytes int64  `json:"bytes"`
+}
+
+// Labelled is everything on an engine that carries a compose project's label.
+type Labelled struct {
+	Containers  []string `json:"containers"`
+	Volumes     []string `json:"volumes"`
+	Networks    []string `json:"networks"`
+	Images      []Image  `json:"images"`
+	VolumeBytes int64    `json:"volume_bytes"` // as the engine last measured them
+}
+
+// Empty reports nothing labelled.
+func (l Labelled) Empty() bool {
+	return len(l.Containers)+len(l.Volumes)+len(l.Networks)+len(l.Images) == 0
+}
+
+// String names what is there, e.g. "2 containers (a-web-1, a-db-1), 1 volume (a_data)".
+func (l Labelled) String() string {
+	var parts []string
+	add := func(what string, names []string) {
+		if len(names) == 0 {
+			return
+		}
+		if len(names) != 1 {
+			what += "s"
+		}
+		parts = append(parts, fmt.Sprintf("%d %s (%s)", len(names), what, strings.Join(names, ", ")))
+	}
+	add("container", l.Containers)
+	add("volume", l.Volumes)
+	add("network", l.Networks)
+	refs := make([]string, len(l.Images))
+	for i, img := range l.Images {
+		refs[i] = img.Ref
+	}
+	add("image", refs)
+	return strings.Join(parts, ", ")
+}
+
+// ImageBytes is the size of the images.
+func (l Labelled) ImageBytes() int64 {
+	var n int64
+	for _, img := range l.Images {
+		n += img.Bytes
+	}
+	return n
+}
+
+// Labelled asks the engine, all at once, for the containers, volumes, networks and images
+// labelled with the project, and what its volumes hold.
+func (e Engine) Labelled(ctx context.Context, label, project string) (Labelled, error) {
+	filter := "label=" + label + "=" + project
+	queries := [][]string{
+		{"ps", "--all", "--filter", filter, "--format", "{{.Names}}"},
+		{"volume", "ls", "--filter", filter, "--format", "{{.Name}}"},
+		{"network", "ls", "--filter", filter, "--format", "{{.Name}}"},
+		{"image", "ls", "--filter", filter, "--format", "{{.Repository}}:{{.Tag}}\t{{.ID}}\t{{.Size}}"},
+		{"system", "df", "-v", "--format", "{{json .Volumes}}"},
+	}
+	outs := make([]string, len(queries))
+	errs := make([]error, len(queries))
+	var wg sync.WaitGroup
+	for i, q := range queries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = execx.Output(ctx, execx.Cmd{Name: "docker", Args: q, Env: e.Env, Timeout: queryTimeout})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs[:4] { // the sizes are a nicety
+		if err != nil {
+			return Labelled{}, fmt.Errorf("docker %s: %w", strings.Join(queries[i][:2], " "), err)
+		}
+	}
+	l := Labelled{Containers: fields(outs[0]), Volumes: fields(outs[1]), Networks: fields(outs[2]), Images: parseImages(outs[3])}
+	if errs[4] == nil {
+		if sizes, err := stats.ParseVolumes(outs[4], label); err == nil {
+			l.VolumeBytes = sizes[project]
+		}
+	}
+	return l, nil
+}
+
+func fields(s string) []string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// parseImages reads `docker image ls` lines "repo:tag\tid\tsize".
+func parseImages(s string) []Image {
+	var out []Image
+	for _, line := range fields(s) {
+		f := strings.Split(line, "\t")
+		if len(f) < 3 {
+			continue
+		}
+		img := Image{Ref: f[0], ID: f[1]}
+		if img.Ref == "<none>:<none>" {
+			img.Ref = "<none>@" + strings.TrimPrefix(img.ID, "sha256:")
+		}
+		img.Bytes, _ = stats.ParseSize(f[2])
+		out = append(out, img)
+	}
+	return out
+}

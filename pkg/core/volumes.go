@@ -1,0 +1,83 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ktrdr/sandbox/pkg/snapshot"
+)
+
+// Volumes is what snapshots, restores, seeding and gc ask of one engine: its named
+// volumes, the containers that use them, and the copies out and in through the snapshot
+// helper. Docker.Volumes gives the engine's: the command line and pkg/snapshot in
+// production, a fake in the unit tests, so every path of the data code is tested
+// without an engine.
+type Volumes interface {
+	// Of lists the volumes compose made for project; All every volume with a compose
+	// project label; Sizes the engine's sizes of its volumes by name.
+	Of(ctx context.Context, project string) ([]snapshot.Volume, error)
+	All(ctx context.Context) ([]snapshot.LabelledVolume, error)
+	Sizes(ctx context.Context) map[string]int64
+	// Running and Paused list a project's containers in that state.
+	Running(ctx context.Context, project string) ([]string, error)
+	Paused(ctx context.Context, project string) ([]string, error)
+	// Pause freezes containers until thaw; Unpause thaws what a killed snapshot left.
+	Pause(ctx context.Context, ids []string) (thaw func(), err error)
+	Unpause(ctx context.Context, ids []string) error
+	// StopUsers stops the running containers that mount any of volumes; Start starts
+	// containers again.
+	StopUsers(ctx context.Context, volumes []string) ([]string, error)
+	Start(ctx context.Context, ids []string) error
+	// RemoveHelpers removes helper containers a killed snapshot or restore left on
+	// volumes; Remove removes volumes nobody uses.
+	RemoveHelpers(ctx context.Context, volumes []string)
+	Remove(ctx context.Context, names ...string) error
+	// Helper makes sure the engine has the snapshot helper for what its containers run
+	// as; Take and Restore need it.
+	Helper(ctx context.Context) error
+	// Take copies vols of instance into a new snapshot name in store; Restore gives
+	// project's volumes the snapshot's content, calling beforeSwap once everything is
+	// staged and afterSwap once it is swapped in.
+	Take(ctx context.Context, store snapshot.Store, instance, name string, vols []snapshot.Volume, now time.Time, prog snapshot.Progress) (snapshot.Manifest, error)
+	Restore(ctx context.Context, store snapshot.Store, m snapshot.Manifest, project string, prog snapshot.Progress, beforeSwap, afterSwap func() error) error
+}
+
+// Volumes is the engine's volumes through the docker command line.
+func (c CLI) Volumes() Volumes { return &cliVolumes{Docker: snapshot.Docker{Env: c.Env}, cli: c} }
+
+// cliVolumes is Volumes on snapshot.Docker; image is the helper once Helper built it.
+type cliVolumes struct {
+	snapshot.Docker
+	cli   CLI
+	image string
+}
+
+func (v *cliVolumes) Of(ctx context.Context, project string) ([]snapshot.Volume, error) {
+	return v.Docker.Volumes(ctx, project)
+}
+func (v *cliVolumes) All(ctx context.Context) ([]snapshot.LabelledVolume, error) {
+	return v.AllVolumes(ctx)
+}
+func (v *cliVolumes) Remove(ctx context.Context, names ...string) error {
+	return v.RemoveVolumes(ctx, names...)
+}
+
+func (v *cliVolumes) Helper(ctx context.Context) error {
+	eng, err := v.cli.Engine(ctx)
+	if err != nil {
+		return fmt.Errorf("what the engine is: %w", err)
+	}
+	d := v.Docker
+	d.Platform = eng.Platform
+	v.image, err = d.EnsureHelper(ctx)
+	return err
+}
+
+func (v *cliVolumes) Take(ctx context.Context, store snapshot.Store, instance, name string, vols []snapshot.Volume, now time.Time, prog snapshot.Progress) (snapshot.Manifest, error) {
+	return store.Take(ctx, v.Docker, v.image, instance, instance, name, vols, now, prog)
+}
+
+func (v *cliVolumes) Restore(ctx context.Context, store snapshot.Store, m snapshot.Manifest, project string, prog snapshot.Progress, beforeSwap, afterSwap func() error) error {
+	return store.Restore(ctx, v.Docker, v.image, m, project, prog, beforeSwap, afterSwap)
+}
