@@ -127,7 +127,7 @@ func (e *Env) ParseEngine(ctx context.Context, endpoint, contextName string) (en
 		return eng, fail.New(fail.CodeError, fail.Say("Switch docker to it (docker context use "+contextName+"), or name no context: this machine's engine is the default"), "%v", err)
 	}
 	if err != nil {
-		return eng, fail.New(fail.CodeUsage, fail.Say("Give an engine as ssh://[user@]host[:port], or a docker context whose endpoint is one"), "%v", err)
+		return eng, fail.With(fail.CodeUsage, fail.Say("Give an engine as ssh://[user@]host[:port], or a docker context whose endpoint is one"), err)
 	}
 	return eng, nil
 }
