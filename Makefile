@@ -83,7 +83,7 @@ sandbox-init-shared:
 sandbox-doctor:
 	$(MAGE) sandbox:doctor $(call bool,JSON,json)
 sandbox-gc:
-	$(MAGE) sandbox:gc $(call bool,DRYRUN,dryRun) $(call bool,VOLUMES,volumes) $(call bool,FORCE,force)
+	$(MAGE) sandbox:gc $(call bool,DRYRUN,dryRun) $(call bool,VOLUMES,volumes) $(call bool,FORCE,force) $(call bool,IMAGES,images)
 sandbox-completion:
 	$(MAGE) sandbox:completion $(call flag,SHELL_NAME,shell)
 local-prod-init:

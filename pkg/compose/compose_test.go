@@ -45,3 +45,17 @@ func TestArgsAreScopedToTheProject(t *testing.T) {
 		}
 	}
 }
+
+func TestParseImagesAndLabelledText(t *testing.T) {
+	got := parseImages("acme--a-web:latest\tcea25c8c3955\t2.4MB\n<none>:<none>\t92abc03e5f36\t28.8MB\n\nbroken line\n")
+	if len(got) != 2 || got[0].Ref != "acme--a-web:latest" || got[0].Bytes != 2400000 || got[1].Ref != "<none>@92abc03e5f36" {
+		t.Fatalf("%+v", got)
+	}
+	l := Labelled{Containers: []string{"a-web-1", "a-db-1"}, Volumes: []string{"a_data"}, Images: got[:1]}
+	if s := l.String(); s != "2 containers (a-web-1, a-db-1), 1 volume (a_data), 1 image (acme--a-web:latest)" || l.Empty() || l.ImageBytes() != 2400000 {
+		t.Errorf("%q", s)
+	}
+	if !(Labelled{}).Empty() {
+		t.Error("nothing is not empty")
+	}
+}

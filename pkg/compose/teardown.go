@@ -145,3 +145,55 @@ func parseImages(s string) []Image {
 	}
 	return out
 }
+
+// LabelledImage is an image and the value of the label it was listed by.
+type LabelledImage struct {
+	Image
+	Value string `json:"value"`
+}
+
+// Images lists the images that carry label (any value), with that value: compose labels
+// what it builds with its project.
+func (e Engine) Images(ctx context.Context, label string) ([]LabelledImage, error) {
+	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Env: e.Env, Timeout: queryTimeout,
+		Args: []string{"image", "ls", "--filter", "label=" + label, "--format", "{{.Repository}}:{{.Tag}}\t{{.ID}}\t{{.Size}}"}})
+	if err != nil {
+		return nil, fmt.Errorf("docker image ls: %w", err)
+	}
+	images := parseImages(out)
+	if len(images) == 0 {
+		return nil, nil
+	}
+	// image ls has no labels to show: one inspect of them all gives each its value
+	args := []string{"image", "inspect", "--format", fmt.Sprintf("{{.Id}}\t{{index .Config.Labels %q}}", label)}
+	for _, img := range images {
+		args = append(args, img.ID)
+	}
+	out, err = execx.Output(ctx, execx.Cmd{Name: "docker", Env: e.Env, Timeout: queryTimeout, Args: args})
+	if err != nil {
+		return nil, fmt.Errorf("docker image inspect: %w", err)
+	}
+	value := map[string]string{}
+	for _, line := range fields(out) {
+		if id, v, ok := strings.Cut(line, "\t"); ok {
+			value[strings.TrimPrefix(id, "sha256:")] = v
+		}
+	}
+	var res []LabelledImage
+	for _, img := range images {
+		v := ""
+		for id, val := range value {
+			if strings.HasPrefix(id, img.ID) {
+				v = val
+			}
+		}
+		res = append(res, LabelledImage{Image: img, Value: v})
+	}
+	return res, nil
+}
+
+// RemoveImage removes one image (never one a container uses: docker refuses).
+func (e Engine) RemoveImage(ctx context.Context, id string) error {
+	_, err := execx.Output(ctx, execx.Cmd{Name: "docker", Env: e.Env, Timeout: changeTimeout, Args: []string{"image", "rm", id}})
+	return err
+}

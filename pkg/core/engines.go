@@ -506,65 +506,86 @@ func (e *Env) engineFindings(ctx context.Context, reg *registry.File) []Finding 
 			engs[eng.Endpoint] = eng
 		}
 	}
-	var out []Finding
 	endpoints := make([]string, 0, len(engs))
 	for endpoint := range engs {
 		endpoints = append(endpoints, endpoint)
 	}
 	sort.Strings(endpoints)
+	var out []Finding
 	for _, endpoint := range endpoints {
-		eng, ids := engs[endpoint], byEndpoint[endpoint]
-		name := "engine " + eng.Name()
-		tun := e.Tunnel(eng)
-		pid, alive := tun.Alive(ctx)
-		r, release, err := e.connect(ctx, eng, false)
-		if err != nil {
-			out = append(out, Finding{Check: name, Detail: err.Error(), Fix: fail.FixOf(err)})
-			continue
-		}
-		facts, err := r.tunnel.Run(ctx, nil, `docker version --format '{{.Server.Version}}' && df -Pk "$(docker info --format '{{.DockerRootDir}}' 2>/dev/null || echo /)" | tail -1`)
-		var states map[string]compose.Counts
-		var what platform.Engine
+		out = append(out, e.findingsOf(ctx, engs[endpoint], byEndpoint[endpoint])...)
+	}
+	return out
+}
+
+// findingsOf checks one remote engine holding the instances ids: SSH and Docker there,
+// its free disk and platform, and its tunnel (down while an instance there runs is a
+// problem: that instance's ports do not answer here).
+func (e *Env) findingsOf(ctx context.Context, eng engine.Engine, ids []string) []Finding {
+	name := "engine " + eng.Name()
+	pid, alive := e.Tunnel(eng).Alive(ctx)
+	var facts string
+	var states map[string]compose.Counts
+	var what platform.Engine
+	err := e.on(ctx, eng, false, func(r *Env) error {
+		var err error
+		facts, err = r.tunnel.Run(ctx, nil, `docker version --format '{{.Server.Version}}' && df -Pk "$(docker info --format '{{.DockerRootDir}}' 2>/dev/null || echo /)" | tail -1`)
 		if err == nil {
 			states, err = r.Docker.ProjectStates(ctx, e.Config.ComposeProjectLabel)
 		}
 		if err == nil {
 			what, _ = r.Docker.Engine(ctx)
 		}
-		release()
 		if err != nil {
-			out = append(out, Finding{Check: name, Detail: "SSH answers, Docker there does not: " + err.Error(), Fix: fail.Say("start Docker on " + destination(eng) + ", and check that this user may use its socket")})
-			continue
+			return &dockerThere{err}
 		}
-		lines := strings.Split(strings.TrimSpace(facts), "\n")
-		version, free := strings.TrimSpace(lines[0]), int64(-1)
-		if len(lines) > 1 {
-			if f := strings.Fields(lines[len(lines)-1]); len(f) >= 4 {
-				if kb, err := strconv.ParseInt(f[3], 10, 64); err == nil {
-					free = kb << 10
-				}
-			}
-		}
-		f := Finding{Check: name, OK: free < 0 || free >= minEngineFree, Detail: fmt.Sprintf("SSH and Docker %s answer; %s free for Docker there%s", version, shared.FormatSize(free), describePlatform(what))}
-		if !f.OK {
-			f.Fix = fail.Run("free space on "+destination(eng)+" (docker system prune there, or remove unused volumes: %s)", fail.Do(fail.Sandbox, "gc", "-volumes"))
-		}
-		out = append(out, f)
-		var running []string
-		for _, id := range ids {
-			if states[id].Running > 0 {
-				running = append(running, id)
-			}
-		}
-		switch {
-		case alive:
-			out = append(out, Finding{Check: "tunnel " + eng.Name(), OK: true, Detail: fmt.Sprintf("up (pid %d)", pid)})
-		case len(running) > 0:
-			out = append(out, Finding{Check: "tunnel " + eng.Name(), Detail: "down while " + strings.Join(running, ", ") + " run(s) there: their ports do not answer here",
-				Fix: fail.Run("run %s in the instance: it starts the tunnel again", fail.Do(fail.Sandbox, "up", ""))})
-		default:
-			out = append(out, Finding{Check: "tunnel " + eng.Name(), OK: true, Detail: "not needed (no instance there runs)"})
+		return nil
+	})
+	var there *dockerThere
+	switch {
+	case errors.As(err, &there):
+		return []Finding{{Check: name, Detail: "SSH answers, Docker there does not: " + there.err.Error(), Fix: fail.Say("start Docker on " + destination(eng) + ", and check that this user may use its socket")}}
+	case err != nil:
+		return []Finding{{Check: name, Detail: err.Error(), Fix: fail.FixOf(err)}}
+	}
+	version, free := parseEngineFacts(facts)
+	f := Finding{Check: name, OK: free < 0 || free >= minEngineFree, Detail: fmt.Sprintf("SSH and Docker %s answer; %s free for Docker there%s", version, shared.FormatSize(free), describePlatform(what))}
+	if !f.OK {
+		f.Fix = fail.Run("free space on "+destination(eng)+" (docker system prune there, or remove unused volumes: %s)", fail.Do(fail.Sandbox, "gc", "-volumes"))
+	}
+	var running []string
+	for _, id := range ids {
+		if states[id].Running > 0 {
+			running = append(running, id)
 		}
 	}
-	return out
+	tunnel := Finding{Check: "tunnel " + eng.Name(), OK: true, Detail: "not needed (no instance there runs)"}
+	switch {
+	case alive:
+		tunnel.Detail = fmt.Sprintf("up (pid %d)", pid)
+	case len(running) > 0:
+		tunnel = Finding{Check: "tunnel " + eng.Name(), Detail: "down while " + strings.Join(running, ", ") + " run(s) there: their ports do not answer here",
+			Fix: fail.Run("run %s in the instance: it starts the tunnel again", fail.Do(fail.Sandbox, "up", ""))}
+	}
+	return []Finding{f, tunnel}
+}
+
+// dockerThere is an engine whose host answers SSH but whose Docker does not.
+type dockerThere struct{ err error }
+
+func (d *dockerThere) Error() string { return d.err.Error() }
+
+// parseEngineFacts reads the Docker version line and `df -Pk`'s last line (free space
+// in KiB in its fourth field); free is -1 when df said nothing usable.
+func parseEngineFacts(facts string) (version string, free int64) {
+	lines := strings.Split(strings.TrimSpace(facts), "\n")
+	version, free = strings.TrimSpace(lines[0]), -1
+	if len(lines) > 1 {
+		if f := strings.Fields(lines[len(lines)-1]); len(f) >= 4 {
+			if kb, err := strconv.ParseInt(f[3], 10, 64); err == nil {
+				free = kb << 10
+			}
+		}
+	}
+	return version, free
 }

@@ -171,6 +171,9 @@ type Docker interface {
 	// images compose built for it; Labelled lists what carries its label.
 	Teardown(ctx context.Context, p compose.Project, label string, out, errw io.Writer) error
 	Labelled(ctx context.Context, label, project string) (compose.Labelled, error)
+	// Images lists the images that carry label, with its value; RemoveImage removes one.
+	Images(ctx context.Context, label string) ([]compose.LabelledImage, error)
+	RemoveImage(ctx context.Context, id string) error
 }
 
 // SecretsSource fetches an item's secrets; secrets.OP in production.
@@ -260,6 +263,12 @@ func (CLI) Logs(ctx context.Context, p compose.Project, service string, follow b
 }
 func (CLI) Teardown(ctx context.Context, p compose.Project, label string, out, errw io.Writer) error {
 	return p.Teardown(ctx, label, out, errw)
+}
+func (c CLI) Images(ctx context.Context, label string) ([]compose.LabelledImage, error) {
+	return c.engine().Images(ctx, label)
+}
+func (c CLI) RemoveImage(ctx context.Context, id string) error {
+	return c.engine().RemoveImage(ctx, id)
 }
 func (c CLI) Labelled(ctx context.Context, label, project string) (compose.Labelled, error) {
 	return c.engine().Labelled(ctx, label, project)

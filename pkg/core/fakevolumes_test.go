@@ -293,3 +293,36 @@ func (d *fakeDocker) Labelled(ctx context.Context, _, project string) (compose.L
 }
 
 func (d *fakeDocker) Volumes() Volumes { return d.vols }
+
+func (d *fakeDocker) Images(_ context.Context, label string) ([]compose.LabelledImage, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []compose.LabelledImage
+	for project, imgs := range d.images {
+		for _, img := range imgs {
+			if label == snapshot.HelperLabel && project == "helper" || label != snapshot.HelperLabel && project != "helper" {
+				out = append(out, compose.LabelledImage{Image: img, Value: project})
+			}
+		}
+	}
+	return out, nil
+}
+
+func (d *fakeDocker) RemoveImage(_ context.Context, id string) error {
+	d.record("rmi %s", id)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for project, imgs := range d.images {
+		var kept []compose.Image
+		for _, img := range imgs {
+			if img.ID == id && d.stuck[img.Ref] {
+				return fmt.Errorf("image is being used by a container")
+			}
+			if img.ID != id {
+				kept = append(kept, img)
+			}
+		}
+		d.images[project] = kept
+	}
+	return nil
+}

@@ -11,8 +11,10 @@ import (
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/fail"
+	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/registry"
 	"github.com/ktrdr/sandbox/pkg/shared"
+	"github.com/ktrdr/sandbox/pkg/snapshot"
 )
 
 // repos are the repositories whose worktrees gc and doctor look at: every registered
@@ -70,6 +72,7 @@ const (
 	KeptWorktree     GCAction = "kept_worktree"         // such a worktree that may hold work
 	LocalProdMissing GCAction = "local_prod_missing"    // reported only: destroy clears it
 	OrphanedVolume   GCAction = "orphaned_volume"       // volume of a project nothing owns (-volumes)
+	LeftImage        GCAction = "left_image"            // image an instance or an old helper left (-images)
 	// KeptEntry: a stale entry on a remote engine that did not answer: its containers
 	// there cannot be confirmed gone, so the entry that finds them is kept.
 	KeptEntry GCAction = "kept_entry"
@@ -99,7 +102,7 @@ type GCReport struct {
 func (r GCReport) Removable() int {
 	n := 0
 	for _, it := range r.Items {
-		if it.Action == StaleEntry || it.Action == OrphanedProject || it.Action == LooseWorktree || it.Action == OrphanedVolume {
+		if it.Action == StaleEntry || it.Action == OrphanedProject || it.Action == LooseWorktree || it.Action == OrphanedVolume || it.Action == LeftImage {
 			n++
 		}
 	}
@@ -111,6 +114,7 @@ type GCOptions struct {
 	DryRun  bool
 	Volumes bool // also orphaned volumes: listed with sizes, removed with Force or a yes
 	Force   bool
+	Images  bool // also images instances and old helpers left (rebuilt on demand: no question)
 }
 
 // GC removes what a crash or a hand-deleted directory left behind, and only what cannot
@@ -118,16 +122,37 @@ type GCOptions struct {
 // projects of this tool that no entry owns (their volumes are listed, not removed), and
 // unregistered sandbox worktrees with no uncommitted changes (their branches are kept).
 func (e *Env) GC(ctx context.Context, o GCOptions) (GCReport, error) {
-	dryRun := o.DryRun
 	reg, err := e.loadRegistry()
 	if err != nil {
 		return GCReport{}, err
 	}
-	rep := GCReport{DryRun: dryRun}
+	rep := GCReport{DryRun: o.DryRun}
+	if err := e.gcEntries(ctx, reg, o.DryRun, &rep); err != nil {
+		return rep, err
+	}
+	if err := e.gcProjects(ctx, reg, o.DryRun, &rep); err != nil {
+		return rep, err
+	}
+	e.gcWorktrees(ctx, reg, o.DryRun, &rep)
+	if o.Volumes {
+		if err := e.gcVolumes(ctx, reg, o, &rep); err != nil {
+			return rep, err
+		}
+	}
+	if o.Images {
+		e.gcImages(ctx, reg, o.DryRun, &rep)
+	}
+	return rep, nil
+}
 
+// gcEntries drops registry entries whose directory is gone. One on a remote engine
+// first has its containers there removed; when that engine does not answer, the entry
+// is kept (it is what finds them later). The registry is written first, the engine
+// records after it (see decisions: writes in a safe order).
+func (e *Env) gcEntries(ctx context.Context, reg *registry.File, dryRun bool, rep *GCReport) error {
 	engines, err := e.engines()
 	if err != nil {
-		return GCReport{}, fail.With(fail.CodeError, fail.Say("Fix the file or move it away"), err)
+		return fail.With(fail.CodeError, fail.Say("Fix the file or move it away"), err)
 	}
 	var stale []string
 	for _, in := range reg.Sorted() {
@@ -143,47 +168,64 @@ func (e *Env) GC(ctx context.Context, o GCOptions) (GCReport, error) {
 		stale = append(stale, in.InstanceID)
 		rep.Items = append(rep.Items, GCItem{Action: StaleEntry, Target: in.InstanceID, Path: in.Path, Done: !dryRun})
 	}
-	if !dryRun && len(stale) > 0 {
-		err := e.updateRegistry(ctx, func(f *registry.File) error {
-			for _, id := range stale {
-				if in, ok := f.Instances[id]; ok && !exists(in.Path) {
-					delete(f.Instances, id)
-					if err := e.setEngine(id, engine.Engine{}); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return rep, err
-		}
-		for _, repo := range e.repos(ctx, reg) {
-			_ = e.Git.WorktreePrune(ctx, repo)
-		}
-	}
 	if reg.LocalProd != nil && !exists(reg.LocalProd.Path) {
 		rep.Items = append(rep.Items, GCItem{Action: LocalProdMissing, Target: reg.LocalProd.InstanceID, Path: reg.LocalProd.Path})
 	}
-
-	if states, err := e.Docker.ProjectStates(ctx, e.Config.ComposeProjectLabel); err != nil {
-		rep.DockerSkipped = err.Error()
-	} else {
-		for _, p := range e.orphans(reg, states) {
-			it := GCItem{Action: OrphanedProject, Target: p}
-			if !dryRun {
-				orphan := compose.Project{Name: p, Dir: e.Cwd, Env: e.Vars}
-				if err := e.Docker.DownByName(ctx, orphan, io.Discard, e.Err); err != nil {
-					rep.Items = append(rep.Items, it)
-					return rep, fail.With(fail.CodeError, fail.Run("Check Docker with: %s", fail.Do(fail.Sandbox, "doctor", "")), err)
-				}
-				it.Done = true
-				it.Volumes, _ = e.Docker.VolumesOf(ctx, p)
-			}
-			rep.Items = append(rep.Items, it)
-		}
+	if dryRun || len(stale) == 0 {
+		return nil
 	}
+	var dropped []string
+	err = e.updateRegistryThen(ctx, func(f *registry.File) error {
+		for _, id := range stale {
+			if in, ok := f.Instances[id]; ok && !exists(in.Path) {
+				delete(f.Instances, id)
+				dropped = append(dropped, id)
+			}
+		}
+		return nil
+	}, func() {
+		for _, id := range dropped {
+			if err := e.setEngine(id, engine.Engine{}); err != nil {
+				e.warn("could not update %s: %v", e.enginesPath(), err)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for _, repo := range e.repos(ctx, reg) {
+		_ = e.Git.WorktreePrune(ctx, repo)
+	}
+	return nil
+}
 
+// gcProjects removes the containers of compose projects named like this tool's that no
+// entry owns; their volumes are listed, not removed (they may hold data: -volumes).
+func (e *Env) gcProjects(ctx context.Context, reg *registry.File, dryRun bool, rep *GCReport) error {
+	states, err := e.Docker.ProjectStates(ctx, e.Config.ComposeProjectLabel)
+	if err != nil {
+		rep.DockerSkipped = err.Error()
+		return nil
+	}
+	for _, p := range e.orphans(reg, states) {
+		it := GCItem{Action: OrphanedProject, Target: p}
+		if !dryRun {
+			orphan := compose.Project{Name: p, Dir: e.Cwd, Env: e.Vars}
+			if err := e.Docker.DownByName(ctx, orphan, io.Discard, e.Err); err != nil {
+				rep.Items = append(rep.Items, it)
+				return fail.With(fail.CodeError, fail.Run("Check Docker with: %s", fail.Do(fail.Sandbox, "doctor", "")), err)
+			}
+			it.Done = true
+			it.Volumes, _ = e.Docker.VolumesOf(ctx, p)
+		}
+		rep.Items = append(rep.Items, it)
+	}
+	return nil
+}
+
+// gcWorktrees removes worktrees named like this tool's that no entry owns, unless they
+// hold uncommitted changes (or git cannot tell).
+func (e *Env) gcWorktrees(ctx context.Context, reg *registry.File, dryRun bool, rep *GCReport) {
 	for _, wt := range e.unregisteredWorktrees(ctx, reg) {
 		changes, err := e.Git.Changes(ctx, wt.path, e.Config.EnvFile)
 		switch {
@@ -205,10 +247,47 @@ func (e *Env) GC(ctx context.Context, o GCOptions) (GCReport, error) {
 		}
 		rep.Items = append(rep.Items, it)
 	}
-	if o.Volumes {
-		return rep, e.gcVolumes(ctx, reg, o, &rep)
+}
+
+// gcImages removes images the tool's instances left: those compose built for a project
+// of this tool that no entry owns, the untagged copies builds leave (of any instance),
+// and snapshot helpers of older versions of the tool. An image a container uses is
+// refused by docker and reported, never forced.
+func (e *Env) gcImages(ctx context.Context, reg *registry.File, dryRun bool, rep *GCReport) {
+	built, err := e.Docker.Images(ctx, e.Config.ComposeProjectLabel)
+	if err != nil {
+		rep.DockerSkipped = err.Error()
+		return
 	}
-	return rep, nil
+	helpers, err := e.Docker.Images(ctx, snapshot.HelperLabel)
+	if err != nil {
+		rep.DockerSkipped = err.Error()
+		return
+	}
+	var candidates []compose.Image
+	for _, img := range built {
+		dangling := strings.HasPrefix(img.Ref, "<none>")
+		if e.isOurs(img.Value) && (dangling || !registered(reg, img.Value)) {
+			candidates = append(candidates, img.Image)
+		}
+	}
+	current := snapshot.HelperImage(platform.Platform{})
+	for _, img := range helpers {
+		if !strings.HasPrefix(img.Ref, current) {
+			candidates = append(candidates, img.Image)
+		}
+	}
+	for _, img := range candidates {
+		it := GCItem{Action: LeftImage, Target: img.Ref, Bytes: img.Bytes}
+		if !dryRun {
+			if err := e.Docker.RemoveImage(ctx, img.ID); err != nil {
+				it.Error = err.Error()
+			} else {
+				it.Done = true
+			}
+		}
+		rep.Items = append(rep.Items, it)
+	}
 }
 
 // gcVolumes lists the orphaned volumes and removes them when forced or confirmed. A

@@ -430,43 +430,13 @@ func (e *Env) Destroy(ctx context.Context, kind config.Kind, o DestroyOptions) (
 	if kind == config.KindLocalProd {
 		return e.destroyLocalProd(ctx, o)
 	}
-	cfg := e.Config
-	reg, err := e.loadRegistry()
+	in, entry, err := e.destroyTarget()
 	if err != nil {
 		return DestroyResult{}, err
-	}
-	if reg.IsLocalProdPath(e.Cwd) {
-		return DestroyResult{}, fail.New(fail.CodeError, fail.Run("To remove local-prod use: %s (it keeps the clone)", fail.Do(fail.LocalProd, "destroy", "")),
-			"%s is the local-prod clone; sandbox destroy never touches it", e.Cwd)
-	}
-	entry := reg.ByPath(e.Cwd)
-	in, err := Load(cfg, kind, e.Cwd)
-	if err != nil && entry != nil && isNotInstance(err) {
-		// A create killed before it wrote the env file: the registry still knows the
-		// instance, which is enough to finish taking it apart.
-		in = &Instance{ID: entry.InstanceID, Slot: entry.Slot, Dir: e.Cwd,
-			Vars: EnvVars(cfg, e.Home, entry.InstanceID, entry.Slot, e.Now())}
-		err = nil
-	}
-	if err != nil {
-		return DestroyResult{}, err
-	}
-	if in.ID == cfg.LocalProd.InstanceID || in.Slot == cfg.LocalProd.Slot {
-		return DestroyResult{}, fail.New(fail.CodeError, fail.Run("To remove local-prod use: %s", fail.Do(fail.LocalProd, "destroy", "")),
-			"%s is a local-prod instance (slot %d); sandbox destroy refuses it", in.ID, in.Slot)
-	}
-	if entry == nil {
-		return DestroyResult{}, fail.New(fail.CodeError,
-			fail.Run("Nothing was deleted. Stop its containers with %s, then remove the directory yourself if you mean to", fail.Do(fail.Sandbox, "down", "-volumes")),
-			"%s (%s) is not registered in %s, so destroy will not delete it", e.Cwd, in.ID, e.RegistryStore().Path)
-	}
-	if entry.InstanceID != in.ID {
-		return DestroyResult{}, fail.New(fail.CodeError, fail.Run("Fix INSTANCE_ID in "+cfg.EnvFile+" or run %s", fail.Do(fail.Sandbox, "gc", "")),
-			"%s says it is %s but the registry records %s there", cfg.EnvFile, in.ID, entry.InstanceID)
 	}
 	removeTree := entry.IsWorktree && !o.KeepWorktree && e.createdHere(ctx, entry)
 	if removeTree && !o.DiscardChanges {
-		changes, err := e.Git.Changes(ctx, in.Dir, cfg.EnvFile)
+		changes, err := e.Git.Changes(ctx, in.Dir, e.Config.EnvFile)
 		if err != nil {
 			return DestroyResult{}, e.gitFailed(ctx, fail.Say("Nothing was deleted"), err)
 		}
@@ -502,6 +472,45 @@ func (e *Env) Destroy(ctx context.Context, kind config.Kind, o DestroyOptions) (
 	res, err := e.teardown(ctx, kind, in, entry, tree, o.DiscardChanges)
 	res.Snapshot = snap
 	return res, err
+}
+
+// destroyTarget is the sandbox at the current directory and its registry entry, refused
+// rather than guessed at: the local-prod clone, an unregistered directory, or an env
+// file that disagrees with the registry.
+func (e *Env) destroyTarget() (*Instance, *registry.Instance, error) {
+	cfg := e.Config
+	reg, err := e.loadRegistry()
+	if err != nil {
+		return nil, nil, err
+	}
+	if reg.IsLocalProdPath(e.Cwd) {
+		return nil, nil, fail.New(fail.CodeError, fail.Run("To remove local-prod use: %s (it keeps the clone)", fail.Do(fail.LocalProd, "destroy", "")),
+			"%s is the local-prod clone; sandbox destroy never touches it", e.Cwd)
+	}
+	entry := reg.ByPath(e.Cwd)
+	in, err := Load(cfg, config.KindSandbox, e.Cwd)
+	if err != nil && entry != nil && isNotInstance(err) {
+		// A create killed before it wrote the env file: the registry still knows the
+		// instance, which is enough to finish taking it apart.
+		in = &Instance{ID: entry.InstanceID, Slot: entry.Slot, Dir: e.Cwd,
+			Vars: EnvVars(cfg, e.Home, entry.InstanceID, entry.Slot, e.Now())}
+		err = nil
+	}
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case in.ID == cfg.LocalProd.InstanceID || in.Slot == cfg.LocalProd.Slot:
+		return nil, nil, fail.New(fail.CodeError, fail.Run("To remove local-prod use: %s", fail.Do(fail.LocalProd, "destroy", "")),
+			"%s is a local-prod instance (slot %d); sandbox destroy refuses it", in.ID, in.Slot)
+	case entry == nil:
+		return nil, nil, fail.New(fail.CodeError,
+			fail.Run("Nothing was deleted. Stop its containers with %s, then remove the directory yourself if you mean to", fail.Do(fail.Sandbox, "down", "-volumes")),
+			"%s (%s) is not registered in %s, so destroy will not delete it", e.Cwd, in.ID, e.RegistryStore().Path)
+	case entry.InstanceID != in.ID:
+		return nil, nil, fail.New(fail.CodeError, fail.Run("Fix INSTANCE_ID in "+cfg.EnvFile+" or run %s", fail.Do(fail.Sandbox, "gc", "")),
+			"%s says it is %s but the registry records %s there", cfg.EnvFile, in.ID, entry.InstanceID)
+	}
+	return in, entry, nil
 }
 
 func (e *Env) destroyLocalProd(ctx context.Context, o DestroyOptions) (DestroyResult, error) {
@@ -542,44 +551,10 @@ func (e *Env) destroyLocalProd(ctx context.Context, o DestroyOptions) (DestroyRe
 // created) or else the env file alone, then the registry entry. A step that fails stops
 // it with the rest kept, so a retry or gc can finish.
 func (e *Env) teardown(ctx context.Context, kind config.Kind, in *Instance, entry, tree *registry.Instance, discard bool) (DestroyResult, error) {
-	lc := e.Config.Lifecycle(kind)
 	res := DestroyResult{Kind: kind, ID: entry.InstanceID, Path: entry.Path}
-	e.say("Destroying %s: %s", lc.Kind, entry.InstanceID)
-	if in != nil {
-		eng, err := e.EngineOf(entry.InstanceID)
-		if err != nil {
-			return res, err
-		}
-		in.Engine = eng
-	}
-	gcLater := fail.Do(fail.Sandbox, "gc", "")
-	switch {
-	case in == nil:
-		res.DockerSkipped = fmt.Sprintf("%s not found or not %s's", filepath.Join(entry.Path, e.Config.EnvFile), entry.InstanceID)
-		e.warn("%s; containers not stopped (gc finds leftovers)", res.DockerSkipped)
-	case !in.Engine.Local():
-		// Nothing is deleted that cannot be confirmed: an engine that does not answer
-		// stops destroy before anything changes.
-		err := e.on(ctx, in.Engine, false, func(r *Env) error {
-			err := r.takeDown(ctx, in, lc, &res)
-			if err == nil {
-				err = r.tunnel.RemoveMirror(ctx, in.Dir)
-			}
-			return err
-		})
-		if err != nil {
-			return res, err
-		}
-		e.releaseEngine(ctx, in)
-	default:
-		if err := e.checkDocker(ctx); err != nil {
-			res.DockerSkipped = err.Error()
-			e.warn("could not stop containers: %v (gc can remove them later)", err)
-			break
-		}
-		if err := e.takeDown(ctx, in, lc, &res); err != nil {
-			return res, err
-		}
+	e.say("Destroying %s: %s", kind, entry.InstanceID)
+	if err := e.stackGone(ctx, kind, in, entry, &res); err != nil {
+		return res, err
 	}
 	e.step("destroy:down")
 	if ctx.Err() != nil {
@@ -606,9 +581,46 @@ func (e *Env) teardown(ctx context.Context, kind config.Kind, in *Instance, entr
 		}
 	}
 	if err := e.dropEntry(ctx, kind, entry.InstanceID); err != nil {
-		return res, fail.With(fail.CodeError, fail.Run("The rest is gone; run %s to drop the stale entry", gcLater), err)
+		return res, fail.With(fail.CodeError, fail.Run("The rest is gone; run %s to drop the stale entry", fail.Do(fail.Sandbox, "gc", "")), err)
 	}
 	return res, nil
+}
+
+// stackGone takes the instance's stack off its engine (proved by takeDown). An
+// instance with no env file of its own is skipped, and so is a local engine that does
+// not answer (gc finds the leftovers later); a remote one that does not answer stops
+// destroy before anything changes.
+func (e *Env) stackGone(ctx context.Context, kind config.Kind, in *Instance, entry *registry.Instance, res *DestroyResult) error {
+	lc := e.Config.Lifecycle(kind)
+	if in == nil {
+		res.DockerSkipped = fmt.Sprintf("%s not found or not %s's", filepath.Join(entry.Path, e.Config.EnvFile), entry.InstanceID)
+		e.warn("%s; containers not stopped (gc finds leftovers)", res.DockerSkipped)
+		return nil
+	}
+	eng, err := e.EngineOf(entry.InstanceID)
+	if err != nil {
+		return err
+	}
+	in.Engine = eng
+	if eng.Local() {
+		if err := e.checkDocker(ctx); err != nil {
+			res.DockerSkipped = err.Error()
+			e.warn("could not stop containers: %v (gc can remove them later)", err)
+			return nil
+		}
+		return e.takeDown(ctx, in, lc, res)
+	}
+	err = e.on(ctx, eng, false, func(r *Env) error {
+		err := r.takeDown(ctx, in, lc, res)
+		if err == nil {
+			err = r.tunnel.RemoveMirror(ctx, in.Dir)
+		}
+		return err
+	})
+	if err == nil {
+		e.releaseEngine(ctx, in)
+	}
+	return err
 }
 
 // takeDown removes the instance's stack from the engine e is bound to, and proves it:

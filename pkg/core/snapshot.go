@@ -257,11 +257,15 @@ func (s *Snapshots) Restore(ctx context.Context, kind config.Kind, name, from st
 
 // restoreAgain is the remedy of a restore that did not finish: the same restore.
 func restoreAgain(kind config.Kind, name, from string) fail.Remedy {
-	args := "-name=" + name
-	if from != "" {
-		args += " -from=" + from
+	return fail.Run("The volumes keep their data until a restore completes; run it again: %s", fail.Do(string(kind), "restore", "-name="+name+fromFlag(from)))
+}
+
+// fromFlag is " -from=ID" when a restore named another instance's snapshot.
+func fromFlag(from string) string {
+	if from == "" {
+		return ""
 	}
-	return fail.Run("The volumes keep their data until a restore completes; run it again: %s", fail.Do(string(kind), "restore", args))
+	return " -from=" + from
 }
 
 // restore is Restore on an Env bound to the instance's engine.

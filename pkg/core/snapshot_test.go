@@ -3,12 +3,14 @@ package core
 import (
 	"context"
 	"errors"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/fail"
+	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/snapshot"
 )
 
@@ -268,4 +270,53 @@ func TestDestroyProvesTheEngineHoldsNothingOfTheInstance(t *testing.T) {
 	if !strings.Contains(text, "✓ Removed: 1 container, 1 volume (2.0 B), 0 networks, 1 image (3.0 MB)") || !strings.Contains(text, "kept image acme-app:dev (1.0 MB)") {
 		t.Errorf("progress:\n%s", text)
 	}
+}
+
+// TestGCImagesReclaimsWhatInstancesLeft: images of destroyed instances, untagged build
+// copies and old helpers go (with sizes, listed first by a dry run); a registered
+// instance's tagged image, another project's, the current helper and an image in use
+// stay.
+func TestGCImagesReclaimsWhatInstancesLeft(t *testing.T) {
+	ctx := context.Background()
+	w, e := snapWorld(t)
+	current := snapshot.HelperImage(platform.Platform{OS: "linux", Arch: "amd64"})
+	w.docker.images = map[string][]compose.Image{
+		"acme--a":    {{Ref: "acme--a-web:latest", ID: "a1", Bytes: 10}, {Ref: "<none>@a2", ID: "a2", Bytes: 20}},
+		"acme--gone": {{Ref: "acme--gone-web:latest", ID: "g1", Bytes: 30}, {Ref: "acme--gone-db:latest", ID: "g2", Bytes: 5}},
+		"other":      {{Ref: "other-web:latest", ID: "o1", Bytes: 40}},
+		"helper":     {{Ref: current, ID: "h1", Bytes: 1}, {Ref: "sandbox-helper:0123456789ab-linux-amd64", ID: "h0", Bytes: 2}},
+	}
+	w.docker.stuck["acme--gone-db:latest"] = true // a container still runs it
+	rep, err := e.GC(ctx, GCOptions{Images: true, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, it := range rep.Items {
+		if it.Action == LeftImage {
+			listed = append(listed, it.Target)
+		}
+	}
+	want := "<none>@a2,acme--gone-db:latest,acme--gone-web:latest,sandbox-helper:0123456789ab-linux-amd64"
+	if sortedJoin(listed) != want || len(w.docker.called("rmi")) != 0 {
+		t.Fatalf("dry run listed %v (calls %v)", listed, w.docker.calls)
+	}
+	rep, err = e.GC(ctx, GCOptions{Images: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range rep.Items {
+		if it.Action == LeftImage && it.Done == (it.Target == "acme--gone-db:latest") {
+			t.Errorf("%+v", it)
+		}
+	}
+	if len(w.docker.images["acme--a"]) != 1 || len(w.docker.images["other"]) != 1 || len(w.docker.images["helper"]) != 1 {
+		t.Errorf("left: %+v", w.docker.images)
+	}
+}
+
+func sortedJoin(s []string) string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return strings.Join(out, ",")
 }

@@ -29,7 +29,9 @@ var helperSource []byte
 const (
 	ProjectLabel = "com.docker.compose.project"
 	VolumeLabel  = "com.docker.compose.volume"
-	helperLabel  = "sandbox.snapshot-helper"
+	helperLabel  = HelperLabel
+	// HelperLabel marks the helper's images and containers.
+	HelperLabel = "sandbox.snapshot-helper"
 )
 
 // queryBound bounds docker calls that only ask; copies are bounded by CopyBound.

@@ -29,7 +29,7 @@ var flags = map[string][]string{
 	"sandbox:shell":      {"-service="},
 	"sandbox:initShared": {"-from=", "-minimal", "-engine=", "-context="},
 	"sandbox:doctor":     {"-json"},
-	"sandbox:gc":         {"-dryRun", "-volumes", "-force"},
+	"sandbox:gc":         {"-dryRun", "-volumes", "-force", "-images"},
 	"sandbox:completion": {"-shell="},
 	"localProd:init":     {"-engine=", "-context="},
 	"localProd:sync":     {},

@@ -415,6 +415,15 @@ func (s *screen) gc(rep core.GCReport) {
 			if it.Error != "" {
 				s.printf("  kept: %s\n", it.Error)
 			}
+		case core.LeftImage:
+			what := map[bool]string{true: "would remove", false: "removed"}[rep.DryRun]
+			if it.Error != "" {
+				what = "kept"
+			}
+			s.printf("%s image %s (%s)\n", what, it.Target, shared.FormatSize(it.Bytes))
+			if it.Error != "" {
+				s.printf("  %s\n", it.Error)
+			}
 		case core.LooseWorktree:
 			s.printf("%s unregistered worktree %s (its branch is kept)\n", verb, it.Target)
 			if it.Error != "" {

@@ -49,27 +49,15 @@ func newEnv() (*core.Env, *screen, error) {
 	if err := hostSupported(runtime.GOOS); err != nil {
 		return nil, nil, err
 	}
-	cfg := Config
-	if err := configured(cfg); err != nil {
+	cfg, err := table()
+	if err != nil {
 		return nil, nil, err
-	}
-	if v := os.Getenv(PortOffsetEnv); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return nil, nil, fail.New(fail.CodeUsage, fail.Say("Unset it or give a whole number"), "%s=%q is not a number", PortOffsetEnv, v)
-		}
-		cfg.PortOffset = n
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, nil, fail.With(fail.CodeError, fail.Say("Fix the configuration in the magefile (targets.Config)"), err)
 	}
 	var wait time.Duration
 	if v := os.Getenv(RegistryWaitEnv); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
+		if wait, err = time.ParseDuration(v); err != nil {
 			return nil, nil, fail.New(fail.CodeUsage, fail.Say("Give a duration such as 30s"), "%s=%q is not a duration", RegistryWaitEnv, v)
 		}
-		wait = d
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
@@ -106,6 +94,25 @@ func newEnv() (*core.Env, *screen, error) {
 		return nil, nil, fail.With(fail.CodeError, fail.Say("Fix the configuration in the magefile (targets.Config)"), err)
 	}
 	return e, scr, nil
+}
+
+// table is the magefile's Config with the process's port offset, checked.
+func table() (config.Config, error) {
+	cfg := Config
+	if err := configured(cfg); err != nil {
+		return cfg, err
+	}
+	if v := os.Getenv(PortOffsetEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return cfg, fail.New(fail.CodeUsage, fail.Say("Unset it or give a whole number"), "%s=%q is not a number", PortOffsetEnv, v)
+		}
+		cfg.PortOffset = n
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fail.With(fail.CodeError, fail.Say("Fix the configuration in the magefile (targets.Config)"), err)
+	}
+	return cfg, nil
 }
 
 // hostSupported refuses Windows itself: the tool drives Unix programs (ssh control
@@ -341,10 +348,11 @@ func (Sandbox) Doctor(ctx context.Context, json *bool) error {
 
 // Gc finds stale registry entries, orphaned compose projects and unregistered worktrees,
 // and removes what cannot hold user work. Flags: -dryRun, -volumes (also orphaned
-// volumes, with sizes; removed after a yes, or with -force).
-func (Sandbox) Gc(ctx context.Context, dryRun, volumes, force *bool) error {
+// volumes, with sizes; removed after a yes, or with -force), -images (also images that
+// destroyed instances, builds and older helpers left, with sizes).
+func (Sandbox) Gc(ctx context.Context, dryRun, volumes, force, images *bool) error {
 	return run(func(e *core.Env, s *screen) error {
-		rep, err := e.GC(ctx, core.GCOptions{DryRun: val(dryRun), Volumes: val(volumes), Force: val(force)})
+		rep, err := e.GC(ctx, core.GCOptions{DryRun: val(dryRun), Volumes: val(volumes), Force: val(force), Images: val(images)})
 		s.gc(rep)
 		return err
 	})
