@@ -106,7 +106,7 @@ func (e *Env) mountedDirs(ctx context.Context, reg *registry.File) []string {
 			set[filepath.Dir(repo)] = true
 		}
 	}
-	engines, _ := e.engines()
+	engines, _ := e.records().Load()
 	for _, in := range e.allEntries(reg) {
 		if engines[in.InstanceID].Local() {
 			set[filepath.Dir(in.Path)] = true

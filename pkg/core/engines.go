@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/ktrdr/sandbox/pkg/atomicfile"
 
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
@@ -24,65 +21,18 @@ import (
 	"github.com/ktrdr/sandbox/pkg/shared"
 )
 
-// The engine each instance runs on lives in a file beside the registry, not in it: the
-// KTRDR original's registry loader rejects any unknown field inside an instance object
-// and then empties the whole file. An instance missing from this file runs on the local
-// engine, so a registry written by the original needs nothing here.
-type engineFile struct {
-	Version   int                      `json:"version"`
-	Instances map[string]engine.Engine `json:"instances"`
-}
-
-func (e *Env) enginesPath() string { return filepath.Join(e.StateDir(), "engines.json") }
-
-// engines reads the instance → engine map; a missing file is an empty map.
-func (e *Env) engines() (map[string]engine.Engine, error) {
-	b, err := os.ReadFile(e.enginesPath())
-	if errors.Is(err, os.ErrNotExist) {
-		return map[string]engine.Engine{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var f engineFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("%s: %w", e.enginesPath(), err)
-	}
-	if f.Instances == nil {
-		f.Instances = map[string]engine.Engine{}
-	}
-	return f.Instances, nil
+// records is the file of which engine each instance runs on (see engine.Records).
+func (e *Env) records() engine.Records {
+	return engine.Records{Path: filepath.Join(e.StateDir(), "engines.json")}
 }
 
 // EngineOf is the engine an instance runs on (the local one when none is recorded).
 func (e *Env) EngineOf(id string) (engine.Engine, error) {
-	m, err := e.engines()
+	m, err := e.records().Load()
 	if err != nil {
 		return engine.Engine{}, fail.With(fail.CodeError, fail.Say("Fix the file or move it away (instances in it then count as local)"), err)
 	}
 	return m[id], nil
-}
-
-// setEngine records (or, with the local engine, forgets) an instance's engine. Callers
-// hold the registry lock, which serializes every writer of this file too.
-func (e *Env) setEngine(id string, eng engine.Engine) error {
-	m, err := e.engines()
-	if err != nil {
-		return err
-	}
-	if eng.Local() {
-		if _, ok := m[id]; !ok {
-			return nil
-		}
-		delete(m, id)
-	} else {
-		m[id] = eng
-	}
-	b, err := json.MarshalIndent(engineFile{Version: 1, Instances: m}, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(e.enginesPath(), append(b, '\n'), 0o644)
 }
 
 // Tunnel is the tool's tunnel to a remote engine: its files live under the tool's home.
@@ -233,7 +183,7 @@ func (e *Env) closeTunnelIfIdle(ctx context.Context, eng engine.Engine, except s
 	if err != nil {
 		return // cannot tell: keep it
 	}
-	m, _ := e.engines()
+	m, _ := e.records().Load()
 	for id, other := range m {
 		if id != except && other.Endpoint == eng.Endpoint && states[id].Running > 0 {
 			return
@@ -494,9 +444,9 @@ const minEngineFree = 2 << 30
 // Docker there, its free disk, and whether its tunnel is up while an instance there runs
 // (if not, that instance's ports do not answer here).
 func (e *Env) engineFindings(ctx context.Context, reg *registry.File) []Finding {
-	m, err := e.engines()
+	m, err := e.records().Load()
 	if err != nil {
-		return []Finding{{Check: "engines", Detail: err.Error(), Fix: fail.Say("fix or move " + e.enginesPath())}}
+		return []Finding{{Check: "engines", Detail: err.Error(), Fix: fail.Say("fix or move " + e.records().Path)}}
 	}
 	byEndpoint := map[string][]string{}
 	engs := map[string]engine.Engine{}

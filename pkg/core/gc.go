@@ -150,7 +150,7 @@ func (e *Env) GC(ctx context.Context, o GCOptions) (GCReport, error) {
 // is kept (it is what finds them later). The registry is written first, the engine
 // records after it (see decisions: writes in a safe order).
 func (e *Env) gcEntries(ctx context.Context, reg *registry.File, dryRun bool, rep *GCReport) error {
-	engines, err := e.engines()
+	engines, err := e.records().Load()
 	if err != nil {
 		return fail.With(fail.CodeError, fail.Say("Fix the file or move it away"), err)
 	}
@@ -185,8 +185,8 @@ func (e *Env) gcEntries(ctx context.Context, reg *registry.File, dryRun bool, re
 		return nil
 	}, func() {
 		for _, id := range dropped {
-			if err := e.setEngine(id, engine.Engine{}); err != nil {
-				e.warn("could not update %s: %v", e.enginesPath(), err)
+			if err := e.records().Set(id, engine.Engine{}); err != nil {
+				e.warn("could not update %s: %v", e.records().Path, err)
 			}
 		}
 	})

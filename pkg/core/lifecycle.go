@@ -276,7 +276,7 @@ func (e *Env) reserve(ctx context.Context, kind config.Kind, entry *registry.Ins
 		}
 		// Written before the registry (under its lock): a crash between the two leaves a
 		// record nobody owns, which the next claim of that id overwrites.
-		if err := e.setEngine(entry.InstanceID, eng); err != nil {
+		if err := e.records().Set(entry.InstanceID, eng); err != nil {
 			return fail.With(fail.CodeError, fail.Say("Check permissions on "+e.StateDir()), err)
 		}
 		return nil
@@ -390,8 +390,8 @@ func (e *Env) dropEntry(ctx context.Context, kind config.Kind, id string) error 
 		}
 		return nil
 	}, func() {
-		if err := e.setEngine(id, engine.Engine{}); err != nil {
-			e.warn("could not update %s: %v", e.enginesPath(), err)
+		if err := e.records().Set(id, engine.Engine{}); err != nil {
+			e.warn("could not update %s: %v", e.records().Path, err)
 		}
 	})
 }

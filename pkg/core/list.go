@@ -51,7 +51,7 @@ func (e *Env) List(ctx context.Context) (Listing, error) {
 	if err != nil {
 		return Listing{}, err
 	}
-	engines, err := e.engines()
+	engines, err := e.records().Load()
 	if err != nil {
 		return Listing{}, fail.With(fail.CodeError, fail.Say("Fix the file or move it away (instances in it then count as local)"), err)
 	}

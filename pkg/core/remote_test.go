@@ -117,7 +117,7 @@ func TestParseAndResolveEngine(t *testing.T) {
 		t.Errorf("resolve a gone engine: %v", err)
 	}
 	// a broken engines.json is said, never taken as "all local"
-	mustWrite(t, e.enginesPath(), "{not json")
+	mustWrite(t, e.records().Path, "{not json")
 	if _, err := e.EngineOf("acme--x"); err == nil || !strings.Contains(fail.FixOf(err).Text, "move it away") {
 		t.Errorf("broken engines.json: %v", err)
 	}
