@@ -51,19 +51,25 @@ type Options struct {
 	Checks  []config.Check
 	Ports   map[string]int // port variable -> host port
 	Timeout time.Duration
-	// Poll is the pause between attempts of one check; at most 2 s, 250 ms when unset
-	// (a check that has just passed should not cost the user a long sleep).
+	// Poll is the pause between attempts of one check; at most 2 s, 50 ms when unset:
+	// a user waits for the slowest check, and a poll is one connect on loopback.
 	Poll time.Duration
 	Host string // "127.0.0.1" when empty
 	Out  io.Writer
 }
 
-// Run runs every check in order and writes one line per check as it finishes.
+// DefaultPoll is the pause between attempts when Options.Poll is unset.
+const DefaultPoll = 50 * time.Millisecond
+
+// Run runs the checks under one deadline and writes one line per check, in the table's
+// order. Checks that do not depend on each other are polled at the same time (the gate
+// then waits for the slowest, not for their sum); a check with After waits for that
+// earlier check and is skipped unless it passed.
 func Run(ctx context.Context, o Options) Report {
 	start := time.Now()
 	switch {
 	case o.Poll <= 0:
-		o.Poll = 250 * time.Millisecond
+		o.Poll = DefaultPoll
 	case o.Poll > 2*time.Second:
 		o.Poll = 2 * time.Second
 	}
@@ -73,30 +79,55 @@ func Run(ctx context.Context, o Options) Report {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	var rep Report
-	passed := map[string]bool{}
-	for _, c := range o.Checks {
-		res := Result{Name: c.Name}
-		switch {
-		case c.After != "" && !passed[c.After]:
-			res.Outcome, res.Detail = Skipped, c.After+" not ready"
-		default:
-			addr := net.JoinHostPort(o.Host, strconv.Itoa(o.Ports[c.PortEnv]))
-			res.Outcome, res.Detail = poll(ctx, o.Poll, func(actx context.Context) (bool, string) {
-				return probe(actx, client, c, addr)
-			})
-			if res.Outcome == Failed && ctx.Err() != nil {
-				res.Detail = fmt.Sprintf("timeout after %s: %s", o.Timeout, res.Detail)
-			}
+	results := make([]Result, len(o.Checks))
+	done := make([]chan struct{}, len(o.Checks))
+	index := map[string]int{}
+	for i, c := range o.Checks {
+		done[i] = make(chan struct{})
+		if _, dup := index[c.Name]; !dup {
+			index[c.Name] = i
 		}
-		passed[c.Name] = res.Outcome == Passed
-		rep.Results = append(rep.Results, res)
+	}
+	for i, c := range o.Checks {
+		go func() {
+			defer close(done[i])
+			results[i] = runCheck(ctx, o, client, c, i, index, results, done)
+		}()
+	}
+	var rep Report
+	for i := range o.Checks {
+		<-done[i]
+		rep.Results = append(rep.Results, results[i])
 		if o.Out != nil {
-			fmt.Fprintln(o.Out, Line(res))
+			fmt.Fprintln(o.Out, Line(results[i]))
 		}
 	}
 	rep.Duration = time.Since(start)
 	return rep
+}
+
+// runCheck polls check c (the i-th) until it passes or the deadline ends; a check whose
+// After names an earlier check waits for it first and is skipped unless it passed.
+func runCheck(ctx context.Context, o Options, client *http.Client, c config.Check, i int, index map[string]int, results []Result, done []chan struct{}) Result {
+	res := Result{Name: c.Name}
+	if c.After != "" {
+		j, ok := index[c.After]
+		if ok && j < i {
+			<-done[j]
+		}
+		if !ok || j >= i || results[j].Outcome != Passed {
+			res.Outcome, res.Detail = Skipped, c.After+" not ready"
+			return res
+		}
+	}
+	addr := net.JoinHostPort(o.Host, strconv.Itoa(o.Ports[c.PortEnv]))
+	res.Outcome, res.Detail = poll(ctx, o.Poll, func(actx context.Context) (bool, string) {
+		return probe(actx, client, c, addr)
+	})
+	if res.Outcome == Failed && ctx.Err() != nil {
+		res.Detail = fmt.Sprintf("timeout after %s: %s", o.Timeout, res.Detail)
+	}
+	return res
 }
 
 // Line renders a result as the user sees it.

@@ -95,3 +95,45 @@ func TestCountWorkers(t *testing.T) {
 		t.Error("a string counted as a worker list")
 	}
 }
+
+// TestIndependentChecksArePolledTogether: two services that each need 20 polls to answer
+// are polled at the same time (B is already being asked when A first answers, so the
+// gate waits for the slower one, not their sum), and the lines still come in the
+// table's order.
+func TestIndependentChecksArePolledTogether(t *testing.T) {
+	var a, b, bWhenAReady atomic.Int32
+	sa := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.Add(1) < 20 {
+			w.WriteHeader(503)
+			return
+		}
+		bWhenAReady.CompareAndSwap(0, b.Load())
+		w.WriteHeader(200)
+	}))
+	sb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if b.Add(1) < 20 {
+			w.WriteHeader(503)
+			return
+		}
+		w.WriteHeader(200)
+	}))
+	defer sa.Close()
+	defer sb.Close()
+	var out bytes.Buffer
+	rep := Run(context.Background(), Options{
+		Checks: []config.Check{
+			{Name: "A", Kind: config.CheckHTTP, PortEnv: "A", Path: "/"},
+			{Name: "B", Kind: config.CheckHTTP, PortEnv: "B", Path: "/"},
+		},
+		Ports: map[string]int{"A": portOf(t, sa.URL), "B": portOf(t, sb.URL)}, Timeout: 30 * time.Second, Out: &out,
+	})
+	if !rep.Passed() {
+		t.Fatalf("%+v", rep)
+	}
+	if bWhenAReady.Load() < 5 {
+		t.Errorf("B was asked %d times before A answered: not polled together", bWhenAReady.Load())
+	}
+	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 2 || !strings.Contains(lines[0], "A ready") || !strings.Contains(lines[1], "B ready") {
+		t.Errorf("lines out of order:\n%s", out.String())
+	}
+}
