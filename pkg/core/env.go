@@ -48,6 +48,10 @@ type Env struct {
 	// CrashAt names a step at which the process kills itself with SIGKILL. Only the
 	// crash-point tests set it, to prove every intermediate state is reported and repaired.
 	CrashAt string
+	// Trace, when set, hears "trace <ms> <step>" lines: how long after Started each step
+	// of a long operation ended (SANDBOX_TRACE=1 sends them to stderr).
+	Trace   io.Writer
+	Started time.Time
 
 	Git    Git
 	Docker Docker
@@ -278,6 +282,13 @@ func (c CLI) Usage(ctx context.Context, label string) (map[string]stats.Usage, e
 }
 func (CLI) Exec(ctx context.Context, p compose.Project, service string, cmd []string, tty bool, stdin io.Reader, out, errw io.Writer) error {
 	return p.Exec(ctx, service, cmd, tty, stdin, out, errw)
+}
+
+// trace notes that step ended, for finding where an operation's time goes.
+func (e *Env) trace(step string) {
+	if e.Trace != nil {
+		fmt.Fprintf(e.Trace, "trace %6.0fms %s\n", float64(e.Now().Sub(e.Started).Microseconds())/1000, step)
+	}
 }
 
 // step marks a point between two changes of a multi-step command (see CrashAt).

@@ -212,7 +212,9 @@ func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o Star
 	if err := e.checkDocker(ctx); err != nil {
 		return res, err
 	}
+	e.trace("up: docker and compose answer")
 	snaps := e.Snapshots()
+
 	if err := snaps.checkRestore(kind, in); err != nil {
 		return res, err
 	}
@@ -225,10 +227,13 @@ func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o Star
 		_ = e.tunnel.Cancel(ctx, slotPorts(e, in))
 	}
 	snaps.thawLeftovers(ctx, in.ID)
+	e.trace("up: leftovers of a snapshot thawed")
 	if err := e.checkPorts(ctx, in, lc, remoteListening); err != nil {
 		return res, err
 	}
+	e.trace("up: ports free")
 	verdict := <-memory
+	e.trace("up: memory weighed")
 	if err := e.judgeMemory(kind, verdict, o.Force); err != nil {
 		return res, err
 	}
@@ -241,6 +246,7 @@ func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o Star
 	if err != nil {
 		return res, err
 	}
+	e.trace("up: hooks and secrets")
 	return res, e.startStack(ctx, kind, in, o, e.project(in, lc, secretEnv), verdict.eng.Platform)
 }
 
@@ -280,6 +286,7 @@ func (e *Env) startStack(ctx context.Context, kind config.Kind, in *Instance, o 
 	if err := e.prepare(ctx, in, plat); err != nil {
 		return err
 	}
+	e.trace("up: prepared")
 	lc := e.Config.Lifecycle(kind)
 	for _, k := range sortedKeys(lc.Env) {
 		e.say("%s=%s", k, lc.Env[k])
@@ -293,6 +300,7 @@ func (e *Env) startStack(ctx context.Context, kind config.Kind, in *Instance, o 
 	if err := e.Docker.Up(ctx, p, o.Build, io.Discard, e.Err); err != nil {
 		return fail.With(fail.CodeError, fail.Run("See the compose output above; logs: %s", fail.Do(string(kind), "logs", "")), err)
 	}
+	e.trace("up: compose up -d returned")
 	if e.tunnel != nil {
 		// The containers publish on the remote's loopback; these forwards make the same
 		// ports answer here, so the URLs and the gate stay http://localhost:P.
@@ -328,6 +336,7 @@ func (e *Env) awaitGate(ctx context.Context, kind config.Kind, in *Instance, o S
 	e.say("Startability Gate (timeout %s):", timeout)
 	res.Waited = true
 	res.Gate = gate.Run(ctx, gate.Options{Checks: e.Config.Gate, Ports: in.Ports(e.Config), Timeout: timeout, Out: lineWriter{e.Progress}})
+	e.trace("up: gate done")
 	res.Elapsed = e.Now().Sub(started)
 	if !res.Gate.Passed() {
 		var failed []string

@@ -35,6 +35,9 @@ const RegistryWaitEnv = "SANDBOX_REGISTRY_WAIT"
 // CrashAtEnv names a step at which a command kills itself; for the crash-point tests only.
 const CrashAtEnv = "SANDBOX_TEST_CRASH_AT"
 
+// TraceEnv, set to 1, prints when each step of up, snapshot and restore ended (stderr).
+const TraceEnv = "SANDBOX_TRACE"
+
 // ProgressInterval is how often a long copy prints a progress line when not on a terminal.
 var ProgressInterval = 3 * time.Second
 
@@ -46,6 +49,7 @@ type LocalProd mg.Namespace
 
 // newEnv builds the environment of one target run from the process.
 func newEnv() (*core.Env, *screen, error) {
+	started := time.Now()
 	if err := hostSupported(runtime.GOOS); err != nil {
 		return nil, nil, err
 	}
@@ -82,6 +86,7 @@ func newEnv() (*core.Env, *screen, error) {
 		Now:      time.Now,
 		LockWait: wait,
 		CrashAt:  os.Getenv(CrashAtEnv),
+		Started:  started,
 		Docker:   core.NewCLI(vars),
 		DockerAt: func(vars []string) core.Docker { return core.NewCLI(vars) },
 		Secrets:  secrets.OP{Env: vars},
@@ -89,6 +94,9 @@ func newEnv() (*core.Env, *screen, error) {
 		Ask:      scr.ask,
 	}
 	w.Git = gitx.Git{Env: vars, LockPath: w.WorktreeLockPath()}
+	if os.Getenv(TraceEnv) == "1" {
+		w.Trace = os.Stderr
+	}
 	e, err := core.New(w)
 	if err != nil {
 		return nil, nil, fail.With(fail.CodeError, fail.Say("Fix the configuration in the magefile (targets.Config)"), err)

@@ -3,18 +3,22 @@
 # in the same run (machines are noisy; absolute seconds mean little):
 #   copy    sandbox:initShared -from  vs  cp -a          (1 GiB in 64 files; 20k small files)
 #   rerun   initShared over unchanged data  vs  its first run
-#   disk    initShared -from  vs  cp -a, each until the data is on disk (then sync):
-#           1 GiB in 1000 files + 20,000 small files, median of 3 interleaved pairs
+#   disk    initShared -from  vs  cp -a, each until the data is on disk (then sync), pairs:
+#           1 GiB in 1000 files + 20,000 small files; 1000 x 1 MiB alone
 #   stats   sandbox:status (Shared Data of 100k files)  vs  du -sb
 #   list    sandbox:list / sandbox:status with 10 running instances  vs  docker compose ls +
 #           docker stats --no-stream
-#   up      sandbox:up to gate PASSED  vs  docker compose up -d --wait   (needs Docker)
-#   snap    sandbox:snapshot of a 1 GiB volume  vs  docker cp | zstd -1 to a file;
-#           sandbox:restore  vs  zstd -d | docker cp;  create -seed  vs  restore
+#   up      sandbox:up to gate PASSED, containers removed before  vs  docker compose up -d
+#           + a 50 ms poll of the gate's checks (pairs; needs Docker, curl and jq)
+#   snap    at 64 MiB, 256 MiB and 1 GiB (pairs): sandbox:snapshot  vs  docker cp of the db
+#           container | zstd -1 to a file, sync; sandbox:restore  vs  zstd -d | docker cp
+#           into a staged helper; then create -seed  vs  restore
 #   remote  docker ps via the tunnel vs local socket vs ssh://; sandbox:up on the remote engine vs
 #           compose up --wait through the same socket; initShared -engine vs rsync -a (test bed)
 #   create  sandbox:create with a 200 MB .worktreeinclude  vs  git worktree add + cp -a;
 #           sandbox:create -noInclude  vs  git worktree add alone
+# Every comparison marked "pairs" runs PAIRS (default 5) pairs in alternating order and
+# prints the medians and each pair's ratio.
 # Usage: scripts/bench/run.sh [copy|disk|stats|list|up|create|snap|remote ...]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -55,6 +59,31 @@ report() {
   printf '%-58s %8.3fs  vs %-26s %8.3fs  ratio %s\n' "$1" "$a" "$3" "$b" "$(ratio "$a" "$b")"
 }
 
+# pairs N LABEL OURS REFLABEL REF [PREP]: N timed pairs of two functions, the order
+# alternated within each pair (odd pairs ours first, even pairs the reference first) so
+# neither side always meets the warmer cache or the emptier disk queue; PREP runs untimed
+# before every timing. Prints the medians, their ratio, and every pair's ratio.
+PAIRS=${PAIRS:-5}
+once() { local t0; t0=$(now); "$@" >/dev/null 2>&1; echo "$(now) - $t0" | bc -l; }
+median() { printf '%s\n' "$@" | sort -g | awk '{x[NR]=$1} END {print x[int((NR+1)/2)]}'; }
+pairs() {
+  local n=$1 label=$2 ours=$3 reflabel=$4 ref=$5 prep=${6:-:}
+  local o=() r=() each=() to tr
+  for i in $(seq "$n"); do
+    if (( i % 2 )); then
+      $prep; to=$(once "$ours"); $prep; tr=$(once "$ref")
+    else
+      $prep; tr=$(once "$ref"); $prep; to=$(once "$ours")
+    fi
+    to=$(net "$to"); tr=$(net "$tr")
+    o+=("$to"); r+=("$tr"); each+=("$(ratio "$to" "$tr")")
+  done
+  local mo mr; mo=$(median "${o[@]}"); mr=$(median "${r[@]}")
+  printf '%-58s %8.3fs  vs %-26s %8.3fs  ratio %s\n' "$label" "$mo" "$reflabel" "$mr" "$(ratio "$mo" "$mr")"
+  printf '    %d pairs, each ours/ref: %s\n' "$n" "${each[*]}"
+  LAST_OURS=$mo LAST_REF=$mr
+}
+
 mktree_big() { mkdir -p "$1/data"; for i in $(seq 64); do head -c $((16<<20)) /dev/urandom >"$1/data/f$i.bin"; done; }
 mktree_small() { mkdir -p "$1/data"; for d in $(seq 200); do mkdir -p "$1/data/d$d"; for f in $(seq 100); do head -c 8192 /dev/urandom >"$1/data/d$d/f$f.csv"; done; done; }
 
@@ -75,20 +104,20 @@ bench_copy() {
 }
 
 bench_disk() {
+  # 1 GiB in 1000 files + 20,000 small files; then the 1000 x 1 MiB tree alone. Each side
+  # copies to disk and syncs; each starts from an empty destination and a flushed cache.
   src="$work/src-disk"; mkdir -p "$src/data" "$src/models"
   for i in $(seq 1000); do head -c $((1<<20)) /dev/urandom >"$src/data/f$i.bin"; done
   for d in $(seq 100); do mkdir -p "$src/models/d$d"; for f in $(seq 200); do head -c 2048 /dev/urandom >"$src/models/d$d/f$f.json"; done; done
-  local o=() r=()
-  med() { printf '%s\n' "$@" | sort -g | awk '{x[NR]=$1} END {print x[int((NR+1)/2)]}'; }
-  for _ in 1 2 3; do
-    rm -rf "$HOME/.ktrdr/shared" "$work/cp"; sync
-    t0=$(now); "$sbx" sandbox:initShared -from="$src" >/dev/null; sync; o+=("$(echo "$(now) - $t0" | bc -l)")
-    rm -rf "$HOME/.ktrdr/shared" "$work/cp"; sync
-    t0=$(now); mkdir -p "$work/cp" && cp -a "$src/data" "$src/models" "$work/cp/"; sync; r+=("$(echo "$(now) - $t0" | bc -l)")
-  done
-  report "initShared -from to disk (1 GiB + 20k files, sync)" "$(med "${o[@]}")" "cp -a, sync" "$(med "${r[@]}")"
+  clear_dst() { rm -rf "$HOME/.ktrdr/shared" "$work/cp"; sync; }
+  ours() { "$sbx" sandbox:initShared -from="$src"; sync; }
+  ref() { mkdir -p "$work/cp" && cp -a "$src/data" "$src/models" "$work/cp/"; sync; }
+  pairs "$PAIRS" "initShared -from to disk (1 GiB + 20k files, sync)" ours "cp -a, sync" ref clear_dst
+  local first=$LAST_OURS
   t_re=$(timeit 3 "$sbx" sandbox:initShared -from="$src")
-  report "initShared -from again, unchanged" "$t_re" "first initShared -from, sync" "$(med "${o[@]}")"
+  report "initShared -from again, unchanged" "$t_re" "first initShared -from, sync" "$first"
+  rm -rf "$src/models"
+  pairs "$PAIRS" "initShared -from to disk (1000 x 1 MiB, sync)" ours "cp -a, sync" ref clear_dst
   rm -rf "$src" "$work/cp" "$HOME/.ktrdr/shared"
 }
 
@@ -120,24 +149,27 @@ bench_list() {
   for i in $(seq 10); do (cd "$(dirname "$repo")/ktrdr--lb$i" && "$sbx" sandbox:destroy -force >/dev/null 2>&1); done
 }
 
+# gate_poll makes the startability gate's checks of the KTRDR table, in its order, each
+# polled every 50 ms: what a hand-written script after compose up would do.
+gate_poll() {
+  until (exec 3<>"/dev/tcp/127.0.0.1/$KTRDR_DB_PORT") 2>/dev/null; do sleep 0.05; done
+  until curl -sf -o /dev/null "http://127.0.0.1:$KTRDR_API_PORT/api/v1/health"; do sleep 0.05; done
+  until [ "$(curl -sf "http://127.0.0.1:$KTRDR_API_PORT/api/v1/workers" | jq '.workers | length' 2>/dev/null || echo 0)" -ge 4 ]; do sleep 0.05; done
+  until c=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$KTRDR_JAEGER_UI_PORT/"); [ "$c" = 200 ] || [ "$c" = 302 ]; do sleep 0.05; done
+}
+
 bench_up() {
   docker compose version >/dev/null 2>&1 || { echo "up: skipped (no docker compose v2)"; return; }
   (cd "$repo" && "$sbx" sandbox:create upbench >/dev/null)
   dir="$(dirname "$repo")/ktrdr--upbench"
   (cd "$dir" && "$sbx" sandbox:up -noSecrets -noWait >/dev/null 2>&1 && "$sbx" sandbox:down >/dev/null 2>&1)  # image built, binary cached
   set -a; . "$dir/.env.sandbox"; set +a
-  ref() { docker compose -p upbench-ref --project-directory "$dir" -f "$dir/docker-compose.sandbox.yml" up -d --wait --wait-timeout 120; docker compose -p upbench-ref -f "$dir/docker-compose.sandbox.yml" down -v -t 1; }
-  ours() { (cd "$dir" && "$sbx" sandbox:up -noSecrets && "$sbx" sandbox:down -volumes); }
-  # time only the up part of each: measure up+down and down alone
-  refdown() { docker compose -p upbench-ref --project-directory "$dir" -f "$dir/docker-compose.sandbox.yml" up -d --wait --wait-timeout 120 >/dev/null 2>&1; t0=$(now); docker compose -p upbench-ref -f "$dir/docker-compose.sandbox.yml" down -v -t 1 >/dev/null 2>&1; echo "$(now) - $t0" | bc -l; }
-  oursdown() { (cd "$dir" && "$sbx" sandbox:up -noSecrets >/dev/null 2>&1); t0=$(now); (cd "$dir" && "$sbx" sandbox:down -volumes >/dev/null 2>&1); echo "$(now) - $t0" | bc -l; }
-  local r=() o=()
-  for _ in 1 2 3; do
-    t0=$(now); d=$(refdown); r+=("$(echo "$(now) - $t0 - $d" | bc -l)")
-    t0=$(now); d=$(oursdown); o+=("$(echo "$(now) - $t0 - $d" | bc -l)")
-  done
-  med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-  report "sandbox:up to Startability Gate: PASSED" "$(med "${o[@]}")" "docker compose up -d --wait" "$(med "${r[@]}")"
+  local compose=(docker compose -p ktrdr--upbench --project-directory "$dir" -f "$dir/docker-compose.sandbox.yml")
+  removed() { "${compose[@]}" down -v -t 1 >/dev/null 2>&1; }
+  ours() { cd "$dir" && "$sbx" sandbox:up -noSecrets; }
+  ref() { "${compose[@]}" up -d && gate_poll; }
+  pairs "$PAIRS" "sandbox:up to Startability Gate: PASSED" ours "compose up -d + 50 ms gate poll" ref removed
+  removed
   (cd "$dir" && "$sbx" sandbox:destroy -force >/dev/null 2>&1)
 }
 
@@ -166,48 +198,55 @@ bench_create() {
   rm -rf "$r"
 }
 
+# fill_volume MIB: the snapshot bench's database volume holds MIB MiB (files of at most
+# 32 MiB, half random, half text-like), put there through a helper container.
+fill_volume() {
+  local mib=$1 per=$(( $1 < 64 ? $1 : 32 )) n
+  n=$(( mib / per / 2 )); [ "$n" -ge 1 ] || n=1
+  rm -rf "$work/fill"; mkdir -p "$work/fill"
+  for i in $(seq "$n"); do head -c $((per<<20)) /dev/urandom >"$work/fill/r$i.bin"; done
+  for i in $(seq "$n"); do yes "2026-11-24,EURUSD,1.0842,1.0845,1.0839,1.0843,1200 $i" | head -c $((per<<20)) >"$work/fill/t$i.csv"; done
+  # each size's files are a superset of the smaller one's (same names), so the volume
+  # holds exactly MIB MiB of them after the copy
+  local c; c=$(docker create -v "$vol:/v" "$img" idle); docker cp "$work/fill/." "$c:/v/fill"; docker rm -f "$c" >/dev/null
+  rm -rf "$work/fill"
+}
+
 bench_snap() {
   set +o pipefail   # yes | head and friends end by SIGPIPE on purpose
   docker compose version >/dev/null 2>&1 || { echo "snap: skipped (no docker compose v2)"; return; }
   (cd "$repo" && "$sbx" sandbox:create snapbench >/dev/null)
   dir="$(dirname "$repo")/ktrdr--snapbench"
-  (cd "$dir" && "$sbx" sandbox:up -noSecrets -noWait >/dev/null 2>&1 && "$sbx" sandbox:down >/dev/null 2>&1)
+  (cd "$dir" && "$sbx" sandbox:up -noSecrets -noWait >/dev/null 2>&1)
   vol=ktrdr--snapbench_postgres_data
-  # 1 GiB of data in the volume: 32 MiB files, half random, half text-like
-  mkdir -p "$work/fill"
-  for i in $(seq 16); do head -c $((32<<20)) /dev/urandom >"$work/fill/r$i.bin"; done
-  for i in $(seq 16); do yes "2026-11-24,EURUSD,1.0842,1.0845,1.0839,1.0843,1200 $i" | head -c $((32<<20)) >"$work/fill/t$i.csv"; done
+  db=$(docker ps -q --filter label=com.docker.compose.project=ktrdr--snapbench --filter label=com.docker.compose.service=db)
   (cd "$dir" && "$sbx" sandbox:snapshot -name=warmup >/dev/null)   # builds the helper image
-  img=$(docker image ls --filter 'reference=sandbox-helper:*' --format '{{.Repository}}:{{.Tag}}' | awk 'NR==1')
-  c=$(docker create -v "$vol:/v" "$img" idle); docker cp "$work/fill/." "$c:/v/fill"; docker rm -f "$c" >/dev/null
-  ref_snap() { c=$(docker create -v "$vol:/v:ro" "$img" idle); docker cp "$c:/v" - | zstd -1 -q -T0 >"$work/ref.tar.zst"; docker rm -f "$c" >/dev/null; }
-  ours_snap() { (cd "$dir" && { "$sbx" sandbox:snapshot -delete=b >/dev/null 2>&1 || true; } && "$sbx" sandbox:snapshot -name=b); }
-  ref_restore() { c=$(docker run -d -v "$vol:/v" "$img" idle); docker exec "$c" /sandbox-helper stage /v; zstd -d -q -c "$work/ref.tar.zst" | docker cp - "$c:/v/.sandbox-restore"; docker rm -f "$c" >/dev/null; }
-  # the reference leaves its 1 GiB staged in the volume; clear it (untimed) so the next
-  # restore, ours, does not pay for removing it
-  ref_clean() { c=$(docker run -d -v "$vol:/v" "$img" idle); docker exec "$c" /sandbox-helper stage /v; docker rm -f "$c" >/dev/null; }
-  ours_restore() { (cd "$dir" && "$sbx" sandbox:restore -name=b -noSecrets -noWait); }
-  ours_seed() { (cd "$repo" && "$sbx" sandbox:create seedbench -seed=ktrdr--snapbench:b >/dev/null); }
-  local a=() b=() c2=() d=() e=()
-  med() { printf '%s\n' "$@" | sort -g | awk '{x[NR]=$1} END {print x[int((NR+1)/2)]}'; }
-  for _ in 1 2 3; do
-    t0=$(now); ref_snap >/dev/null 2>&1; a+=("$(echo "$(now) - $t0" | bc -l)")
-    t0=$(now); ours_snap >/dev/null 2>&1; b+=("$(echo "$(now) - $t0" | bc -l)")
-    # both restores with the stack running: its ten containers load the machine for both
-    (cd "$dir" && "$sbx" sandbox:up -noSecrets -noWait >/dev/null 2>&1)
-    t0=$(now); ref_restore >/dev/null 2>&1; c2+=("$(echo "$(now) - $t0" | bc -l)"); ref_clean >/dev/null 2>&1
-    t0=$(now); ours_restore >/dev/null 2>&1; d+=("$(echo "$(now) - $t0" | bc -l)")
+  img=$(docker image ls --filter 'label=sandbox.snapshot-helper' --format '{{.Repository}}:{{.Tag}}' | awk 'NR==1')
+  ours_snap() { cd "$dir" && "$sbx" sandbox:snapshot -name=b; }
+  ref_snap() { docker cp "$db:/var/lib/postgresql/data" - | zstd -1 -q -T0 >"$work/ref.tar.zst" && sync; }
+  snap_clear() { (cd "$dir" && "$sbx" sandbox:snapshot -delete=b >/dev/null 2>&1); rm -f "$work/ref.tar.zst"; sync; }
+  ours_restore() { cd "$dir" && "$sbx" sandbox:restore -name=b -noSecrets -noWait; }
+  ref_restore() { local c; c=$(docker run -d -v "$vol:/v" "$img" idle); docker exec "$c" /sandbox-helper stage /v; zstd -d -q -c "$work/ref.tar.zst" | docker cp - "$c:/v/.sandbox-restore"; docker rm -f "$c" >/dev/null; }
+  # the reference leaves its copy staged in the volume: cleared (untimed) before each timing
+  restore_prep() { local c; c=$(docker run -d -v "$vol:/v" "$img" idle); docker exec "$c" /sandbox-helper stage /v >/dev/null 2>&1; docker rm -f "$c" >/dev/null; sync; }
+  for mib in 64 256 1024; do
     (cd "$dir" && "$sbx" sandbox:down >/dev/null 2>&1)
-    t0=$(now); ours_seed >/dev/null 2>&1; e+=("$(echo "$(now) - $t0" | bc -l)")
-    (cd "$(dirname "$repo")/ktrdr--seedbench" && "$sbx" sandbox:destroy -force >/dev/null 2>&1)
+    fill_volume "$mib"
+    (cd "$dir" && "$sbx" sandbox:up -noSecrets -noWait >/dev/null 2>&1)
+    db=$(docker ps -q --filter label=com.docker.compose.project=ktrdr--snapbench --filter label=com.docker.compose.service=db)
+    pairs "$PAIRS" "sandbox:snapshot, $mib MiB volume" ours_snap "docker cp db | zstd -1, sync" ref_snap snap_clear
+    ours_snap >/dev/null 2>&1; ref_snap >/dev/null 2>&1   # the copies both restores read
+    pairs "$PAIRS" "sandbox:restore -noWait, $mib MiB (running stack)" ours_restore "zstd -d | docker cp (staged)" ref_restore restore_prep
+    snap_clear
   done
-  report "sandbox:snapshot, 1 GiB volume" "$(med "${b[@]}")" "docker cp | zstd -1 > file" "$(med "${a[@]}")"
-  report "sandbox:restore -noWait (running stack)" "$(med "${d[@]}")" "zstd -d | docker cp (staged)" "$(med "${c2[@]}")"
-  report "sandbox:create -seed (1 GiB snapshot)" "$(med "${e[@]}")" "sandbox:restore" "$(med "${d[@]}")"
+  ours_snap >/dev/null 2>&1
+  ours_seed() { cd "$repo" && "$sbx" sandbox:create seedbench -seed=ktrdr--snapbench:b; }
+  seed_clear() { [ -d "$(dirname "$repo")/ktrdr--seedbench" ] && (cd "$(dirname "$repo")/ktrdr--seedbench" && "$sbx" sandbox:destroy -force >/dev/null 2>&1); git -C "$repo" branch -D -q seedbench 2>/dev/null; restore_prep; }
+  pairs 3 "sandbox:create -seed (1 GiB snapshot)" ours_seed "sandbox:restore -noWait" ours_restore seed_clear
   du -sh "$HOME/.ktrdr/snapshots/ktrdr--snapbench/b" | sed 's/^/  stored: /'
   (cd "$dir" && "$sbx" sandbox:destroy -force >/dev/null 2>&1)
   docker image rm -f "$img" >/dev/null 2>&1 || true
-  rm -rf "$work/fill" "$work/ref.tar.zst"
+  rm -f "$work/ref.tar.zst"
   set -o pipefail
 }
 
