@@ -59,3 +59,16 @@ func TestParseImagesAndLabelledText(t *testing.T) {
 		t.Error("nothing is not empty")
 	}
 }
+
+func TestParsePublished(t *testing.T) {
+	got := parsePublished("127.0.0.1:8001->8000/tcp, :::8001->8000/tcp\n8000/tcp\n0.0.0.0:5011-5013->5003-5005/tcp, [::]:9091->9090/tcp\n\n")
+	want := []int{8001, 5011, 5012, 5013, 9091}
+	if len(got) != len(want) {
+		t.Fatalf("%v", got)
+	}
+	for _, p := range want {
+		if !got[p] {
+			t.Errorf("%d missing from %v", p, got)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -196,4 +197,46 @@ func (e Engine) Images(ctx context.Context, label string) ([]LabelledImage, erro
 func (e Engine) RemoveImage(ctx context.Context, id string) error {
 	_, err := execx.Output(ctx, execx.Cmd{Name: "docker", Env: e.Env, Timeout: changeTimeout, Args: []string{"image", "rm", id}})
 	return err
+}
+
+// Published is the set of host ports the project's running containers publish: those
+// its own port check must not count as taken. One `docker ps`, no compose file to parse.
+func (e Engine) Published(ctx context.Context, label, project string) (map[int]bool, error) {
+	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Env: e.Env, Timeout: queryTimeout,
+		Args: []string{"ps", "--filter", "label=" + label + "=" + project, "--format", "{{.Ports}}"}})
+	if err != nil {
+		return nil, fmt.Errorf("docker ps: %w", err)
+	}
+	return parsePublished(out), nil
+}
+
+// parsePublished reads docker ps's Ports column: "127.0.0.1:8001->8000/tcp, :::8002->80/tcp",
+// ranges as "0.0.0.0:5000-5002->5000-5002/tcp"; ports only exposed ("8000/tcp") are not
+// published.
+func parsePublished(s string) map[int]bool {
+	ports := map[int]bool{}
+	for _, line := range fields(s) {
+		for _, entry := range strings.Split(line, ", ") {
+			host, _, ok := strings.Cut(entry, "->")
+			if !ok {
+				continue
+			}
+			host = host[strings.LastIndex(host, ":")+1:]
+			lo, hi, isRange := strings.Cut(host, "-")
+			from, err := strconv.Atoi(lo)
+			if err != nil {
+				continue
+			}
+			to := from
+			if isRange {
+				if to, err = strconv.Atoi(hi); err != nil || to < from || to-from > 1000 {
+					continue
+				}
+			}
+			for p := from; p <= to; p++ {
+				ports[p] = true
+			}
+		}
+	}
+	return ports
 }

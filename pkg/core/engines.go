@@ -211,11 +211,10 @@ type listening struct {
 
 // remoteBusy are the slot's ports something listens on at the engine's host, other than
 // the instance's own containers.
-func (e *Env) remoteBusy(in *Instance, l listening, own []compose.Container) ([]config.Assignment, error) {
+func (e *Env) remoteBusy(in *Instance, l listening, mine map[int]bool) ([]config.Assignment, error) {
 	if l.err != nil {
 		return nil, e.unreachable(in.Engine, l.err)
 	}
-	mine := compose.PublishedPorts(own)
 	var busy []config.Assignment
 	for _, a := range in.Assignments(e.Config) {
 		if l.ports[a.Host] && !mine[a.Host] {

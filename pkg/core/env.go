@@ -156,7 +156,8 @@ type Docker interface {
 	Up(ctx context.Context, p compose.Project, build bool, out, errw io.Writer) error
 	Down(ctx context.Context, p compose.Project, volumes bool, out, errw io.Writer) error
 	DownByName(ctx context.Context, p compose.Project, out, errw io.Writer) error
-	PS(ctx context.Context, p compose.Project) ([]compose.Container, error)
+	// Published is the host ports a project's running containers publish.
+	Published(ctx context.Context, label, project string) (map[int]bool, error)
 	Logs(ctx context.Context, p compose.Project, service string, follow bool, tail int, out, errw io.Writer) error
 	Exec(ctx context.Context, p compose.Project, service string, cmd []string, tty bool, stdin io.Reader, out, errw io.Writer) error
 	// Usage is what every compose project costs now (memory, CPU, volume disk).
@@ -261,7 +262,9 @@ func (CLI) Down(ctx context.Context, p compose.Project, volumes bool, out, errw 
 func (CLI) DownByName(ctx context.Context, p compose.Project, out, errw io.Writer) error {
 	return p.DownByName(ctx, out, errw)
 }
-func (CLI) PS(ctx context.Context, p compose.Project) ([]compose.Container, error) { return p.PS(ctx) }
+func (c CLI) Published(ctx context.Context, label, project string) (map[int]bool, error) {
+	return c.engine().Published(ctx, label, project)
+}
 func (CLI) Logs(ctx context.Context, p compose.Project, service string, follow bool, tail int, out, errw io.Writer) error {
 	return p.Logs(ctx, service, follow, tail, out, errw)
 }

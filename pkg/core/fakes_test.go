@@ -355,8 +355,8 @@ func (d *fakeDocker) DownByName(_ context.Context, p compose.Project, _, _ io.Wr
 	d.record("downByName %s", p.Name)
 	return d.downErr
 }
-func (d *fakeDocker) PS(_ context.Context, p compose.Project) ([]compose.Container, error) {
-	return nil, nil
+func (d *fakeDocker) Published(context.Context, string, string) (map[int]bool, error) {
+	return map[int]bool{}, nil
 }
 func (d *fakeDocker) Logs(_ context.Context, p compose.Project, service string, follow bool, tail int, _, _ io.Writer) error {
 	d.record("logs %s %s %d", p.Name, service, tail)

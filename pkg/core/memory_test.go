@@ -10,6 +10,7 @@ import (
 
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
+	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/stats"
@@ -223,5 +224,38 @@ func TestPrepareBuildsForTheEngineNotTheHost(t *testing.T) {
 	}
 	if len(w.docker.called("up acme--b")) != 1 {
 		t.Errorf("compose up did not follow the prepare steps: %v", w.docker.calls)
+	}
+}
+
+// TestPrepareStartsAtOnceForTheKnownPlatformAndRebuildsWhenTheEngineChanged: the second
+// up builds for the platform the engine had last time without waiting for docker info;
+// when the engine turns out to be another one, the build runs again for it.
+func TestPrepareStartsAtOnceForTheKnownPlatformAndRebuildsWhenTheEngineChanged(t *testing.T) {
+	ctx := context.Background()
+	w, e := memoryWorld(t, 8*gib, gib, gib)
+	bin := t.TempDir()
+	mustWrite(t, filepath.Join(bin, "go"), "#!/bin/sh\necho \"$GOARCH\" >> \""+filepath.Join(bin, "builds")+"\"\n")
+	if err := os.Chmod(filepath.Join(bin, "go"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	e.Vars = []string{"PATH=" + bin + ":/usr/bin:/bin"}
+	e.Config.Prepare = []config.Command{{Name: "go", Args: []string{"build", "."}}}
+	up := func() {
+		t.Helper()
+		if _, err := e.Up(ctx, config.KindSandbox, StartOptions{NoWait: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	up() // learns linux/arm64
+	if p, ok := e.knownPlatform(engine.Engine{}); !ok || p.String() != "linux/arm64" {
+		t.Fatalf("platform not kept: %v %v", p, ok)
+	}
+	amd := platform.Platform{OS: "linux", Arch: "amd64"}
+	w.docker.engine.Platform, w.docker.engine.Native = amd, amd // the engine was replaced
+	up()
+	b, _ := os.ReadFile(filepath.Join(bin, "builds"))
+	if got := strings.Fields(string(b)); strings.Join(got, " ") != "arm64 arm64 amd64" {
+		t.Errorf("builds for %v, want arm64 (first), arm64 (guessed), amd64 (again, for the new engine)", got)
 	}
 }

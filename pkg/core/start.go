@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ktrdr/sandbox/pkg/compose"
@@ -207,18 +208,22 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 
 // upHere is up on an Env bound to the instance's engine, up to the gate: every check
 // that can refuse runs before anything starts.
-func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o StartOptions, res StartResult) (StartResult, error) {
+func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o StartOptions, res StartResult) (_ StartResult, err error) {
 	lc := e.Config.Lifecycle(kind)
-	if err := e.checkDocker(ctx); err != nil {
-		return res, err
-	}
-	e.trace("up: docker and compose answer")
-	snaps := e.Snapshots()
-
-	if err := snaps.checkRestore(kind, in); err != nil {
-		return res, err
-	}
+	// Every question to the engine goes out at once; the answers are read in the order
+	// the checks must speak (ports, then memory). Whether Docker and compose are there
+	// is asked only when something fails: every answer here already says the engine is.
 	memory := e.memoryCheckAsync(ctx, in.ID)
+	published := e.publishedAsync(ctx, in.ID)
+	prepCtx, stopPrepare := context.WithCancel(ctx)
+	prepared, early := e.prepareEarly(prepCtx, in, o)
+	defer func() {
+		if err != nil && prepared != nil { // a refused up leaves no build running behind it
+			stopPrepare()
+			_ = prepared()
+		}
+		stopPrepare()
+	}()
 	var remoteListening <-chan listening
 	if e.tunnel != nil {
 		remoteListening = e.listeningAsync(ctx)
@@ -226,18 +231,26 @@ func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o Star
 		// busy when its containers are gone; they come back after compose up.
 		_ = e.tunnel.Cancel(ctx, slotPorts(e, in))
 	}
+	snaps := e.Snapshots()
+	if err := snaps.checkRestore(kind, in); err != nil {
+		return res, err
+	}
 	snaps.thawLeftovers(ctx, in.ID)
-	e.trace("up: leftovers of a snapshot thawed")
-	if err := e.checkPorts(ctx, in, lc, remoteListening); err != nil {
+	own := <-published
+	if own.err != nil {
+		return res, e.dockerFailed(ctx, own.err)
+	}
+	if err := e.checkPorts(in, own.ports, remoteListening); err != nil {
 		return res, err
 	}
 	e.trace("up: ports free")
 	verdict := <-memory
-	e.trace("up: memory weighed")
 	if err := e.judgeMemory(kind, verdict, o.Force); err != nil {
 		return res, err
 	}
+	e.trace("up: memory weighed")
 	res.Platform = verdict.eng.Platform.String()
+	e.rememberPlatform(in.Engine, verdict.eng)
 	_ = e.usageHistory().StartRun(in.ID, e.Now()) // what this run uses replaces the last run's figure
 	if err := e.runHooks(ctx, kind, hooks.PreUp, in, o.NoHooks); err != nil {
 		return res, err
@@ -247,17 +260,77 @@ func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o Star
 		return res, err
 	}
 	e.trace("up: hooks and secrets")
-	return res, e.startStack(ctx, kind, in, o, e.project(in, lc, secretEnv), verdict.eng.Platform)
+	if prepared == nil || early != verdict.eng.Platform {
+		// no early build, or it built for the platform an engine had before it changed:
+		// that build ends before the right one starts (they write the same files)
+		if prepared != nil {
+			_ = prepared()
+		}
+		prepared = e.prepareAsync(prepCtx, in, verdict.eng.Platform)
+	}
+	return res, e.startStack(ctx, kind, in, o, e.project(in, lc, secretEnv), prepared)
+}
+
+// dockerFailed is the error of a docker question that failed: what checkDocker says is
+// missing (docker, its daemon, compose v2) when it says so, else the failure itself.
+func (e *Env) dockerFailed(ctx context.Context, err error) error {
+	if derr := e.checkDocker(ctx); derr != nil {
+		return derr
+	}
+	return fail.With(fail.CodeError, runDoctor, err)
+}
+
+// publishedReply is the host ports the instance's own containers publish.
+type publishedReply struct {
+	ports map[int]bool
+	err   error
+}
+
+func (e *Env) publishedAsync(ctx context.Context, id string) <-chan publishedReply {
+	done := make(chan publishedReply, 1)
+	go func() {
+		p, err := e.Docker.Published(ctx, e.Config.ComposeProjectLabel, id)
+		done <- publishedReply{p, err}
+	}()
+	return done
+}
+
+// prepareEarly starts the prepare commands while up checks ports and memory, when no
+// pre-up hook has to run before them (a hook may produce what they build); nil when
+// they must wait. It builds for the platform the engine had last time (docker info
+// confirms it meanwhile, and up builds again in the rare case it changed).
+func (e *Env) prepareEarly(ctx context.Context, in *Instance, o StartOptions) (func() error, platform.Platform) {
+	if len(e.Config.Prepare) == 0 {
+		return nil, platform.Platform{}
+	}
+	if !o.NoHooks {
+		if hs, err := hooks.Find(in.Dir, hooks.PreUp, e.Config.Hooks); err != nil || len(hs) > 0 {
+			return nil, platform.Platform{}
+		}
+	}
+	p, known := e.knownPlatform(in.Engine)
+	if !known {
+		eng, err := e.Docker.Engine(ctx) // asked once: the memory check gets the same answer
+		if err != nil {
+			return nil, platform.Platform{}
+		}
+		p = eng.Platform
+	}
+	return e.prepareAsync(ctx, in, p), p
+}
+
+// prepareAsync runs the prepare commands for p in the background; the result waits
+// for them (and may be asked more than once).
+func (e *Env) prepareAsync(ctx context.Context, in *Instance, p platform.Platform) func() error {
+	done := make(chan error, 1)
+	go func() { done <- e.prepare(ctx, in, p) }()
+	return sync.OnceValue(func() error { return <-done })
 }
 
 // checkPorts refuses (exit 3) when a port of the slot is held here by anything but the
 // instance's own containers, or, on a remote engine, on the engine's host.
-func (e *Env) checkPorts(ctx context.Context, in *Instance, lc config.Lifecycle, remoteListening <-chan listening) error {
-	own, err := e.Docker.PS(ctx, e.project(in, lc, nil))
-	if err != nil {
-		return fail.With(fail.CodeError, runDoctor, err)
-	}
-	if busy := ports.Busy(in.Assignments(e.Config), compose.PublishedPorts(own)); len(busy) > 0 {
+func (e *Env) checkPorts(in *Instance, own map[int]bool, remoteListening <-chan listening) error {
+	if busy := ports.Busy(in.Assignments(e.Config), own); len(busy) > 0 {
 		return fail.With(fail.CodePorts,
 			fail.Run("Another instance or program holds them: see %s (or: ss -ltnp), stop it, then retry", fail.Do(fail.Sandbox, "doctor", "")),
 			&ports.ConflictError{Slot: in.Slot, Busy: busy})
@@ -276,14 +349,14 @@ func (e *Env) checkPorts(ctx context.Context, in *Instance, lc config.Lifecycle,
 	return nil
 }
 
-// startStack builds what the table prepares, syncs a remote instance's files, runs
+// startStack waits for what the table prepares, syncs a remote instance's files, runs
 // compose up, and forwards a remote instance's ports here.
-func (e *Env) startStack(ctx context.Context, kind config.Kind, in *Instance, o StartOptions, p compose.Project, plat platform.Platform) error {
+func (e *Env) startStack(ctx context.Context, kind config.Kind, in *Instance, o StartOptions, p compose.Project, prepared func() error) error {
 	var binds func() ([]compose.Bind, error)
 	if e.tunnel != nil {
 		binds = bindsAsync(ctx, p) // compose parses while prepare builds
 	}
-	if err := e.prepare(ctx, in, plat); err != nil {
+	if err := prepared(); err != nil {
 		return err
 	}
 	e.trace("up: prepared")
@@ -298,6 +371,9 @@ func (e *Env) startStack(ctx context.Context, kind config.Kind, in *Instance, o 
 	}
 	e.say("Running: docker compose up -d%s (project %s)", map[bool]string{true: " --build"}[o.Build], in.ID)
 	if err := e.Docker.Up(ctx, p, o.Build, io.Discard, e.Err); err != nil {
+		if derr := e.checkDocker(ctx); derr != nil {
+			return derr // compose itself is missing, or the engine went away
+		}
 		return fail.With(fail.CodeError, fail.Run("See the compose output above; logs: %s", fail.Do(string(kind), "logs", "")), err)
 	}
 	e.trace("up: compose up -d returned")

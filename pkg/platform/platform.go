@@ -148,15 +148,25 @@ func ParseInfo(out string, env []string) (Engine, error) {
 	e := Engine{Native: FromKernel(f[0], f[1]), OperatingSystem: f[4], Name: f[5], ServerVersion: f[6], DataRoot: f[7]}
 	e.MemTotal, _ = strconv.ParseInt(f[2], 10, 64)
 	e.CPUs, _ = strconv.Atoi(f[3])
-	e.Platform = e.Native
-	if v := lookup(env, DefaultPlatformEnv); v != "" {
-		p, err := Parse(v)
-		if err != nil {
-			return Engine{}, fmt.Errorf("%s: %w", DefaultPlatformEnv, err)
-		}
-		e.Platform, e.Requested = p, true
+	p, requested, err := Resolve(e.Native, env)
+	if err != nil {
+		return Engine{}, err
 	}
+	e.Platform, e.Requested = p, requested
 	return e, nil
+}
+
+// Resolve is what containers run as on an engine whose own platform is native: what
+// DOCKER_DEFAULT_PLATFORM in env asks for (requested), else native.
+func Resolve(native Platform, env []string) (p Platform, requested bool, err error) {
+	v := lookup(env, DefaultPlatformEnv)
+	if v == "" {
+		return native, false, nil
+	}
+	if p, err = Parse(v); err != nil {
+		return Platform{}, false, fmt.Errorf("%s: %w", DefaultPlatformEnv, err)
+	}
+	return p, true, nil
 }
 
 // Learn asks the engine that env's docker reaches what it is.
