@@ -18,5 +18,8 @@ func init() {
 		Name: "go",
 		Args: []string{"build", "-trimpath", "-o", "demo/bin/demo", "./demo"},
 		Env:  map[string]string{"CGO_ENABLED": "0"},
+		// skipped when the binary is newer than its sources (and built for the engine)
+		Output: "demo/bin/demo",
+		Inputs: []string{"demo/*.go", "go.mod", "go.sum"},
 	}}
 }

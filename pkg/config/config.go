@@ -158,6 +158,12 @@ type Command struct {
 	Name string
 	Args []string
 	Env  map[string]string
+	// Output and Inputs, when both are set, let a prepare step be skipped when it has
+	// nothing to do: Output (a file, relative to the instance) exists, was built for the
+	// same platform, and is newer than every file the Inputs globs match. A build tool
+	// that checks this itself still costs its start (go build: ~0.1 s) on every up.
+	Output string
+	Inputs []string
 }
 
 // New returns the table of a project named project, with every per-project name derived

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
@@ -257,5 +258,39 @@ func TestPrepareStartsAtOnceForTheKnownPlatformAndRebuildsWhenTheEngineChanged(t
 	b, _ := os.ReadFile(filepath.Join(bin, "builds"))
 	if got := strings.Fields(string(b)); strings.Join(got, " ") != "arm64 arm64 amd64" {
 		t.Errorf("builds for %v, want arm64 (first), arm64 (guessed), amd64 (again, for the new engine)", got)
+	}
+}
+
+func TestAPrepareStepWithNothingToDoIsSkipped(t *testing.T) {
+	dir := t.TempDir()
+	arm := platform.Platform{OS: "linux", Arch: "arm64"}
+	c := config.Command{Name: "go", Output: "bin/app", Inputs: []string{"src/*.go"}}
+	mustWrite(t, filepath.Join(dir, "src", "main.go"), "package main")
+	if upToDate(dir, c, arm) {
+		t.Fatal("no output yet, but skipped")
+	}
+	mustWrite(t, filepath.Join(dir, "bin", "app"), "binary")
+	if upToDate(dir, c, arm) {
+		t.Error("no record of the platform it was built for, but skipped")
+	}
+	mustWrite(t, platformStamp(dir, c), "linux/arm64\n")
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(dir, "src", "main.go"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	if !upToDate(dir, c, arm) {
+		t.Error("up to date, but run")
+	}
+	if upToDate(dir, c, platform.Platform{OS: "linux", Arch: "amd64"}) {
+		t.Error("built for another platform, but skipped")
+	}
+	if err := os.Chtimes(filepath.Join(dir, "src", "main.go"), time.Now().Add(time.Hour), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if upToDate(dir, c, arm) {
+		t.Error("a source is newer, but skipped")
+	}
+	if upToDate(dir, config.Command{Name: "go", Output: "bin/app"}, arm) || upToDate(dir, config.Command{Name: "go", Output: "bin/app", Inputs: []string{"none/*.go"}}, arm) {
+		t.Error("a step without inputs (or whose inputs match nothing) was skipped")
 	}
 }

@@ -72,6 +72,7 @@ func (s *Snapshots) take(ctx context.Context, kind config.Kind, id, name string)
 	if err != nil {
 		return snapshot.Manifest{}, err
 	}
+	e.trace("snapshot: volumes, containers and helper known")
 	if len(vols) == 0 {
 		return snapshot.Manifest{}, fail.New(fail.CodeError, fail.Run("Start it once so compose creates them: %s", fail.Do(string(kind), "up", "")),
 			"%s has no named volumes to snapshot", id)
@@ -81,10 +82,12 @@ func (s *Snapshots) take(ctx context.Context, kind config.Kind, id, name string)
 	if err != nil {
 		return snapshot.Manifest{}, fail.With(fail.CodeError, runDoctor, err)
 	}
-	defer thaw()
+	e.trace("snapshot: writers paused")
+	defer func() { thaw(); e.trace("snapshot: writers thawed") }()
 	store := s.store
 	store.Step = e.step
 	m, err := v.Take(ctx, store, id, name, vols, e.Now(), meter{e})
+	e.trace("snapshot: copied, durable, manifest written")
 	if err != nil {
 		if ctx.Err() != nil {
 			return snapshot.Manifest{}, interrupted(ctx)
@@ -298,12 +301,14 @@ func (s *Snapshots) restore(ctx context.Context, kind config.Kind, in *Instance,
 		}
 		return RestoreResult{}, fail.With(fail.CodeError, checkHelper, err)
 	}
+	e.trace("restore: helper ready, docker checked")
 	e.say("Restoring %s from snapshot %s of %s (%s)", in.ID, m.Name, m.Instance, shared.FormatSize(m.StoredBytes()))
 	started := e.Now()
 	stopped, err := s.swapIn(ctx, v, in.ID, m, targets, dockerOK, again)
 	if err != nil {
 		return RestoreResult{}, err
 	}
+	e.trace("restore: staged, swapped, users started")
 	return s.startAfterRestore(ctx, kind, in, m, stopped, o, started)
 }
 

@@ -393,13 +393,53 @@ func (e *Env) startStack(ctx context.Context, kind config.Kind, in *Instance, o 
 // ARM engine puts binaries into images that run there. The table's own Env wins.
 func (e *Env) prepare(ctx context.Context, in *Instance, p platform.Platform) error {
 	for _, c := range e.Config.Prepare {
+		if upToDate(in.Dir, c, p) {
+			continue
+		}
 		goBuild := c.Name == "go" && len(c.Args) > 0 && (c.Args[0] == "build" || c.Args[0] == "install")
 		env := mergeEnv(e.Vars, p.BuildEnv(goBuild), c.Env)
 		if err := execx.Run(ctx, execx.Cmd{Name: c.Name, Args: c.Args, Dir: in.Dir, Env: env, Stdout: e.Out, Stderr: e.Err}); err != nil {
 			return fail.With(fail.CodeError, fail.Say("Fix the prepare step of the configuration"), fmt.Errorf("prepare: %w", err))
 		}
+		if c.Output != "" {
+			// which platform the output was built for: a newer file is not enough
+			_ = os.WriteFile(platformStamp(in.Dir, c), []byte(p.String()+"\n"), 0o644)
+		}
 	}
 	return nil
+}
+
+// platformStamp is the file beside a prepare step's output that says what it was built for.
+func platformStamp(dir string, c config.Command) string {
+	out := filepath.Join(dir, c.Output)
+	return filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".platform")
+}
+
+// upToDate reports a prepare step with nothing to do: its output exists, was built for
+// p, and no input is newer. Without Output and Inputs a step always runs.
+func upToDate(dir string, c config.Command, p platform.Platform) bool {
+	if c.Output == "" || len(c.Inputs) == 0 {
+		return false
+	}
+	out, err := os.Stat(filepath.Join(dir, c.Output))
+	if err != nil {
+		return false
+	}
+	if stamp, err := os.ReadFile(platformStamp(dir, c)); err != nil || strings.TrimSpace(string(stamp)) != p.String() {
+		return false
+	}
+	for _, pattern := range c.Inputs {
+		matches, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil || len(matches) == 0 {
+			return false // a pattern that matches nothing is a table that says nothing
+		}
+		for _, m := range matches {
+			if fi, err := os.Stat(m); err != nil || fi.ModTime().After(out.ModTime()) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // awaitGate runs the startability gate on a started instance and, when it passes, the
