@@ -26,7 +26,14 @@ repo=$(pwd)
 work=$(mktemp -d /tmp/sandbox-bench.XXXXXX)
 # Sandboxes made off this checkout leave their branches (destroy keeps branches): remove
 # the ones the benchmarks made.
-cleanup() { git -C "$repo" for-each-ref --format='%(refname:short)' 'refs/heads/ktrdr--*bench*' 'refs/heads/ktrdr--lb*' | xargs -r git -C "$repo" branch -D -q; rm -rf "$work"; }
+# A benchmark that failed halfway leaves its sandboxes: take them down first.
+cleanup() {
+  for d in "$(dirname "$repo")"/ktrdr--*bench* "$(dirname "$repo")"/ktrdr--lb*; do
+    [ -d "$d" ] && (cd "$d" && "$sbx" sandbox:destroy -force -discardChanges >/dev/null 2>&1)
+  done
+  git -C "$repo" for-each-ref --format='%(refname:short)' 'refs/heads/ktrdr--*bench*' 'refs/heads/ktrdr--lb*' | xargs -r git -C "$repo" branch -D -q
+  rm -rf "$work"
+}
 trap cleanup EXIT
 # Keep Go's caches where they are; only the tool's state moves to the temp home.
 export GOPATH=$(go env GOPATH) GOMODCACHE=$(go env GOMODCACHE) GOCACHE=$(go env GOCACHE)
@@ -64,16 +71,22 @@ report() {
 # neither side always meets the warmer cache or the emptier disk queue; PREP runs untimed
 # before every timing. Prints the medians, their ratio, and every pair's ratio.
 PAIRS=${PAIRS:-5}
-once() { local t0; t0=$(now); "$@" >/dev/null 2>&1; echo "$(now) - $t0" | bc -l; }
+# once times one run; a run that fails is said on stderr (a failed run is no figure).
+once() {
+  local t0 out rc=0; t0=$(now); out=$("$@" 2>&1) || rc=$?
+  local t; t=$(echo "$(now) - $t0" | bc -l)
+  [ "$rc" = 0 ] || printf '    FAILED (%s): %s\n' "$*" "$(echo "$out" | tail -2 | tr '\n' ' ')" >&2
+  echo "$t"
+}
 median() { printf '%s\n' "$@" | sort -g | awk '{x[NR]=$1} END {print x[int((NR+1)/2)]}'; }
 pairs() {
   local n=$1 label=$2 ours=$3 reflabel=$4 ref=$5 prep=${6:-:}
   local o=() r=() each=() to tr
   for i in $(seq "$n"); do
     if (( i % 2 )); then
-      $prep; to=$(once "$ours"); $prep; tr=$(once "$ref")
+      $prep || true; to=$(once "$ours"); $prep || true; tr=$(once "$ref")
     else
-      $prep; tr=$(once "$ref"); $prep; to=$(once "$ours")
+      $prep || true; tr=$(once "$ref"); $prep || true; to=$(once "$ours")
     fi
     to=$(net "$to"); tr=$(net "$tr")
     o+=("$to"); r+=("$tr"); each+=("$(ratio "$to" "$tr")")
@@ -237,7 +250,7 @@ bench_snap() {
     pairs "$PAIRS" "sandbox:snapshot, $mib MiB volume" ours_snap "docker cp db | zstd -1, sync" ref_snap snap_clear
     ours_snap >/dev/null 2>&1; ref_snap >/dev/null 2>&1   # the copies both restores read
     pairs "$PAIRS" "sandbox:restore -noWait, $mib MiB (running stack)" ours_restore "zstd -d | docker cp (staged)" ref_restore restore_prep
-    snap_clear
+    restore_prep; snap_clear   # the reference's last staged copy must not be in the next snapshot
   done
   ours_snap >/dev/null 2>&1
   ours_seed() { cd "$repo" && "$sbx" sandbox:create seedbench -seed=ktrdr--snapbench:b; }
