@@ -125,7 +125,10 @@ func swapIn(dir string) error {
 			return err
 		}
 	}
-	if err := moveAll(src, dir, ""); err != nil {
+	// a snapshot taken while a staging directory was there (a restore killed before it
+	// was cleared) holds one too: it is the helper's workspace, never data, so it stays
+	// behind and goes with the rest of the staging area
+	if err := moveAll(src, dir, staging); err != nil {
 		return err
 	}
 	// the volume root takes the snapshot's owner and mode (a database checks its own)
