@@ -224,13 +224,7 @@ func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o Star
 		}
 		stopPrepare()
 	}()
-	var remoteListening <-chan listening
-	if e.tunnel != nil {
-		remoteListening = e.listeningAsync(ctx)
-		// Forwards this tunnel kept for the instance would hold its ports here and read as
-		// busy when its containers are gone; they come back after compose up.
-		_ = e.tunnel.Cancel(ctx, slotPorts(e, in))
-	}
+	remoteListening := e.remoteListeningAsync(ctx, in)
 	snaps := e.Snapshots()
 	if err := snaps.checkRestore(kind, in); err != nil {
 		return res, err
@@ -278,6 +272,18 @@ func (e *Env) dockerFailed(ctx context.Context, err error) error {
 		return derr
 	}
 	return fail.With(fail.CodeError, runDoctor, err)
+}
+
+// remoteListeningAsync asks a remote engine's host what listens there (nil when local).
+// Forwards this tunnel kept for the instance would hold its ports here and read as busy
+// when its containers are gone: they are dropped, and come back after compose up.
+func (e *Env) remoteListeningAsync(ctx context.Context, in *Instance) <-chan listening {
+	if e.tunnel == nil {
+		return nil
+	}
+	l := e.listeningAsync(ctx)
+	_ = e.tunnel.Cancel(ctx, slotPorts(e, in))
+	return l
 }
 
 // publishedReply is the host ports the instance's own containers publish.
