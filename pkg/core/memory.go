@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -77,7 +78,7 @@ func planMemory(id string, total int64, now map[string]stats.Usage, seen map[str
 }
 
 // ErrMemory is wrapped when up refuses to start an instance the engine has no memory for.
-var ErrMemory = fmt.Errorf("not enough engine memory")
+var ErrMemory = errors.New("not enough engine memory")
 
 // memoryRefusal is up's error for a plan that does not fit: the numbers, and the stacks
 // that could be stopped to make room.
