@@ -1,7 +1,6 @@
 package compose
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -107,73 +106,12 @@ func (p Project) Exec(ctx context.Context, service string, cmd []string, tty boo
 	return p.run(ctx, 0, stdin, out, errw, append(sub, cmd...)...)
 }
 
-// Container is one entry of `docker compose ps --format json`.
+// Container is one of a project's containers, as `docker ps` lists it.
 type Container struct {
-	Name       string
-	Service    string
-	State      string
-	Health     string
-	Publishers []Publisher
-}
-
-// Publisher is one published port of a container.
-type Publisher struct {
-	URL           string
-	TargetPort    int
-	PublishedPort int
-	Protocol      string
-}
-
-// PS lists the project's containers, stopped ones included.
-func (p Project) PS(ctx context.Context) ([]Container, error) {
-	var out bytes.Buffer
-	if err := p.run(ctx, queryTimeout, nil, &out, nil, "ps", "--all", "--format", "json"); err != nil {
-		return nil, fmt.Errorf("docker compose ps (%s): %w", p.Name, err)
-	}
-	return parsePS(out.Bytes())
-}
-
-// parsePS reads both formats compose has used: one JSON array (before 2.21) and one
-// object per line (since).
-func parsePS(data []byte) ([]Container, error) {
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 {
-		return nil, nil
-	}
-	var list []Container
-	if data[0] == '[' {
-		if err := json.Unmarshal(data, &list); err != nil {
-			return nil, fmt.Errorf("docker compose ps: %w", err)
-		}
-		return list, nil
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		var c Container
-		if err := json.Unmarshal(line, &c); err != nil {
-			return nil, fmt.Errorf("docker compose ps: %w", err)
-		}
-		list = append(list, c)
-	}
-	return list, sc.Err()
-}
-
-// PublishedPorts are the host ports the project's containers hold.
-func PublishedPorts(cs []Container) map[int]bool {
-	m := map[int]bool{}
-	for _, c := range cs {
-		for _, p := range c.Publishers {
-			if p.PublishedPort > 0 {
-				m[p.PublishedPort] = true
-			}
-		}
-	}
-	return m
+	Name    string
+	Service string
+	State   string
+	Health  string
 }
 
 // Counts is how many of a project's containers exist, run, and fail their health check.
