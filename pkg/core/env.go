@@ -204,13 +204,13 @@ type engineFacts struct {
 
 // helper is the snapshot helper on the engine, built for what its containers run as.
 func (c CLI) helper(ctx context.Context) (snapshot.Docker, string, error) {
-	eng, err := c.Engine(ctx)
-	if err != nil {
+	v := &cliVolumes{Docker: snapshot.Docker{Env: c.Env}, cli: c}
+	if err := v.Helper(ctx); err != nil {
 		return snapshot.Docker{}, "", err
 	}
-	d := snapshot.Docker{Env: c.Env, Platform: eng.Platform}
-	image, err := d.EnsureHelper(ctx)
-	return d, image, err
+	d := v.Docker
+	d.Platform = v.platform // started for the platform it was built for
+	return d, v.image, nil
 }
 
 func (c CLI) EngineDisk(ctx context.Context) (int64, int64, error) {

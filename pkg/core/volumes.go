@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/snapshot"
 )
 
@@ -46,11 +47,14 @@ type Volumes interface {
 // Volumes is the engine's volumes through the docker command line.
 func (c CLI) Volumes() Volumes { return &cliVolumes{Docker: snapshot.Docker{Env: c.Env}, cli: c} }
 
-// cliVolumes is Volumes on snapshot.Docker; image is the helper once Helper built it.
+// cliVolumes is Volumes on snapshot.Docker; image is the helper once Helper built it,
+// for platform. (Helper sets them apart from Docker: the other questions read Docker
+// while it runs.)
 type cliVolumes struct {
 	snapshot.Docker
-	cli   CLI
-	image string
+	cli      CLI
+	image    string
+	platform platform.Platform
 }
 
 func (v *cliVolumes) Of(ctx context.Context, project string) ([]snapshot.Volume, error) {
@@ -71,6 +75,7 @@ func (v *cliVolumes) Helper(ctx context.Context) error {
 	d := v.Docker
 	d.Platform = eng.Platform
 	v.image, err = d.EnsureHelper(ctx)
+	v.platform = eng.Platform
 	return err
 }
 
