@@ -29,7 +29,7 @@ func recordingDocker(t *testing.T) (dir string, env []string) {
 case "$1 $2" in
   "version --format") echo 20.10.24; exit 0 ;;
   "compose version") echo 2.40.3; exit 0 ;;
-  "info --format") printf 'linux\nx86_64\n8589934592\n2\nDebian\nhost\n20.10.24\n/var/lib/docker\n'; exit 0 ;;
+  "info --format") printf 'linux\nx86_64\n8589934592\n2\nDebian\n'; exit 0 ;;
   "ps --all"|"ps --filter"|"stats --no-stream") exit 0 ;;
   "system df") echo '[]'; exit 0 ;;
 esac

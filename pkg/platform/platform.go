@@ -123,9 +123,6 @@ type Engine struct {
 	// OperatingSystem is the engine host's OS as Docker names it ("Docker Desktop",
 	// "Debian GNU/Linux 12 (bookworm)").
 	OperatingSystem string `json:"operating_system"`
-	Name            string `json:"name"` // the engine host's name
-	ServerVersion   string `json:"server_version"`
-	DataRoot        string `json:"data_root"`
 }
 
 // Desktop reports whether the engine is Docker Desktop's VM: a machine with fixed memory
@@ -136,16 +133,16 @@ func (e Engine) Desktop() bool { return strings.Contains(e.OperatingSystem, "Doc
 func (e Engine) Emulated() bool { return e.Platform.String() != e.Native.String() }
 
 // infoFormat asks docker info for what Engine holds, one field a line.
-const infoFormat = "{{.OSType}}\n{{.Architecture}}\n{{.MemTotal}}\n{{.NCPU}}\n{{.OperatingSystem}}\n{{.Name}}\n{{.ServerVersion}}\n{{.DockerRootDir}}"
+const infoFormat = "{{.OSType}}\n{{.Architecture}}\n{{.MemTotal}}\n{{.NCPU}}\n{{.OperatingSystem}}"
 
 // ParseInfo reads the answer to infoFormat and applies DOCKER_DEFAULT_PLATFORM from env
 // (the environment the docker commands run with).
 func ParseInfo(out string, env []string) (Engine, error) {
 	f := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	if len(f) < 8 || f[0] == "" || f[1] == "" {
+	if len(f) < 5 || f[0] == "" || f[1] == "" {
 		return Engine{}, fmt.Errorf("docker info answered %q", out)
 	}
-	e := Engine{Native: FromKernel(f[0], f[1]), OperatingSystem: f[4], Name: f[5], ServerVersion: f[6], DataRoot: f[7]}
+	e := Engine{Native: FromKernel(f[0], f[1]), OperatingSystem: f[4]}
 	e.MemTotal, _ = strconv.ParseInt(f[2], 10, 64)
 	e.CPUs, _ = strconv.Atoi(f[3])
 	p, requested, err := Resolve(e.Native, env)
