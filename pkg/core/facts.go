@@ -25,6 +25,16 @@ func (e *Env) factsPath(eng engine.Engine) string {
 // knownPlatform is what the engine's containers ran as when last asked, with the
 // caller's DOCKER_DEFAULT_PLATFORM applied now; false when never asked.
 func (e *Env) knownPlatform(eng engine.Engine) (platform.Platform, bool) {
+	native, ok := e.keptNative(eng)
+	if !ok {
+		return platform.Platform{}, false
+	}
+	p, _, err := platform.Resolve(native, e.Vars)
+	return p, err == nil
+}
+
+// keptNative is the engine's own platform as kept, if it is.
+func (e *Env) keptNative(eng engine.Engine) (platform.Platform, bool) {
 	b, err := os.ReadFile(e.factsPath(eng))
 	if err != nil {
 		return platform.Platform{}, false
@@ -33,8 +43,7 @@ func (e *Env) knownPlatform(eng engine.Engine) (platform.Platform, bool) {
 	if json.Unmarshal(b, &native) != nil || native.IsZero() {
 		return platform.Platform{}, false
 	}
-	p, _, err := platform.Resolve(native, e.Vars)
-	return p, err == nil
+	return native, true
 }
 
 // rememberPlatform keeps what the engine said it is (a failure only costs the next up
@@ -43,11 +52,8 @@ func (e *Env) rememberPlatform(eng engine.Engine, facts platform.Engine) {
 	if facts.Native.IsZero() {
 		return
 	}
-	if old, err := os.ReadFile(e.factsPath(eng)); err == nil {
-		var native platform.Platform
-		if json.Unmarshal(old, &native) == nil && native == facts.Native {
-			return
-		}
+	if kept, ok := e.keptNative(eng); ok && kept == facts.Native {
+		return
 	}
 	b, err := json.Marshal(facts.Native)
 	if err != nil || os.MkdirAll(filepath.Dir(e.factsPath(eng)), 0o700) != nil {
