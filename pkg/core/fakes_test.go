@@ -245,6 +245,7 @@ type fakeDocker struct {
 	vols         *fakeVolumes
 	images       map[string][]compose.Image // project → images labelled with it
 	stuck        map[string]bool            // image refs teardown fails to remove
+	onPublished  func()                     // runs inside Published (to order a test's events)
 	unshared     string                     // a host directory the engine's containers do not see
 	calls        []string
 }
@@ -356,6 +357,9 @@ func (d *fakeDocker) DownByName(_ context.Context, p compose.Project, _, _ io.Wr
 	return d.downErr
 }
 func (d *fakeDocker) Published(context.Context, string, string) (map[int]bool, error) {
+	if d.onPublished != nil {
+		d.onPublished()
+	}
 	return map[int]bool{}, nil
 }
 func (d *fakeDocker) Logs(_ context.Context, p compose.Project, service string, follow bool, tail int, _, _ io.Writer) error {

@@ -3,9 +3,12 @@ package core
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -292,5 +295,52 @@ func TestAPrepareStepWithNothingToDoIsSkipped(t *testing.T) {
 	}
 	if upToDate(dir, config.Command{Name: "go", Output: "bin/app"}, arm) || upToDate(dir, config.Command{Name: "go", Output: "bin/app", Inputs: []string{"none/*.go"}}, arm) {
 		t.Error("a step without inputs (or whose inputs match nothing) was skipped")
+	}
+}
+
+// TestARefusedUpLeavesNoBuildBehind: the prepare step starts while the ports are
+// checked; when the port check refuses (exit 3), the build is stopped and waited for, so
+// nothing goes on writing after the command has said no.
+func TestARefusedUpLeavesNoBuildBehind(t *testing.T) {
+	w := newWorld(t)
+	a := w.create("a").Instance
+	bin := t.TempDir()
+	mustWrite(t, filepath.Join(bin, "go"), "#!/bin/sh\necho $$ > "+filepath.Join(bin, "pid")+"\nexec sleep 20\n")
+	if err := os.Chmod(filepath.Join(bin, "go"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	e := w.at(a.Dir)
+	e.Vars = []string{"PATH=" + bin + ":/usr/bin:/bin"}
+	e.Config.Prepare = []config.Command{{Name: "go", Args: []string{"build", "."}}}
+	// the port check answers only once the build has started, so it has one to stop
+	w.docker.onPublished = func() {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if _, err := os.Stat(filepath.Join(bin, "pid")); err == nil {
+				return
+			}
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:47081") // slot 1's web port
+	if err != nil {
+		t.Skipf("port 47081 is taken here: %v", err)
+	}
+	defer l.Close()
+	start := time.Now()
+	_, err = e.Up(context.Background(), config.KindSandbox, StartOptions{NoWait: true})
+	if fail.Code(err) != fail.CodePorts {
+		t.Fatalf("up with a busy port: %v (code %d)", err, fail.Code(err))
+	}
+	if time.Since(start) > 10*time.Second || len(w.docker.called("up ")) != 0 {
+		t.Errorf("the refusal waited for the build to finish (%s) or started compose: %v", time.Since(start), w.docker.calls)
+	}
+	b, err := os.ReadFile(filepath.Join(bin, "pid"))
+	if err != nil {
+		t.Fatalf("the build never started: %v", err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if p, err := os.FindProcess(pid); err == nil && p.Signal(syscall.Signal(0)) == nil {
+		_ = p.Kill()
+		t.Errorf("the build (pid %d) still ran after up returned", pid)
 	}
 }
