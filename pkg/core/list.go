@@ -13,6 +13,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/envfile"
 	"github.com/ktrdr/sandbox/pkg/fail"
+	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/registry"
 	"github.com/ktrdr/sandbox/pkg/stats"
 )
@@ -70,7 +71,7 @@ func (e *Env) List(ctx context.Context) (Listing, error) {
 	if usage.err == nil {
 		l.Total = &stats.Usage{}
 	}
-	local := engineReply{states: states, err: dockerErr, down: Unknown, platform: <-engineDone}
+	local := engineReply{states: states, err: dockerErr, down: Unknown, platform: (<-engineDone).Platform.String()}
 	if usage.err == nil {
 		local.usage = usage.byProject
 	}
@@ -158,16 +159,12 @@ type engineReply struct {
 }
 
 // engineAsync asks what the engine is while the caller asks Docker for the rest; the
-// answer is the platform its containers run as, "" when it did not say.
-func (e *Env) engineAsync(ctx context.Context) <-chan string {
-	done := make(chan string, 1)
+// zero Engine (no platform) when it did not say.
+func (e *Env) engineAsync(ctx context.Context) <-chan platform.Engine {
+	done := make(chan platform.Engine, 1)
 	go func() {
-		eng, err := e.Docker.Engine(ctx)
-		if err != nil {
-			done <- ""
-			return
-		}
-		done <- eng.Platform.String()
+		eng, _ := e.Docker.Engine(ctx)
+		done <- eng
 	}()
 	return done
 }
@@ -191,17 +188,15 @@ func (e *Env) remoteStatesAsync(ctx context.Context, reg *registry.File, engines
 			go func() {
 				defer wg.Done()
 				rep := engineReply{down: Unreachable}
-				if r, release, err := e.connect(ctx, eng, false); err != nil {
-					rep.err = err
-				} else {
-					usage, plat := r.usageAsync(ctx), r.engineAsync(ctx)
-					rep.states, rep.err = r.Docker.ProjectStates(ctx, e.Config.ComposeProjectLabel)
-					rep.platform = <-plat
+				rep.err = e.on(ctx, eng, false, func(r *Env) error {
+					usage, facts := r.usageAsync(ctx), r.engineAsync(ctx)
+					states, err := r.Docker.ProjectStates(ctx, e.Config.ComposeProjectLabel)
+					rep.states, rep.platform = states, (<-facts).Platform.String()
 					if u := <-usage; u.err == nil {
 						rep.usage = u.byProject
 					}
-					release()
-				}
+					return err
+				})
 				mu.Lock()
 				out[endpoint] = rep
 				mu.Unlock()

@@ -6,7 +6,6 @@ import (
 
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
-	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/shared"
 	"github.com/ktrdr/sandbox/pkg/stats"
 )
@@ -66,8 +65,7 @@ func (e *Env) statusHere(ctx context.Context, in *Instance, rep *StatusReport) {
 	sharedDone := make(chan shared.Report, 1)
 	go func() { sharedDone <- shared.Inspect(e.SharedPath(), e.sharedNames()) }()
 	usageDone := e.usageAsync(ctx)
-	engineDone := make(chan platform.Engine, 1)
-	go func() { eng, _ := e.Docker.Engine(ctx); engineDone <- eng }()
+	engineDone := e.engineAsync(ctx)
 	cs, err := e.Docker.Containers(ctx, e.Config.ComposeProjectLabel, in.ID)
 	if err != nil {
 		rep.State, rep.Error = Unknown, err.Error()
