@@ -367,11 +367,18 @@ func (e *Env) InitSharedOn(ctx context.Context, eng engine.Engine, from string) 
 		return SharedResult{}, fail.New(fail.CodeError, fail.Run("Fill it here first, or copy from a directory: %s", fail.Do(fail.Sandbox, "initShared", "-from=PATH -engine="+eng.Endpoint)),
 			"no shared data on this machine at %s to copy", root)
 	}
-	r, release, err := e.connect(ctx, eng, false)
-	if err != nil {
-		return SharedResult{}, err
-	}
-	defer release()
+	var res SharedResult
+	err := e.on(ctx, eng, false, func(r *Env) error {
+		var err error
+		res, err = e.publishShared(ctx, r.tunnel, eng, src, root)
+		return err
+	})
+	return res, err
+}
+
+// publishShared copies each shared subdirectory of src to root on the engine's host,
+// through the tunnel, with the local guarantee (complete old or complete new content).
+func (e *Env) publishShared(ctx context.Context, tun *engine.Tunnel, eng engine.Engine, src, root string) (SharedResult, error) {
 	e.say("Copying shared data from %s to %s:%s", src, eng.Name(), root)
 	res := SharedResult{Outcome: SharedCopied, Root: root}
 	for _, sd := range e.Config.Shared {
@@ -382,7 +389,7 @@ func (e *Env) InitSharedOn(ctx context.Context, eng engine.Engine, from string) 
 		}
 		e.say("  %s/ ...", sd.Name)
 		progress := &progressLines{p: e.Progress, every: 2 * time.Second, now: e.Now}
-		upToDate, err := r.tunnel.Publish(ctx, dir, filepath.Join(root, sd.Name), progress)
+		upToDate, err := tun.Publish(ctx, dir, filepath.Join(root, sd.Name), progress)
 		if err != nil {
 			if ctx.Err() != nil {
 				return res, interrupted(ctx)

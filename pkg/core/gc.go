@@ -327,16 +327,13 @@ func (e *Env) gcVolumes(ctx context.Context, reg *registry.File, o GCOptions, re
 // the mirrored checkout of a stale instance on a remote engine; an engine that does not
 // answer is an error, so its entry is kept.
 func (e *Env) stopOnEngine(ctx context.Context, eng engine.Engine, in *registry.Instance, dryRun bool) error {
-	r, release, err := e.connect(ctx, eng, false)
-	if err != nil {
-		return err
-	}
-	defer release()
-	if dryRun {
-		return nil
-	}
-	if err := r.Docker.DownByName(ctx, compose.Project{Name: in.InstanceID, Dir: e.Cwd, Env: r.Vars}, io.Discard, e.Err); err != nil {
-		return err
-	}
-	return r.tunnel.RemoveMirror(ctx, in.Path)
+	return e.on(ctx, eng, false, func(r *Env) error {
+		if dryRun {
+			return nil // the engine answers: that is all a dry run needs to know
+		}
+		if err := r.Docker.DownByName(ctx, compose.Project{Name: in.InstanceID, Dir: e.Cwd, Env: r.Vars}, io.Discard, e.Err); err != nil {
+			return err
+		}
+		return r.tunnel.RemoveMirror(ctx, in.Path)
+	})
 }
