@@ -22,10 +22,17 @@ func (p Project) Teardown(ctx context.Context, label string, out, errw io.Writer
 	if err := all.run(ctx, changeTimeout, nil, out, errw, "down", "--remove-orphans", "--volumes", "--rmi", "local"); err != nil {
 		return fmt.Errorf("docker compose down (%s): %w", p.Name, err)
 	}
-	_, err := execx.Output(ctx, execx.Cmd{Name: "docker", Env: p.Env, Timeout: changeTimeout,
-		Args: []string{"image", "prune", "--force", "--filter", "label=" + label + "=" + p.Name}})
+	// Listed and removed by id, not `docker image prune`: the daemon runs one prune at a
+	// time and refuses a second, so two destroys at once would fail each other.
+	listed, err := execx.Output(ctx, execx.Cmd{Name: "docker", Env: p.Env, Timeout: queryTimeout,
+		Args: []string{"image", "ls", "--quiet", "--filter", "dangling=true", "--filter", "label=" + label + "=" + p.Name}})
 	if err != nil {
-		return fmt.Errorf("remove %s's untagged images: %w", p.Name, err)
+		return fmt.Errorf("list %s's untagged images: %w", p.Name, err)
+	}
+	if ids := fields(listed); len(ids) > 0 {
+		// one a container still runs is refused, as prune would skip it; the check that
+		// follows a teardown names whatever is left
+		_, _ = execx.Output(ctx, execx.Cmd{Name: "docker", Env: p.Env, Timeout: changeTimeout, Args: append([]string{"image", "rm"}, ids...)})
 	}
 	return nil
 }
