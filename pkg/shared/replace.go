@@ -70,7 +70,7 @@ func Replace(ctx context.Context, src, dst string, prog Progress) (ReplaceResult
 		}
 		old = &t
 	}
-	if err := rebuildAndSwap(ctx, src, dst, srcTree.stats, old, prog, &res); err != nil {
+	if err := rebuildAndSwap(ctx, src, dst, srcTree, old, prog, &res); err != nil {
 		return res, err
 	}
 	res.Destroyed = old != nil
@@ -96,7 +96,7 @@ func followDestinationLink(dst string) (string, error) {
 // the swap is a rename and unchanged files can be hard-linked) and swaps it into place,
 // filling res's Skipped, Linked and Copied. Until the swap dst is untouched, so any
 // failure before it leaves the old content whole.
-func rebuildAndSwap(ctx context.Context, src, dst string, srcStats Stats, old *tree, prog Progress, res *ReplaceResult) error {
+func rebuildAndSwap(ctx context.Context, src, dst string, srcTree tree, old *tree, prog Progress, res *ReplaceResult) error {
 	tmp, err := os.MkdirTemp(filepath.Dir(dst), tempPrefix+filepath.Base(dst)+"-")
 	if err != nil {
 		return fmt.Errorf("create work directory beside %s: %w", dst, err)
@@ -105,7 +105,7 @@ func rebuildAndSwap(ctx context.Context, src, dst string, srcStats Stats, old *t
 	work := filepath.Join(tmp, "new")
 
 	c := &workCopy{ctx: ctx, src: src, dst: dst, old: old, prog: prog}
-	err = c.run(work, workersFor(srcStats))
+	err = c.run(work, workersFor(srcTree.stats), srcTree.concurrentDirs())
 	res.Skipped = c.skipped
 	if err != nil {
 		return err
@@ -131,13 +131,17 @@ type workCopy struct {
 // run copies src into work, keeping symlinks as symlinks and modification times as they
 // are (the next run compares them). A context that ended during the copy fails it even
 // when the library returned no error: the work tree may be incomplete.
-func (c *workCopy) run(work string, workers int64) error {
+func (c *workCopy) run(work string, workers int64, concurrent map[string]bool) error {
 	err := cp.Copy(c.src, work, cp.Options{
 		OnSymlink:     func(string) cp.SymlinkAction { return cp.Shallow },
 		PreserveTimes: true,
 		NumOfWorkers:  workers,
-		Skip:          c.skip,
-		WrapReader:    func(r io.Reader) io.Reader { return &countingReader{ctx: c.ctx, r: r, prog: c.prog} },
+		PreferConcurrent: func(srcdir, _ string) (bool, error) {
+			rel, _ := filepath.Rel(c.src, srcdir)
+			return concurrent[rel], nil
+		},
+		Skip:       c.skip,
+		WrapReader: func(r io.Reader) io.Reader { return &countingReader{ctx: c.ctx, r: r, prog: c.prog} },
 	})
 	if err == nil {
 		err = c.ctx.Err()
@@ -194,15 +198,57 @@ func (c *workCopy) linkUnchanged(info os.FileInfo, rel, d string) bool {
 	return true
 }
 
-// workersFor picks how many files to copy at once. Large files are copied by the kernel
-// (copy_file_range) and several in flight use every core; small files are dominated by
-// metadata updates that contend on the filesystem journal, so one at a time is faster
-// (measured by scripts/bench: see docs/decisions.md).
+// workersFor picks how many large files to copy at once: the kernel copies their bytes
+// (copy_file_range) and several in flight use every core and the disk's queue.
 func workersFor(st Stats) int64 {
-	if st.Files == 0 || st.Bytes/st.Files < 256<<10 {
+	if st.Files == 0 {
 		return 1
 	}
 	return int64(2 * runtime.GOMAXPROCS(0))
+}
+
+// largeFile is the average file size from which a directory's files are copied several
+// at a time. Below it a copy is metadata updates that contend on the filesystem journal,
+// so one at a time is faster (measured by scripts/bench: see docs/decisions.md).
+const largeFile = 256 << 10
+
+// concurrentDirs says which directories (relative to the root) have their entries copied
+// at once: every directory whose subtree averages large files, and the root unless it
+// holds small files itself, so that its parts (a tree of large files and one of small
+// ones) overlap. A tree of small files is still copied by one goroutine, beside the
+// large ones.
+func (t tree) concurrentDirs() map[string]bool {
+	type sum struct{ files, bytes int64 }
+	sums := map[string]*sum{}
+	var rootFiles sum
+	for rel, e := range t.entries {
+		if !e.mode.IsRegular() {
+			continue
+		}
+		if filepath.Dir(rel) == "." {
+			rootFiles.files++
+			rootFiles.bytes += e.size
+		}
+		for dir := filepath.Dir(rel); ; dir = filepath.Dir(dir) {
+			s := sums[dir]
+			if s == nil {
+				s = &sum{}
+				sums[dir] = s
+			}
+			s.files++
+			s.bytes += e.size
+			if dir == "." {
+				break
+			}
+		}
+	}
+	out := map[string]bool{".": rootFiles.files == 0 || rootFiles.bytes/rootFiles.files >= largeFile}
+	for dir, s := range sums {
+		if dir != "." && s.bytes/s.files >= largeFile {
+			out[dir] = true
+		}
+	}
+	return out
 }
 
 // countingReader reports progress and stops the copy when the context ends. Its WriteTo

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -303,5 +304,28 @@ func TestSymlinkedDestinationIsReplacedWhereItPoints(t *testing.T) {
 	}
 	if got := manifest(t, big); got["new.csv"] != "file:new" || len(got) != 2 {
 		t.Fatalf("target holds %v", got)
+	}
+}
+
+// TestLargeFilesAreCopiedSeveralAtOnceBesideSmallOnes: directories of large files are
+// copied concurrently and overlap with a tree of small files, which one goroutine
+// copies; a root holding small files itself is copied one at a time.
+func TestLargeFilesAreCopiedSeveralAtOnceBesideSmallOnes(t *testing.T) {
+	file := func(size int64) entry { return entry{mode: 0o644, size: size} }
+	dir := entry{mode: fs.ModeDir | 0o755}
+	mixed := tree{entries: map[string]entry{
+		".": dir, "data": dir, "models": dir, "models/d1": dir, "models/d2": dir,
+		"data/a.bin": file(1 << 20), "data/b.bin": file(1 << 20),
+		"models/d1/x.json": file(2048), "models/d2/y.json": file(2048), "models/d2/z.json": file(2048),
+	}}
+	got := mixed.concurrentDirs()
+	for d, want := range map[string]bool{".": true, "data": true, "models": false, "models/d1": false, "models/d2": false} {
+		if got[d] != want {
+			t.Errorf("%s copied concurrently: %v, want %v (all: %v)", d, got[d], want, got)
+		}
+	}
+	smallRoot := tree{entries: map[string]entry{".": dir, "a.csv": file(100), "b.csv": file(100), "big": dir, "big/f": file(64 << 20)}}
+	if got := smallRoot.concurrentDirs(); got["."] || !got["big"] {
+		t.Errorf("a root of small files beside a large one: %v", got)
 	}
 }
