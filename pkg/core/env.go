@@ -205,7 +205,7 @@ type engineFacts struct {
 // helper is the snapshot helper on the engine, built for what its containers run as.
 func (c CLI) helper(ctx context.Context) (snapshot.Docker, string, error) {
 	v := &cliVolumes{Docker: snapshot.Docker{Env: c.Env}, cli: c}
-	if err := v.Helper(ctx); err != nil {
+	if err := v.Helper(ctx, platform.Platform{}); err != nil {
 		return snapshot.Docker{}, "", err
 	}
 	d := v.Docker

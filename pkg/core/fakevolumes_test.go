@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ktrdr/sandbox/pkg/compose"
+	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/snapshot"
 )
 
@@ -24,6 +25,7 @@ type fakeVolumes struct {
 	mu      sync.Mutex
 	data    map[string]map[string]string // project → short volume name → content
 	running map[string][]string          // project → running container ids
+	mounts  map[string][]string          // container id → the volumes it mounts (absent: all of its project's)
 	paused  map[string][]string
 	stopped []string // containers StopUsers stopped
 	started []string // containers Start started
@@ -34,7 +36,7 @@ type fakeVolumes struct {
 }
 
 func newFakeVolumes() *fakeVolumes {
-	return &fakeVolumes{data: map[string]map[string]string{}, running: map[string][]string{}, paused: map[string][]string{}, fail: map[string]error{}}
+	return &fakeVolumes{data: map[string]map[string]string{}, running: map[string][]string{}, mounts: map[string][]string{}, paused: map[string][]string{}, fail: map[string]error{}}
 }
 
 func (v *fakeVolumes) record(call string) error {
@@ -84,11 +86,26 @@ func (v *fakeVolumes) Sizes(context.Context) map[string]int64 {
 	return out
 }
 
-func (v *fakeVolumes) Running(_ context.Context, project string) ([]string, error) {
+func (v *fakeVolumes) Running(_ context.Context, project string) ([]snapshot.Container, error) {
 	err := v.record("Running " + project)
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.running[project], err
+	var out []snapshot.Container
+	for _, id := range v.running[project] {
+		out = append(out, snapshot.Container{ID: id, Mounts: v.mountsOf(project, id)})
+	}
+	return out, err
+}
+
+// mountsOf is what container id of project mounts (v.mu held).
+func (v *fakeVolumes) mountsOf(project, id string) []string {
+	mounts, ok := v.mounts[id]
+	if !ok {
+		for _, short := range sortedKeys(v.data[project]) {
+			mounts = append(mounts, project+"_"+short)
+		}
+	}
+	return mounts
 }
 
 func (v *fakeVolumes) Paused(_ context.Context, project string) ([]string, error) {
@@ -118,14 +135,16 @@ func (v *fakeVolumes) StopUsers(_ context.Context, volumes []string) ([]string, 
 	defer v.mu.Unlock()
 	var out []string
 	for project, ids := range v.running {
-		for _, vol := range volumes {
-			if strings.HasPrefix(vol, project+"_") {
-				out = append(out, ids...)
-				v.stopped = append(v.stopped, ids...)
-				delete(v.running, project)
-				break
+		var still []string
+		for _, id := range ids {
+			if (snapshot.Container{Mounts: v.mountsOf(project, id)}).Mounting(volumes) {
+				out = append(out, id)
+			} else {
+				still = append(still, id)
 			}
 		}
+		v.stopped = append(v.stopped, out...)
+		v.running[project] = still
 	}
 	return out, nil
 }
@@ -160,12 +179,18 @@ func (v *fakeVolumes) Remove(_ context.Context, names ...string) error {
 	return nil
 }
 
-func (v *fakeVolumes) Helper(context.Context) error { return v.record("Helper") }
+func (v *fakeVolumes) Helper(context.Context, platform.Platform) error { return v.record("Helper") }
+func (v *fakeVolumes) ReadHelper(context.Context) error                { return v.record("ReadHelper") }
 
 // Take writes the volumes' content as the snapshot's files and the manifest last, as
 // the real store does, so everything that reads the store sees a real snapshot.
-func (v *fakeVolumes) Take(_ context.Context, store snapshot.Store, instance, name string, vols []snapshot.Volume, now time.Time, _ snapshot.Progress) (snapshot.Manifest, error) {
-	if err := v.record("Take " + instance + " " + name); err != nil {
+func (v *fakeVolumes) Take(_ context.Context, store snapshot.Store, instance, name string, vols []snapshot.Volume, now time.Time, _ snapshot.Progress, q snapshot.Quiesce) (snapshot.Manifest, error) {
+	err := v.record("Take " + instance + " " + name) // a copy that fails, with the writers paused
+	if err := q.Pause(); err != nil {
+		return snapshot.Manifest{}, err
+	}
+	defer q.Thaw()
+	if err != nil {
 		return snapshot.Manifest{}, err
 	}
 	if _, err := store.Load(instance, name); err == nil {

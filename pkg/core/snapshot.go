@@ -12,6 +12,7 @@ import (
 
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/fail"
+	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/registry"
 	"github.com/ktrdr/sandbox/pkg/shared"
 	"github.com/ktrdr/sandbox/pkg/snapshot"
@@ -37,7 +38,11 @@ func (e *Env) SnapshotStore() snapshot.Store {
 type meter struct{ e *Env }
 
 func (m meter) Volume(name string, total int64) shared.Progress {
-	m.e.say("  %s (%s)", name, shared.FormatSize(total))
+	if total > 0 {
+		m.e.say("  %s (about %s)", name, shared.FormatSize(total))
+	} else {
+		m.e.say("  %s", name)
+	}
 	return m.e.Progress.Meter(name)
 }
 
@@ -67,53 +72,89 @@ func (s *Snapshots) take(ctx context.Context, kind config.Kind, id, name string)
 	if err := snapshot.CheckName(name); err != nil {
 		return snapshot.Manifest{}, fail.With(fail.CodeUsage, fail.Run("Name it, e.g.: %s", fail.Do(string(kind), "snapshot", "-name=before-migration")), err)
 	}
+	e.trace("snapshot: instance known")
 	v := e.Docker.Volumes()
-	vols, running, err := s.inventory(ctx, v, id)
+	vols, writers, err := s.inventory(ctx, v, id)
 	if err != nil {
 		return snapshot.Manifest{}, err
 	}
-	e.trace("snapshot: volumes, containers and helper known")
+	e.trace("snapshot: volumes, writers and helper known")
 	if len(vols) == 0 {
 		return snapshot.Manifest{}, fail.New(fail.CodeError, fail.Run("Start it once so compose creates them: %s", fail.Do(string(kind), "up", "")),
 			"%s has no named volumes to snapshot", id)
 	}
-	e.say("Snapshot %s of %s: %d volume(s), %d running container(s) paused while copying", name, id, len(vols), len(running))
-	thaw, err := v.Pause(ctx, running)
-	if err != nil {
-		return snapshot.Manifest{}, fail.With(fail.CodeError, runDoctor, err)
+	e.say("Snapshot %s of %s: %d volume(s), %d running container(s) that mount them paused while copying", name, id, len(vols), len(writers))
+	leftovers := make(chan struct{}) // helpers a killed snapshot left: removed meanwhile
+	go func() { defer close(leftovers); v.RemoveHelpers(ctx, volumeNames(vols)) }()
+	defer func() { <-leftovers }()
+	thaw := func() {}
+	q := snapshot.Quiesce{
+		Pause: func() error {
+			t, err := v.Pause(ctx, writers)
+			if err != nil {
+				return fail.With(fail.CodeError, runDoctor, err)
+			}
+			thaw = t
+			e.trace("snapshot: writers paused")
+			return nil
+		},
+		Thaw: func() { thaw(); e.trace("snapshot: writers thawed") },
 	}
-	e.trace("snapshot: writers paused")
-	defer func() { thaw(); e.trace("snapshot: writers thawed") }()
 	store := s.store
 	store.Step = e.step
-	m, err := v.Take(ctx, store, id, name, vols, e.Now(), meter{e})
+	m, err := v.Take(ctx, store, id, name, vols, e.Now(), meter{e}, q)
 	e.trace("snapshot: copied, durable, manifest written")
 	if err != nil {
 		if ctx.Err() != nil {
 			return snapshot.Manifest{}, interrupted(ctx)
+		}
+		if !fail.FixOf(err).IsZero() {
+			return snapshot.Manifest{}, err
 		}
 		return snapshot.Manifest{}, fail.With(fail.CodeError, fail.Say("Nothing was kept; check the disk under "+store.Root), err)
 	}
 	return m, nil
 }
 
-// inventory asks the engine at once for what a snapshot needs: the instance's volumes
-// with their sizes, its running containers, and the helper (each docker call is a round
-// trip, and a snapshot's fixed cost is mostly those). Helpers a killed snapshot left on
-// the volumes are removed: they would hold them.
+// lastSizes are the volumes' sizes in the instance's newest snapshot, by short name
+// (none when it has none).
+func (s *Snapshots) lastSizes(id string) map[string]int64 {
+	out := map[string]int64{}
+	if list, err := s.store.List(id); err == nil && len(list) > 0 {
+		for _, v := range list[0].Volumes {
+			out[v.Short] = v.TarBytes
+		}
+	}
+	return out
+}
+
+// volumeNames are the engine's names of vols.
+func volumeNames(vols []snapshot.Volume) []string {
+	names := make([]string, len(vols))
+	for i, v := range vols {
+		names[i] = v.Name
+	}
+	return names
+}
+
+// inventory asks the engine at once for what a snapshot needs: the instance's volumes,
+// its running containers, and a helper image (each docker call is a round trip, and a
+// small snapshot's time is mostly those). The writers are the running containers that
+// mount one of the volumes: only they can change them. The sizes, for progress, are the
+// last snapshot's: the engine's own (docker system df -v) cost more than the rest of the
+// inventory together.
 func (s *Snapshots) inventory(ctx context.Context, v Volumes, id string) ([]snapshot.Volume, []string, error) {
 	var (
 		vols                  []snapshot.Volume
-		sizes                 map[string]int64
-		running               []string
+		running               []snapshot.Container
 		volErr, imgErr, psErr error
 		wg                    sync.WaitGroup
 	)
-	wg.Add(4)
+	wg.Add(3)
 	go func() { defer wg.Done(); vols, volErr = v.Of(ctx, id) }()
-	go func() { defer wg.Done(); sizes = v.Sizes(ctx) }()
-	go func() { defer wg.Done(); imgErr = v.Helper(ctx) }()
+	go func() { defer wg.Done(); imgErr = v.ReadHelper(ctx) }()
 	go func() { defer wg.Done(); running, psErr = v.Running(ctx, id) }()
+	sizes := s.lastSizes(id)
 	wg.Wait()
 	if volErr != nil || psErr != nil {
 		if err := s.env.checkDocker(ctx); err != nil {
@@ -121,18 +162,19 @@ func (s *Snapshots) inventory(ctx context.Context, v Volumes, id string) ([]snap
 		}
 		return nil, nil, fail.With(fail.CodeError, runDoctor, errors.Join(volErr, psErr))
 	}
-	names := make([]string, len(vols))
 	for i := range vols {
-		vols[i].Size = sizes[vols[i].Name]
-		names[i] = vols[i].Name
+		vols[i].Size = sizes[vols[i].Short]
 	}
-	if len(vols) > 0 {
-		v.RemoveHelpers(ctx, names)
+	var writers []string
+	for _, c := range running {
+		if c.Mounting(volumeNames(vols)) {
+			writers = append(writers, c.ID)
+		}
 	}
 	if imgErr != nil && len(vols) > 0 {
 		return nil, nil, fail.With(fail.CodeError, checkHelper, imgErr)
 	}
-	return vols, running, nil
+	return vols, writers, nil
 }
 
 // SnapshotList is what snapshots lists.
@@ -280,8 +322,9 @@ func (s *Snapshots) restore(ctx context.Context, kind config.Kind, in *Instance,
 		targets[i] = in.ID + "_" + vol.Short
 	}
 	helperDone := make(chan error, 1)
+	known, _ := e.knownPlatform(in.Engine)
 	go func() {
-		err := v.Helper(ctx)
+		err := v.Helper(ctx, known)
 		if err == nil {
 			v.RemoveHelpers(ctx, targets)
 		}
@@ -320,8 +363,13 @@ func (s *Snapshots) swapIn(ctx context.Context, v Volumes, id string, m snapshot
 	var res swapped
 	var stopErr error
 	stopDone := make(chan struct{})
-	go func() { defer close(stopDone); res.stopped, stopErr = v.StopUsers(ctx, targets) }()
+	go func() {
+		defer close(stopDone)
+		res.stopped, stopErr = v.StopUsers(ctx, targets)
+		e.trace("restore: users stopped")
+	}()
 	beforeSwap := func() error {
+		e.trace("restore: staged")
 		if err := dockerOK(); err != nil {
 			return err
 		}
@@ -339,6 +387,7 @@ func (s *Snapshots) swapIn(ctx context.Context, v Volumes, id string, m snapshot
 		return nil
 	}
 	afterSwap := func() error {
+		e.trace("restore: swapped")
 		if err := s.store.EndRestore(id); err != nil {
 			return err
 		}
@@ -424,7 +473,7 @@ func (s *Snapshots) seed(ctx context.Context, id, source string) error {
 	// the new instance's engine (recorded by the reservation) may differ from the source's
 	return e.onEngineOf(ctx, id, func(r *Env) error {
 		v := r.Docker.Volumes()
-		if err := v.Helper(ctx); err != nil {
+		if err := v.Helper(ctx, platform.Platform{}); err != nil {
 			return fail.With(fail.CodeError, checkHelper, err)
 		}
 		r.say("Seeding %s with snapshot %s of %s", id, m.Name, m.Instance)

@@ -21,7 +21,8 @@ func snapWorld(t *testing.T) (*world, *Env) {
 	w := newWorld(t)
 	a := w.create("a").Instance
 	w.docker.vols.put("acme--a", "db", "v1")
-	w.docker.vols.running["acme--a"] = []string{"c1", "c2"}
+	w.docker.vols.running["acme--a"] = []string{"c1", "c2", "web"}
+	w.docker.vols.mounts["web"] = nil // mounts none of the volumes: never paused
 	return w, w.at(a.Dir)
 }
 
@@ -67,13 +68,13 @@ func TestTakeListDelete(t *testing.T) {
 func TestTakeRefusals(t *testing.T) {
 	ctx := context.Background()
 	w, e := snapWorld(t)
-	w.docker.vols.fail["Helper"] = errors.New("go: not found")
+	w.docker.vols.fail["ReadHelper"] = errors.New("go: not found")
 	_, err := e.Snapshots().Take(ctx, config.KindSandbox, "x")
 	refused(t, err, "go: not found")
 	if !strings.Contains(fail.FixOf(err).Text, "Go toolchain") {
 		t.Errorf("remedy %+v", fail.FixOf(err))
 	}
-	delete(w.docker.vols.fail, "Helper")
+	delete(w.docker.vols.fail, "ReadHelper")
 	w.docker.vols.fail["Of"] = errors.New("Cannot connect to the Docker daemon")
 	_, err = e.Snapshots().Take(ctx, config.KindSandbox, "x")
 	if err == nil || !names(err, fail.Sandbox, "doctor") {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ktrdr/sandbox/pkg/dockerapi"
 	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/snapshot"
 )
@@ -20,8 +21,9 @@ type Volumes interface {
 	Of(ctx context.Context, project string) ([]snapshot.Volume, error)
 	All(ctx context.Context) ([]snapshot.LabelledVolume, error)
 	Sizes(ctx context.Context) map[string]int64
-	// Running and Paused list a project's containers in that state.
-	Running(ctx context.Context, project string) ([]string, error)
+	// Running lists a project's running containers with the volumes they mount; Paused
+	// the ids of its paused ones.
+	Running(ctx context.Context, project string) ([]snapshot.Container, error)
 	Paused(ctx context.Context, project string) ([]string, error)
 	// Pause freezes containers until thaw; Unpause thaws what a killed snapshot left.
 	Pause(ctx context.Context, ids []string) (thaw func(), err error)
@@ -35,17 +37,28 @@ type Volumes interface {
 	RemoveHelpers(ctx context.Context, volumes []string)
 	Remove(ctx context.Context, names ...string) error
 	// Helper makes sure the engine has the snapshot helper for what its containers run
-	// as; Take and Restore need it.
-	Helper(ctx context.Context) error
-	// Take copies vols of instance into a new snapshot name in store; Restore gives
-	// project's volumes the snapshot's content, calling beforeSwap once everything is
-	// staged and afterSwap once it is swapped in.
-	Take(ctx context.Context, store snapshot.Store, instance, name string, vols []snapshot.Volume, now time.Time, prog snapshot.Progress) (snapshot.Manifest, error)
+	// as; Restore needs it. With known (what they ran as when last asked) and that
+	// platform's helper on the engine, docker info is not asked. ReadHelper is enough for
+	// Take: a helper of any platform, as its container never runs (no docker info, no
+	// build when the engine has one).
+	Helper(ctx context.Context, known platform.Platform) error
+	ReadHelper(ctx context.Context) error
+	// Take copies vols of instance into a new snapshot name in store, holding the
+	// writers still through q; Restore gives project's volumes the snapshot's content,
+	// calling beforeSwap once everything is staged and afterSwap once it is swapped in.
+	Take(ctx context.Context, store snapshot.Store, instance, name string, vols []snapshot.Volume, now time.Time, prog snapshot.Progress, q snapshot.Quiesce) (snapshot.Manifest, error)
 	Restore(ctx context.Context, store snapshot.Store, m snapshot.Manifest, project string, prog snapshot.Progress, beforeSwap, afterSwap func() error) error
 }
 
-// Volumes is the engine's volumes through the docker command line.
-func (c CLI) Volumes() Volumes { return &cliVolumes{Docker: snapshot.Docker{Env: c.Env}, cli: c} }
+// Volumes is the engine's volumes through the docker command line, and through its
+// socket for a snapshot's calls when docker reaches it through one.
+func (c CLI) Volumes() Volumes {
+	d := snapshot.Docker{Env: c.Env}
+	if api, ok := dockerapi.ForEnv(c.Env); ok {
+		d.API = api
+	}
+	return &cliVolumes{Docker: d, cli: c}
+}
 
 // cliVolumes is Volumes on snapshot.Docker; image is the helper once Helper built it,
 // for platform. (Helper sets them apart from Docker: the other questions read Docker
@@ -67,7 +80,13 @@ func (v *cliVolumes) Remove(ctx context.Context, names ...string) error {
 	return v.RemoveVolumes(ctx, names...)
 }
 
-func (v *cliVolumes) Helper(ctx context.Context) error {
+func (v *cliVolumes) Helper(ctx context.Context, known platform.Platform) error {
+	if !known.IsZero() {
+		if tag := snapshot.HelperImage(known); v.HasImage(ctx, tag) {
+			v.image, v.platform = tag, known
+			return nil
+		}
+	}
 	eng, err := v.cli.Engine(ctx)
 	if err != nil {
 		return fmt.Errorf("what the engine is: %w", err)
@@ -79,8 +98,17 @@ func (v *cliVolumes) Helper(ctx context.Context) error {
 	return err
 }
 
-func (v *cliVolumes) Take(ctx context.Context, store snapshot.Store, instance, name string, vols []snapshot.Volume, now time.Time, prog snapshot.Progress) (snapshot.Manifest, error) {
-	return store.Take(ctx, v.Docker, v.image, instance, instance, name, vols, now, prog)
+func (v *cliVolumes) ReadHelper(ctx context.Context) error {
+	tag, err := v.AnyHelper(ctx)
+	if err != nil || tag == "" {
+		return v.Helper(ctx, platform.Platform{})
+	}
+	v.image = tag
+	return nil
+}
+
+func (v *cliVolumes) Take(ctx context.Context, store snapshot.Store, instance, name string, vols []snapshot.Volume, now time.Time, prog snapshot.Progress, q snapshot.Quiesce) (snapshot.Manifest, error) {
+	return store.Take(ctx, v.Docker, v.image, instance, instance, name, vols, now, prog, q)
 }
 
 func (v *cliVolumes) Restore(ctx context.Context, store snapshot.Store, m snapshot.Manifest, project string, prog snapshot.Progress, beforeSwap, afterSwap func() error) error {

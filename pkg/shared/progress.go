@@ -25,8 +25,13 @@ type barProgress struct {
 	bar   *progressbar.ProgressBar
 }
 
+// Start begins the bar; a total of 0 means unknown: a spinner with the bytes so far.
 func (b *barProgress) Start(total Stats) {
-	b.bar = progressbar.NewOptions64(total.Bytes,
+	max := total.Bytes
+	if max <= 0 {
+		max = -1
+	}
+	b.bar = progressbar.NewOptions64(max,
 		progressbar.OptionSetWriter(b.w),
 		progressbar.OptionSetDescription("    "+b.label),
 		progressbar.OptionShowBytes(true),
@@ -71,10 +76,11 @@ func (l *lineProgress) Start(total Stats) {
 			case <-t.C:
 				done := l.done.Load()
 				rate := float64(done) / time.Since(start).Seconds()
-				pct := 100.0
-				if l.total > 0 {
-					pct = 100 * float64(done) / float64(l.total)
+				if l.total <= 0 { // unknown total
+					fmt.Fprintf(l.w, "    %s %s so far (%s/s)\n", l.label, FormatSize(done), FormatSize(int64(rate)))
+					continue
 				}
+				pct := 100 * float64(done) / float64(l.total)
 				fmt.Fprintf(l.w, "    %s %s of %s (%.0f%%, %s/s)\n", l.label, FormatSize(done), FormatSize(l.total), pct, FormatSize(int64(rate)))
 			}
 		}

@@ -14,9 +14,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/ktrdr/sandbox/pkg/dockerapi"
 	"github.com/ktrdr/sandbox/pkg/execx"
 	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/stats"
@@ -46,6 +50,9 @@ type Docker struct {
 	// Platform is what the engine runs this tool's containers as (platform.Engine's
 	// Platform): the helper is built and started for it. Zero: the engine's own.
 	Platform platform.Platform
+	// API, when set, reaches the same engine through its socket for the calls a snapshot
+	// makes (see pkg/dockerapi); nil: the command line for everything.
+	API *dockerapi.Client
 }
 
 func (d Docker) out(ctx context.Context, args ...string) (string, error) {
@@ -127,6 +134,19 @@ type Volume struct {
 
 // Volumes lists the volumes compose created for project.
 func (d Docker) Volumes(ctx context.Context, project string) ([]Volume, error) {
+	if d.API != nil {
+		vols, err := d.API.Volumes(ctx, dockerapi.Filters{"label": {ProjectLabel + "=" + project}})
+		var out []Volume
+		for _, v := range vols {
+			short := v.Labels[VolumeLabel]
+			if short == "" {
+				short = strings.TrimPrefix(v.Name, project+"_")
+			}
+			out = append(out, Volume{Name: v.Name, Short: short})
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+		return out, err
+	}
 	o, err := d.out(ctx, "volume", "ls", "--filter", "label="+ProjectLabel+"="+project,
 		"--format", fmt.Sprintf("{{.Name}}\t{{.Label %q}}", VolumeLabel))
 	if err != nil {
@@ -199,6 +219,9 @@ func (d Docker) Unpause(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
+	if d.API != nil {
+		return eachAtOnce(ids, func(id string) error { return d.API.Unpause(ctx, id) })
+	}
 	_, err := d.out(ctx, append([]string{"unpause"}, ids...)...)
 	return err
 }
@@ -238,13 +261,77 @@ func (d Docker) Start(ctx context.Context, ids []string) error {
 	return err
 }
 
-// Running lists the ids of the project's running containers.
-func (d Docker) Running(ctx context.Context, project string) ([]string, error) {
-	o, err := d.out(ctx, "ps", "-q", "--filter", "label="+ProjectLabel+"="+project)
+// Container is a container and the names of the volumes it mounts.
+type Container struct {
+	ID     string
+	Mounts []string
+}
+
+// Mounting reports whether c mounts any of volumes.
+func (c Container) Mounting(volumes []string) bool {
+	for _, m := range c.Mounts {
+		for _, v := range volumes {
+			if m == v {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// containers lists containers matching filters (docker ps arguments) with their mounts.
+func (d Docker) containers(ctx context.Context, filters ...string) ([]Container, error) {
+	if d.API != nil {
+		return d.apiContainers(ctx, filters)
+	}
+	o, err := d.out(ctx, append(append([]string{"ps", "--no-trunc"}, filters...), "--format", "{{.ID}}\t{{.Mounts}}")...)
 	if err != nil || o == "" {
 		return nil, err
 	}
-	return strings.Fields(o), nil
+	var out []Container
+	for _, line := range strings.Split(o, "\n") {
+		id, mounts, _ := strings.Cut(line, "\t")
+		if id == "" {
+			continue
+		}
+		c := Container{ID: id}
+		for _, m := range strings.Split(mounts, ",") { // volume names cannot hold a comma
+			if m != "" {
+				c.Mounts = append(c.Mounts, m)
+			}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// apiContainers is containers through the API: the same docker ps arguments (-a and
+// --filter K=V) as the command line's.
+func (d Docker) apiContainers(ctx context.Context, args []string) ([]Container, error) {
+	f, all := dockerapi.Filters{}, false
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "-a":
+			all = true
+		case "--filter":
+			if i+1 < len(args) {
+				k, v, _ := strings.Cut(args[i+1], "=")
+				f[k] = append(f[k], v)
+				i++
+			}
+		}
+	}
+	cs, err := d.API.Containers(ctx, f, all)
+	out := make([]Container, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, Container{ID: c.ID, Mounts: c.MountNames()})
+	}
+	return out, err
+}
+
+// Running lists the project's running containers.
+func (d Docker) Running(ctx context.Context, project string) ([]Container, error) {
+	return d.containers(ctx, "--filter", "label="+ProjectLabel+"="+project)
 }
 
 // Pause freezes containers; the returned function thaws them (even after ctx ends).
@@ -252,36 +339,138 @@ func (d Docker) Pause(ctx context.Context, ids []string) (func(), error) {
 	if len(ids) == 0 {
 		return func() {}, nil
 	}
+	thaw := func() { _ = d.Unpause(context.WithoutCancel(ctx), ids) }
+	if d.API != nil {
+		if err := eachAtOnce(ids, func(id string) error { return d.API.Pause(ctx, id) }); err != nil {
+			thaw() // the ones that were paused
+			return func() {}, fmt.Errorf("pause the writers: %w", err)
+		}
+		return thaw, nil
+	}
 	if _, err := d.out(ctx, append([]string{"pause"}, ids...)...); err != nil {
 		return func() {}, fmt.Errorf("pause the writers: %w", err)
 	}
-	return func() { _ = d.Unpause(context.WithoutCancel(ctx), ids) }, nil
+	return thaw, nil
 }
 
-// helper creates (never starts) a helper container with volume mounted read-only at /v:
-// docker cp reads a created container's mounts.
-func (d Docker) helper(ctx context.Context, image, volume string) (string, func(), error) {
-	args := append(append([]string{"create"}, d.platformArgs()...), "--label", helperLabel+"=1", "--network", "none", "-v", volume+":/v:ro", image, "idle")
-	id, err := d.out(ctx, args...)
-	if err != nil {
-		return "", func() {}, fmt.Errorf("helper container for %s: %w", volume, err)
+// eachAtOnce calls fn for every id at the same time and joins their errors.
+func eachAtOnce(ids []string, fn func(id string) error) error {
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = fn(id) }()
 	}
-	return id, func() { _, _ = d.out(context.WithoutCancel(ctx), "rm", "-f", id) }, nil
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Reader is one helper container, created and never started, with every volume of a
+// snapshot mounted read-only: docker cp reads a created container's mounts, so one
+// container serves the whole copy and nothing runs inside it.
+type Reader struct {
+	d     Docker
+	id    string
+	paths map[string]string // volume → where it is mounted (its last element is "v", so the tar's entries are under v/)
+}
+
+// NewReader creates the helper container for volumes. Any helper image will do, of any
+// platform: it never runs.
+func (d Docker) NewReader(ctx context.Context, image string, volumes []string) (*Reader, error) {
+	r := &Reader{d: d, paths: map[string]string{}}
+	var binds []string
+	for i, v := range volumes {
+		r.paths[v] = "/" + strconv.Itoa(i) + "/v"
+		binds = append(binds, v+":"+r.paths[v]+":ro")
+	}
+	var id string
+	var err error
+	if d.API != nil {
+		id, err = d.API.Create(ctx, dockerapi.Spec{Image: image, Cmd: []string{"idle"}, Labels: map[string]string{helperLabel: "1"}, Binds: binds})
+	} else {
+		args := []string{"create", "--label", helperLabel + "=1", "--network", "none"}
+		for _, b := range binds {
+			args = append(args, "-v", b)
+		}
+		id, err = d.out(ctx, append(args, image, "idle")...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("helper container for %s: %w", strings.Join(volumes, ", "), err)
+	}
+	r.id = id
+	return r, nil
 }
 
 // Save streams the content of volume into w as a tar (its entries under v/).
-func (d Docker) Save(ctx context.Context, image, volume string, w io.Writer) error {
-	id, remove, err := d.helper(ctx, image, volume)
-	if err != nil {
-		return err
+func (r *Reader) Save(ctx context.Context, volume string, w io.Writer) error {
+	if r.d.API != nil {
+		ctx, cancel := context.WithTimeout(ctx, CopyBound)
+		defer cancel()
+		tar, err := r.d.API.Archive(ctx, r.id, r.paths[volume])
+		if err == nil {
+			_, err = io.Copy(w, tar)
+			tar.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("copy volume %s out: %w", volume, err)
+		}
+		return nil
 	}
-	defer remove()
 	var stderr strings.Builder
-	if err := execx.Run(ctx, execx.Cmd{Name: "docker", Args: []string{"cp", id + ":/v", "-"}, Env: d.Env,
+	if err := execx.Run(ctx, execx.Cmd{Name: "docker", Args: []string{"cp", r.id + ":" + r.paths[volume], "-"}, Env: r.d.Env,
 		Stdout: w, Stderr: &stderr, Timeout: CopyBound}); err != nil {
 		return fmt.Errorf("copy volume %s out: %w", volume, err)
 	}
 	return nil
+}
+
+// Close removes the helper container (even after ctx ended).
+func (r *Reader) Close(ctx context.Context) {
+	if r.d.API != nil {
+		_ = r.d.API.Remove(context.WithoutCancel(ctx), r.id)
+		return
+	}
+	_, _ = r.d.out(context.WithoutCancel(ctx), "rm", "-f", r.id)
+}
+
+// HasImage reports whether the engine has the image tag.
+func (d Docker) HasImage(ctx context.Context, tag string) bool {
+	if d.API != nil {
+		ok, err := d.API.ImageExists(ctx, tag)
+		return err == nil && ok
+	}
+	_, err := d.out(ctx, "image", "inspect", "--format", "{{.Id}}", tag)
+	return err == nil
+}
+
+// AnyHelper is a helper image the engine has, this version's when it has one, for a
+// container that never runs; "" when it has none.
+func (d Docker) AnyHelper(ctx context.Context) (string, error) {
+	var tags []string
+	if d.API != nil {
+		var err error
+		if tags, err = d.API.ImageTags(ctx, dockerapi.Filters{"label": {helperLabel}}); err != nil {
+			return "", err
+		}
+	} else {
+		o, err := d.out(ctx, "image", "ls", "--filter", "label="+helperLabel, "--format", "{{.Repository}}:{{.Tag}}")
+		if err != nil {
+			return "", err
+		}
+		tags = strings.Fields(o)
+	}
+	mine := strings.SplitN(HelperImage(platform.Platform{}), ":", 2)[1]
+	found := ""
+	for _, tag := range tags {
+		if strings.HasSuffix(tag, ":<none>") {
+			continue
+		}
+		if strings.HasPrefix(strings.SplitN(tag, ":", 2)[1], mine) {
+			return tag, nil
+		}
+		found = tag
+	}
+	return found, nil
 }
 
 // CreateVolume makes volume with the labels compose gives its own, so compose adopts it.
@@ -294,12 +483,24 @@ func (d Docker) CreateVolume(ctx context.Context, project string, v Volume) erro
 }
 
 // RemoveHelpers removes helper containers a killed snapshot or restore left on volumes:
-// they would keep the volumes in use.
+// they would keep the volumes in use. One question to the engine, whatever the count.
 func (d Docker) RemoveHelpers(ctx context.Context, volumes []string) {
-	for _, v := range volumes {
-		if o, err := d.out(ctx, "ps", "-aq", "--filter", "label="+helperLabel, "--filter", "volume="+v); err == nil && o != "" {
-			_, _ = d.out(ctx, append([]string{"rm", "-f"}, strings.Fields(o)...)...)
+	helpers, err := d.containers(ctx, "-a", "--filter", "label="+helperLabel)
+	if err != nil {
+		return
+	}
+	var ids []string
+	for _, c := range helpers {
+		if c.Mounting(volumes) {
+			ids = append(ids, c.ID)
 		}
+	}
+	switch {
+	case len(ids) == 0:
+	case d.API != nil:
+		_ = eachAtOnce(ids, func(id string) error { return d.API.Remove(ctx, id) })
+	default:
+		_, _ = d.out(ctx, append([]string{"rm", "-f"}, ids...)...)
 	}
 }
 

@@ -152,10 +152,18 @@ type Progress interface {
 	Volume(name string, total int64) shared.Progress
 }
 
+// Quiesce holds the writers still for the copy, and only for it: Pause is called while
+// the helper container is created, Thaw as soon as the last volume's content has been
+// read (its compression, fsync and the manifest do not need them still).
+type Quiesce struct {
+	Pause func() error
+	Thaw  func()
+}
+
 // Take copies every volume into a new snapshot: into a hidden directory first, the
 // manifest written last, then renamed into place, so a snapshot cut short is never
-// listed. The caller pauses the writers around it.
-func (s Store) Take(ctx context.Context, d Docker, image, instance, project, name string, vols []Volume, now time.Time, prog Progress) (Manifest, error) {
+// listed. The writers are held still through q.
+func (s Store) Take(ctx context.Context, d Docker, image, instance, project, name string, vols []Volume, now time.Time, prog Progress, q Quiesce) (Manifest, error) {
 	if err := check(instance, name); err != nil {
 		return Manifest{}, err
 	}
@@ -174,15 +182,19 @@ func (s Store) Take(ctx context.Context, d Docker, image, instance, project, nam
 		}
 	}()
 	m := Manifest{Name: name, Instance: instance, Project: project, CreatedAt: now.UTC(), Version: 1}
-	for _, v := range vols {
-		e, err := saveVolume(ctx, d, image, v, tmp, prog)
-		if err != nil {
-			return Manifest{}, err
+	files, settled, err := s.copyOut(ctx, d, image, vols, tmp, prog, q)
+	defer settled()
+	for _, f := range files {
+		if f.f != nil {
+			if err == nil {
+				err = durable(f.f)
+			}
+			f.f.Close()
 		}
-		m.Volumes = append(m.Volumes, e)
-		if s.Step != nil {
-			s.Step("snapshot:volume")
-		}
+		m.Volumes = append(m.Volumes, f.entry)
+	}
+	if err != nil {
+		return Manifest{}, err
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -200,18 +212,77 @@ func (s Store) Take(ctx context.Context, d Docker, image, instance, project, nam
 	return m, nil
 }
 
-func saveVolume(ctx context.Context, d Docker, image string, v Volume, dir string, prog Progress) (VolumeEntry, error) {
+// savedFile is one volume's file, written but not yet made durable.
+type savedFile struct {
+	entry VolumeEntry
+	f     *os.File
+}
+
+// copyOut pauses the writers while it creates one helper for every volume, and streams
+// each volume into its file. Once the last has been read it thaws the writers and
+// removes the helper in the background, while the caller makes the files (still open)
+// durable; settled waits for both. On failure the writers are thawed before it returns.
+func (s Store) copyOut(ctx context.Context, d Docker, image string, vols []Volume, dir string, prog Progress, q Quiesce) (files []savedFile, settled func(), err error) {
+	if len(vols) == 0 {
+		return nil, func() {}, nil
+	}
+	names := make([]string, len(vols))
+	for i, v := range vols {
+		names[i] = v.Name
+	}
+	var (
+		r         *Reader
+		createErr error
+		created   = make(chan struct{})
+	)
+	go func() { defer close(created); r, createErr = d.NewReader(ctx, image, names) }()
+	pauseErr := q.Pause()
+	<-created
+	var background sync.WaitGroup
+	settled = background.Wait
+	release := func() {
+		if pauseErr == nil {
+			background.Add(1)
+			go func() { defer background.Done(); q.Thaw() }()
+		}
+		if r != nil {
+			background.Add(1)
+			go func() { defer background.Done(); r.Close(ctx) }()
+		}
+	}
+	if err := errors.Join(pauseErr, createErr); err != nil {
+		release()
+		settled()
+		return nil, settled, err
+	}
+	for _, v := range vols {
+		f, err := saveVolume(ctx, r, v, dir, prog)
+		files = append(files, f)
+		if err != nil {
+			release()
+			settled()
+			return files, settled, err
+		}
+		if s.Step != nil {
+			s.Step("snapshot:volume")
+		}
+	}
+	release()
+	return files, settled, nil
+}
+
+func saveVolume(ctx context.Context, r *Reader, v Volume, dir string, prog Progress) (savedFile, error) {
 	e := VolumeEntry{Volume: v, File: v.Short + ".tar.zst"}
 	f, err := os.OpenFile(filepath.Join(dir, e.File), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return e, err
+		return savedFile{entry: e}, err
 	}
-	defer f.Close()
+	out := savedFile{entry: e, f: f}
 	sum := crc32.New(castagnoli)
 	stored := &counter{w: io.MultiWriter(&writeBehind{f: f}, sum)}
-	zw, err := zstd.NewWriter(stored, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	zw, err := compressor(ctx, stored)
 	if err != nil {
-		return e, err
+		return out, err
 	}
 	var meter shared.Progress = nopMeter{}
 	if prog != nil {
@@ -219,19 +290,16 @@ func saveVolume(ctx context.Context, d Docker, image string, v Volume, dir strin
 	}
 	meter.Start(shared.Stats{Bytes: v.Size})
 	tarBytes := &counter{w: zw, meter: meter}
-	if err := d.Save(ctx, image, v.Name, tarBytes); err != nil {
+	if err := r.Save(ctx, v.Name, tarBytes); err != nil {
 		zw.Close()
-		return e, err
+		return out, err
 	}
 	if err := zw.Close(); err != nil {
-		return e, err
+		return out, err
 	}
 	meter.Finish()
-	if err := durable(f); err != nil {
-		return e, err
-	}
-	e.TarBytes, e.StoredBytes, e.CRC32C = tarBytes.n, stored.n, hex.EncodeToString(sum.Sum(nil))
-	return e, nil
+	out.entry.TarBytes, out.entry.StoredBytes, out.entry.CRC32C = tarBytes.n, stored.n, hex.EncodeToString(sum.Sum(nil))
+	return out, nil
 }
 
 // Restore gives each of target's volumes (matched by their compose name) the content of
@@ -438,6 +506,43 @@ func (w *writeBehind) Write(p []byte) (int, error) {
 		w.flushed = w.off
 	}
 	return n, err
+}
+
+// compressor compresses into w at zstd's fastest level: with the zstd command line when
+// there is one (on two cores, with the copy running beside it, it took 0.2 s for 256 MiB
+// where the in-process encoder took 0.28 s), else in this process. Either output is one
+// zstd stream that both decoders read.
+func compressor(ctx context.Context, w io.Writer) (io.WriteCloser, error) {
+	zstdCLI, err := exec.LookPath("zstd")
+	if err != nil {
+		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	}
+	c := &cliCompressor{cmd: exec.CommandContext(ctx, zstdCLI, "-1", "-q", "-T0", "-c")}
+	c.cmd.Stdout, c.cmd.Stderr = w, &c.stderr
+	if c.in, err = c.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	if err := c.cmd.Start(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// cliCompressor feeds the zstd command; Close waits until all it wrote has been passed on.
+type cliCompressor struct {
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	stderr strings.Builder
+}
+
+func (c *cliCompressor) Write(p []byte) (int, error) { return c.in.Write(p) }
+
+func (c *cliCompressor) Close() error {
+	_ = c.in.Close()
+	if err := c.cmd.Wait(); err != nil {
+		return fmt.Errorf("zstd: %v %s", err, strings.TrimSpace(c.stderr.String()))
+	}
+	return nil
 }
 
 // stageThroughCLI is stageVolume with the zstd command line decompressing straight into

@@ -19,8 +19,9 @@ import (
 )
 
 // fakeDocker puts a `docker` on PATH that plays the helper container's part with files:
-// volume NAME is the file vol-NAME in the returned directory. `cp ID:/v -` prints it (the
-// created helper's id is its volume's name), `run … serve` answers "ready" and, on "swap",
+// volume NAME is the file vol-NAME in the returned directory. `cp ID:/I/v -` prints the
+// I-th volume the helper mounts (a created helper's id is its volumes' names joined by
+// "+"), `run … serve` answers "ready" and, on "swap",
 // moves what `cp - ID:/v/…` staged into the volume. A volume with a file NAME.fail
 // beside it cannot be copied out. Every call is appended to calls. With zstdCLI, the
 // zstd command is on PATH too; without it only the fake is, so the in-process decoder runs.
@@ -40,11 +41,13 @@ PATH=/usr/bin:/bin
 S='` + state + `'
 echo "$*" >> "$S/calls"
 vol() { while [ $# -gt 0 ]; do [ "$1" = -v ] && { echo "${2%%:*}"; return; }; shift; done; }
+vols() { id=; while [ $# -gt 0 ]; do [ "$1" = -v ] && id="$id${id:++}${2%%:*}"; shift; done; echo "$id"; }
 case "$1" in
-create) vol "$@" ;;
+create) vols "$@" ;;
 cp)
   if [ "$2" = - ]; then cat > "$S/${3%%:*}.staged"; exit; fi
-  v="${2%%:*}"
+  i=$(echo "${2#*:}" | cut -d/ -f2)
+  v=$(echo "${2%%:*}" | cut -d+ -f$((i+1)))
   [ -f "$S/$v.fail" ] && { echo "Error: no such volume" >&2; exit 1; }
   cat "$S/vol-$v" ;;
 run)
@@ -71,6 +74,47 @@ esac
 	}
 	t.Setenv("PATH", bin) // exec finds programs through this process's PATH
 	return state
+}
+
+// checkQuiesced asserts what a snapshot does to the writers and the engine: one helper
+// for every volume, the writers paused before the first copy and thawed after the last,
+// and the helper removed.
+func checkQuiesced(t *testing.T, calls string) {
+	t.Helper()
+	var creates, pause, thaw, lastCopy, rm int
+	for i, line := range strings.Split(strings.TrimSpace(calls), "\n") {
+		switch f := strings.Fields(line); {
+		case f[0] == "create":
+			creates++
+		case f[0] == "pause":
+			pause = i + 1
+		case f[0] == "thaw":
+			thaw = i + 1
+		case f[0] == "cp":
+			if pause == 0 {
+				t.Errorf("copied before the writers were paused:\n%s", calls)
+			}
+			lastCopy = i + 1
+		case f[0] == "rm":
+			rm = i + 1
+		}
+	}
+	if creates != 1 || pause == 0 || thaw < lastCopy || rm == 0 {
+		t.Errorf("want one helper, pause, every copy, thaw and the helper removed:\n%s", calls)
+	}
+}
+
+// recordQuiesce writes "pause" and "thaw" into the fake docker's calls, in order with
+// the docker commands.
+func recordQuiesce(state string) Quiesce {
+	note := func(what string) {
+		f, err := os.OpenFile(filepath.Join(state, "calls"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err == nil {
+			fmt.Fprintln(f, what)
+			f.Close()
+		}
+	}
+	return Quiesce{Pause: func() error { note("pause"); return nil }, Thaw: func() { note("thaw") }}
 }
 
 func readFile(t *testing.T, path string) []byte {
@@ -115,13 +159,14 @@ func TestTakeAndRestoreThroughTheHelper(t *testing.T) {
 			s := Store{Root: t.TempDir(), Step: func(name string) { steps = append(steps, name) }}
 			prog := progressByVolume{}
 			ctx := context.Background()
-			m, err := s.Take(ctx, Docker{}, "img", "src", "src", "snap", vols, t0, prog)
+			m, err := s.Take(ctx, Docker{}, "img", "src", "src", "snap", vols, t0, prog, recordQuiesce(state))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(steps) != 3 || steps[0] != "snapshot:volume" {
 				t.Errorf("Step calls: %v", steps)
 			}
+			checkQuiesced(t, string(readFile(t, filepath.Join(state, "calls"))))
 			if m.Dir != s.Dir("src", "snap") || len(m.Volumes) != 3 {
 				t.Fatalf("Take = %+v", m)
 			}
@@ -195,7 +240,7 @@ func TestRestoreRefusesADamagedSnapshot(t *testing.T) {
 			mustWrite(t, filepath.Join(state, "vol-src_db"), string(data))
 			s := Store{Root: t.TempDir()}
 			ctx := context.Background()
-			good, err := s.Take(ctx, Docker{}, "img", "src", "src", "snap", []Volume{{Name: "src_db", Short: "db"}}, t0, nil)
+			good, err := s.Take(ctx, Docker{}, "img", "src", "src", "snap", []Volume{{Name: "src_db", Short: "db"}}, t0, nil, recordQuiesce(state))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -253,9 +298,12 @@ func TestTakeThatFailsLeavesNothing(t *testing.T) {
 	mustWrite(t, filepath.Join(state, "src_broken.fail"), "")
 	s := Store{Root: t.TempDir()}
 	vols := []Volume{{Name: "src_db", Short: "db"}, {Name: "src_broken", Short: "broken"}}
-	_, err := s.Take(context.Background(), Docker{}, "img", "src", "src", "snap", vols, t0, nil)
+	_, err := s.Take(context.Background(), Docker{}, "img", "src", "src", "snap", vols, t0, nil, recordQuiesce(state))
 	if err == nil || !strings.Contains(err.Error(), "copy volume src_broken out") {
 		t.Fatalf("Take = %v, want the failed copy", err)
+	}
+	if calls := string(readFile(t, filepath.Join(state, "calls"))); !strings.HasSuffix(calls, "thaw\n") && !strings.Contains(calls, "thaw\nrm") {
+		t.Errorf("the writers were not thawed after a failed copy:\n%s", calls)
 	}
 	entries, err := os.ReadDir(filepath.Join(s.Root, "src"))
 	if err != nil || len(entries) != 0 {

@@ -379,7 +379,7 @@ func TestTraversalStaysInTheStore(t *testing.T) {
 			_, err := s.Load(tt.instance, tt.name)
 			bad("Load", err)
 			bad("BeginRestore", s.BeginRestore(tt.instance, tt.name))
-			_, err = s.Take(context.Background(), Docker{}, "img", tt.instance, "p", tt.name, nil, t0, nil)
+			_, err = s.Take(context.Background(), Docker{}, "img", tt.instance, "p", tt.name, nil, t0, nil, Quiesce{Pause: func() error { return nil }, Thaw: func() {}})
 			bad("Take", err)
 			if CheckInstance(tt.instance) != nil { // the methods that take only the id
 				if tt.instance != "" { // "" asks List for every instance
@@ -433,7 +433,7 @@ func TestTakeWithNoVolumesWritesOnlyTheManifest(t *testing.T) {
 	// checked without an engine.
 	s := Store{Root: t.TempDir(), Step: func(string) { t.Error("Step called without a volume") }}
 	now := t0.In(time.FixedZone("CET", 3600))
-	m, err := s.Take(context.Background(), Docker{}, "img", "acme--a", "acme--a", "empty", nil, now, nil)
+	m, err := s.Take(context.Background(), Docker{}, "img", "acme--a", "acme--a", "empty", nil, now, nil, Quiesce{Pause: func() error { return nil }, Thaw: func() {}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +447,7 @@ func TestTakeWithNoVolumesWritesOnlyTheManifest(t *testing.T) {
 	if loaded.Name != "empty" || loaded.Project != "acme--a" || !loaded.CreatedAt.Equal(t0) {
 		t.Errorf("Load = %+v", loaded)
 	}
-	if _, err := s.Take(context.Background(), Docker{}, "img", "acme--a", "acme--a", "empty", nil, now, nil); err == nil || !strings.Contains(err.Error(), "already exists") {
+	if _, err := s.Take(context.Background(), Docker{}, "img", "acme--a", "acme--a", "empty", nil, now, nil, Quiesce{Pause: func() error { return nil }, Thaw: func() {}}); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("a second Take of the same name: %v", err)
 	}
 	entries, _ := os.ReadDir(filepath.Join(s.Root, "acme--a"))
