@@ -10,9 +10,10 @@
 #           docker stats --no-stream
 #   up      sandbox:up to gate PASSED, containers removed before  vs  docker compose up -d
 #           + a 50 ms poll of the gate's checks (pairs; needs Docker, curl and jq)
-#   snap    at 64 MiB, 256 MiB and 1 GiB (pairs): sandbox:snapshot  vs  docker cp of the db
-#           container | zstd -1 to a file, sync; sandbox:restore  vs  zstd -d | docker cp
-#           into a staged helper; then create -seed  vs  restore
+#   snap    at 64 MiB, 256 MiB and 1 GiB (pairs; SNAP_SIZES picks others): sandbox:snapshot  vs  docker cp of the db
+#           container | zstd -1 to a file, sync; sandbox:restore  vs  the same by hand: stop
+#           the db, zstd -d | docker cp into a staged helper, swap, start; create -seed  vs
+#           restore
 #   remote  docker ps via the tunnel vs local socket vs ssh://; sandbox:up on the remote engine vs
 #           compose up --wait through the same socket; initShared -engine vs rsync -a (test bed)
 #   create  sandbox:create with a 200 MB .worktreeinclude  vs  git worktree add + cp -a;
@@ -239,17 +240,24 @@ bench_snap() {
   ref_snap() { docker cp "$db:/var/lib/postgresql/data" - | zstd -1 -q -T0 >"$work/ref.tar.zst" && sync; }
   snap_clear() { (cd "$dir" && "$sbx" sandbox:snapshot -delete=b >/dev/null 2>&1); rm -f "$work/ref.tar.zst"; sync; }
   ours_restore() { cd "$dir" && "$sbx" sandbox:restore -name=b -noSecrets -noWait; }
-  ref_restore() { local c; c=$(docker run -d -v "$vol:/v" "$img" idle); docker exec "$c" /sandbox-helper stage /v; zstd -d -q -c "$work/ref.tar.zst" | docker cp - "$c:/v/.sandbox-restore"; docker rm -f "$c" >/dev/null; }
+  # The same restore by hand, step after step, with the same helper: stop the database
+  # (data is never swapped under a live one), stage the snapshot's copy, swap it in,
+  # start the database again.
+  ref_restore() {
+    local c; docker stop -t 10 "$db" >/dev/null; c=$(docker run -d -v "$vol:/v" "$img" idle); docker exec "$c" /sandbox-helper stage /v
+    zstd -d -q -c "$HOME/.ktrdr/snapshots/ktrdr--snapbench/b/postgres_data.tar.zst" | docker cp - "$c:/v/.sandbox-restore"
+    docker exec "$c" /sandbox-helper swap /v; docker rm -f "$c" >/dev/null; docker start "$db" >/dev/null
+  }
   # the reference leaves its copy staged in the volume: cleared (untimed) before each timing
   restore_prep() { local c; c=$(docker run -d -v "$vol:/v" "$img" idle); docker exec "$c" /sandbox-helper stage /v >/dev/null 2>&1; docker rm -f "$c" >/dev/null; sync; }
-  for mib in 64 256 1024; do
+  for mib in ${SNAP_SIZES:-64 256 1024}; do
     (cd "$dir" && "$sbx" sandbox:down >/dev/null 2>&1)
     fill_volume "$mib"
     (cd "$dir" && "$sbx" sandbox:up -noSecrets -noWait >/dev/null 2>&1)
     db=$(docker ps -q --filter label=com.docker.compose.project=ktrdr--snapbench --filter label=com.docker.compose.service=db)
     pairs "$PAIRS" "sandbox:snapshot, $mib MiB volume" ours_snap "docker cp db | zstd -1, sync" ref_snap snap_clear
     ours_snap >/dev/null 2>&1; ref_snap >/dev/null 2>&1   # the copies both restores read
-    pairs "$PAIRS" "sandbox:restore -noWait, $mib MiB (running stack)" ours_restore "zstd -d | docker cp (staged)" ref_restore restore_prep
+    pairs "$PAIRS" "sandbox:restore -noWait, $mib MiB (running stack)" ours_restore "stop, stage, swap, start" ref_restore restore_prep
     restore_prep; snap_clear   # the reference's last staged copy must not be in the next snapshot
   done
   ours_snap >/dev/null 2>&1
