@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ktrdr/sandbox/pkg/dockerapi"
 	"github.com/ktrdr/sandbox/pkg/execx"
 	"github.com/ktrdr/sandbox/pkg/stats"
 )
@@ -209,6 +210,20 @@ func (e Engine) RemoveImage(ctx context.Context, id string) error {
 // Published is the set of host ports the project's running containers publish: those
 // its own port check must not count as taken. One `docker ps`, no compose file to parse.
 func (e Engine) Published(ctx context.Context, label, project string) (map[int]bool, error) {
+	if api, ok := dockerapi.ForEnv(e.Env); ok { // before compose starts: no command's start-up
+		cs, err := api.Containers(ctx, dockerapi.Filters{"label": {label + "=" + project}}, false)
+		if err == nil {
+			ports := map[int]bool{}
+			for _, c := range cs {
+				for _, p := range c.Ports {
+					if p.PublicPort > 0 {
+						ports[p.PublicPort] = true
+					}
+				}
+			}
+			return ports, nil
+		}
+	}
 	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Env: e.Env, Timeout: queryTimeout,
 		Args: []string{"ps", "--filter", "label=" + label + "=" + project, "--format", "{{.Ports}}"}})
 	if err != nil {

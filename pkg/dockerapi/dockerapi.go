@@ -1,5 +1,5 @@
 // Package dockerapi speaks the few calls of the Docker Engine API that a snapshot makes,
-// straight to the engine's unix socket. Each docker command costs a process start and a
+// and the two that up makes before compose starts, straight to the engine's unix socket. Each docker command costs a process start and a
 // read of its configuration (about 20 ms on a two-core machine) before it asks the engine
 // anything, and a snapshot of a small volume is mostly such calls. Everything else, and
 // every engine that is not reached through a unix socket, goes through the docker command
@@ -199,7 +199,8 @@ func (f Filters) query() url.Values {
 	return q
 }
 
-// Container is a container and the volumes it mounts (by name; bind mounts by source).
+// Container is a container, the volumes it mounts (by name; bind mounts by source) and
+// the host ports it publishes.
 type Container struct {
 	ID     string            `json:"Id"`
 	Labels map[string]string `json:"Labels"`
@@ -207,6 +208,9 @@ type Container struct {
 		Name   string `json:"Name"`
 		Source string `json:"Source"`
 	} `json:"Mounts"`
+	Ports []struct {
+		PublicPort int `json:"PublicPort"` // 0: only exposed
+	} `json:"Ports"`
 }
 
 // MountNames are the names of c's volumes and the sources of its other mounts, as
@@ -231,6 +235,21 @@ func (c *Client) Containers(ctx context.Context, f Filters, all bool) ([]Contain
 	}
 	var out []Container
 	return out, c.call(ctx, http.MethodGet, "/containers/json", q, nil, &out)
+}
+
+// Info is what `docker info` says of the engine, the fields this tool reads.
+type Info struct {
+	OSType          string `json:"OSType"`
+	Architecture    string `json:"Architecture"`
+	MemTotal        int64  `json:"MemTotal"`
+	NCPU            int    `json:"NCPU"`
+	OperatingSystem string `json:"OperatingSystem"`
+}
+
+// Info asks the engine what it is.
+func (c *Client) Info(ctx context.Context) (Info, error) {
+	var out Info
+	return out, c.call(ctx, http.MethodGet, "/info", nil, nil, &out)
 }
 
 // Volume is a named volume.

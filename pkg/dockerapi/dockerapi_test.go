@@ -92,7 +92,9 @@ func TestCallsAndTheEnginesAnswers(t *testing.T) {
 			if r.URL.Query().Get("all") != "1" || r.URL.Query().Get("filters") != `{"label":["p=a"]}` {
 				t.Errorf("query %v", r.URL.Query())
 			}
-			_, _ = io.WriteString(w, `[{"Id":"c1","Mounts":[{"Name":"a_db","Source":"/var/lib/docker/volumes/a_db/_data"},{"Name":"","Source":"/home/u/data"}]}]`)
+			_, _ = io.WriteString(w, `[{"Id":"c1","Mounts":[{"Name":"a_db","Source":"/var/lib/docker/volumes/a_db/_data"},{"Name":"","Source":"/home/u/data"}],"Ports":[{"PrivatePort":80,"PublicPort":8001},{"PrivatePort":9000}]}]`)
+		case r.URL.Path == "/info":
+			_, _ = io.WriteString(w, `{"OSType":"linux","Architecture":"aarch64","MemTotal":8000000000,"NCPU":4,"OperatingSystem":"Docker Desktop","Other":1}`)
 		case r.URL.Path == "/volumes":
 			_, _ = io.WriteString(w, `{"Volumes":[{"Name":"a_db","Labels":{"k":"v"}}]}`)
 		case r.URL.Path == "/containers/create" && r.Method == http.MethodPost:
@@ -116,8 +118,11 @@ func TestCallsAndTheEnginesAnswers(t *testing.T) {
 	})
 	c, ctx := New(sock), context.Background()
 	cs, err := c.Containers(ctx, Filters{"label": {"p=a"}}, true)
-	if err != nil || len(cs) != 1 || strings.Join(cs[0].MountNames(), ",") != "a_db,/home/u/data" {
+	if err != nil || len(cs) != 1 || strings.Join(cs[0].MountNames(), ",") != "a_db,/home/u/data" || len(cs[0].Ports) != 2 || cs[0].Ports[0].PublicPort != 8001 || cs[0].Ports[1].PublicPort != 0 {
 		t.Errorf("Containers = %+v, %v", cs, err)
+	}
+	if info, err := c.Info(ctx); err != nil || info != (Info{OSType: "linux", Architecture: "aarch64", MemTotal: 8e9, NCPU: 4, OperatingSystem: "Docker Desktop"}) {
+		t.Errorf("Info = %+v, %v", info, err)
 	}
 	vols, err := c.Volumes(ctx, nil)
 	if err != nil || len(vols) != 1 || vols[0].Name != "a_db" || vols[0].Labels["k"] != "v" {

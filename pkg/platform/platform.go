@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ktrdr/sandbox/pkg/dockerapi"
 	"github.com/ktrdr/sandbox/pkg/execx"
 )
 
@@ -166,8 +167,14 @@ func Resolve(native Platform, env []string) (p Platform, requested bool, err err
 	return p, true, nil
 }
 
-// Learn asks the engine that env's docker reaches what it is.
+// Learn asks the engine that env's docker reaches what it is: through its socket when
+// docker reaches it through one (see pkg/dockerapi), else with docker info.
 func Learn(ctx context.Context, env []string) (Engine, error) {
+	if api, ok := dockerapi.ForEnv(env); ok {
+		if i, err := api.Info(ctx); err == nil {
+			return ParseInfo(fmt.Sprintf("%s\n%s\n%d\n%d\n%s", i.OSType, i.Architecture, i.MemTotal, i.NCPU, i.OperatingSystem), env)
+		}
+	}
 	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Args: []string{"info", "--format", infoFormat}, Env: env, Timeout: 30 * time.Second})
 	if err != nil {
 		return Engine{}, fmt.Errorf("docker info: %w", err)

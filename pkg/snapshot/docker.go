@@ -207,11 +207,12 @@ func (d Docker) AllVolumes(ctx context.Context) ([]LabelledVolume, error) {
 // Paused lists the ids of the project's paused containers (a snapshot killed mid-copy
 // leaves them so).
 func (d Docker) Paused(ctx context.Context, project string) ([]string, error) {
-	o, err := d.out(ctx, "ps", "-q", "--filter", "status=paused", "--filter", "label="+ProjectLabel+"="+project)
-	if err != nil || o == "" {
-		return nil, err
+	cs, err := d.containers(ctx, "--filter", "status=paused", "--filter", "label="+ProjectLabel+"="+project)
+	ids := make([]string, 0, len(cs))
+	for _, c := range cs {
+		ids = append(ids, c.ID)
 	}
-	return strings.Fields(o), nil
+	return ids, err
 }
 
 // Unpause thaws containers.
