@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -38,9 +39,13 @@ const queryBound = 30 * time.Second
 // ForEnv is a client for the engine that the docker command, run with env, reaches, when
 // that can be told without running it and is a unix socket: DOCKER_HOST=unix://…, or no
 // DOCKER_HOST and the default context (DOCKER_CONTEXT and the configuration's current
-// context unset or "default"). False otherwise (ssh://, tcp://, another context): the
-// caller uses the command line.
+// context unset or "default"). False otherwise (ssh://, tcp://, another context), and
+// when there is no docker command: the socket only shortens what the command would do,
+// and the caller's command-line path says what is missing.
 func ForEnv(env []string) (*Client, bool) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		return nil, false
+	}
 	host, hostSet := lookup(env, "DOCKER_HOST")
 	var socket string
 	switch {

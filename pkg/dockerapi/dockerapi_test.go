@@ -69,6 +69,11 @@ func TestForEnvTakesOnlyASocketItCanTellWithoutDocker(t *testing.T) {
 			}
 		})
 	}
+	// no docker command: the command-line path says so, the socket is not used
+	t.Setenv("PATH", t.TempDir())
+	if _, ok := ForEnv([]string{"DOCKER_HOST=unix://" + sock}); ok {
+		t.Error("a client without a docker command")
+	}
 	// the default context (none named anywhere) is the default socket
 	for _, env := range [][]string{
 		{"HOME=" + home},
