@@ -1,0 +1,246 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ktrdr/sandbox/pkg/platform"
+	"github.com/ktrdr/sandbox/pkg/snapshot"
+	stackfile "github.com/ktrdr/sandbox/pkg/stack"
+	"github.com/ktrdr/sandbox/pkg/swarm"
+)
+
+// The Swarm test bed (scripts/swarm-testbed.sh): three Docker engines in network
+// namespaces, sbx-sw1 the manager and sbx-sw2/3 workers, with no IPVS in the kernel.
+const swarmManager = "ssh://root@10.210.0.11"
+
+func requireSwarm(t *testing.T) {
+	t.Helper()
+	requireDocker(t)
+	if err := exec.Command(filepath.Join(repoRoot, "scripts", "swarm-testbed.sh"), "status").Run(); err != nil {
+		notRun(t, "SWARM SUITE NOT RUN: the Swarm test bed does not answer (sudo scripts/swarm-testbed.sh up)")
+	}
+}
+
+// on runs docker against one engine of the bed (the manager, or a node by address).
+func on(t *testing.T, endpoint string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("docker", args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+endpoint)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker %s on %s: %v\n%s", strings.Join(args, " "), endpoint, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func nodeEngine(n swarm.Node) string { return "ssh://root@" + n.Addr }
+
+// Placement by the Swarm's own scheduler and a deploy of the rendered demo stack, end to
+// end on the bed: a node whose memory is reserved is skipped and a drained one avoided;
+// a second instance lands where the scheduler has room; an instance no node can take is
+// refused with each node's figures and leaves nothing; the demo stack, rendered from the
+// compose file, passes the gate's checks on its node without IPVS; and its removal
+// leaves no service, container, network or volume on any node.
+func TestSwarmPlacesByReservationAndRunsTheRenderedDemo(t *testing.T) {
+	requireSwarm(t)
+	ctx := context.Background()
+	m := swarm.Manager{Env: append(os.Environ(), "DOCKER_HOST="+swarmManager)}
+	nodes, err := m.Nodes(ctx)
+	if err != nil || len(nodes) != 3 {
+		t.Fatalf("nodes %+v, %v", nodes, err)
+	}
+	byName := map[string]swarm.Node{}
+	for _, n := range nodes {
+		if n.State != "ready" || n.Availability != "active" || n.MemBytes == 0 {
+			t.Fatalf("node %+v is not ready and active", n)
+		}
+		byName[n.Hostname] = n
+	}
+	begun := time.Now()
+	// the placeholder's image on every node: the helper, built there
+	var image string
+	for _, n := range nodes {
+		env := append(os.Environ(), "DOCKER_HOST="+nodeEngine(n))
+		eng, err := platform.Learn(ctx, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if image, err = (snapshot.Docker{Env: env, Platform: eng.Platform}).EnsureHelper(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const gib = 1 << 30
+	a, b, c := "swe2e--a", "swe2e--b", "swe2e--c"
+	t.Cleanup(func() {
+		for _, id := range []string{a, b, c, "swe2e-hog"} {
+			_ = m.Unplace(context.Background(), id)
+		}
+		_ = exec.Command("docker", "-H", swarmManager, "node", "update", "--availability", "active", "sbx-sw3").Run()
+	})
+	// sbx-sw2's memory is taken (all but 1 GiB), sbx-sw3 is drained: A must land on sbx-sw1
+	hog := byName["sbx-sw2"].MemBytes - gib
+	on(t, swarmManager, "service", "create", "--detach", "--no-resolve-image", "--name", swarm.PlaceholderName("swe2e-hog"), "--constraint", "node.hostname==sbx-sw2",
+		"--reserve-memory", fmt.Sprint(hog), image, "idle")
+	on(t, swarmManager, "node", "update", "--availability", "drain", "sbx-sw3")
+	t.Logf("helper on every node, sbx-sw2 reserved, sbx-sw3 drained: %s", time.Since(begun).Round(time.Millisecond))
+	nodeA, err := m.Place(ctx, a, 2*gib, image, time.Minute)
+	if err != nil || nodeA.Hostname != "sbx-sw1" {
+		t.Fatalf("A placed on %+v (%v), want sbx-sw1: sbx-sw2 has no room and sbx-sw3 is drained", nodeA, err)
+	}
+	// drained sbx-sw3 comes back: B, which needs more than sbx-sw1 has left, goes there
+	on(t, swarmManager, "node", "update", "--availability", "active", "sbx-sw3")
+	nodeB, err := m.Place(ctx, b, byName["sbx-sw3"].MemBytes-gib, image, time.Minute)
+	if err != nil || nodeB.Hostname != "sbx-sw3" {
+		t.Fatalf("B placed on %+v (%v), want sbx-sw3, the only node with room", nodeB, err)
+	}
+	if again, err := m.Place(ctx, a, 2*gib, image, time.Minute); err != nil || again.Hostname != "sbx-sw1" {
+		t.Errorf("placing A again moved it: %+v %v", again, err)
+	}
+	// C fits nowhere: refused, with every node's figures, and its placeholder gone
+	_, err = m.Place(ctx, c, byName["sbx-sw1"].MemBytes, image, time.Minute)
+	if !errors.Is(err, swarm.ErrNoRoom) || !strings.Contains(err.Error(), "sbx-sw1 (ready, active)") || !strings.Contains(err.Error(), "sbx-sw3") {
+		t.Errorf("C: %v, want no room with the nodes' figures", err)
+	}
+	if out := on(t, swarmManager, "service", "ls", "-q", "--filter", "name="+swarm.PlaceholderName(c)); out != "" {
+		t.Errorf("the refused placeholder is left: %s", out)
+	}
+	nodes, _ = m.Nodes(ctx)
+	for _, n := range nodes {
+		if n.Hostname == "sbx-sw1" && (len(n.Instances) != 1 || n.Instances[0] != a || n.Reserved < 2*gib) {
+			t.Errorf("sbx-sw1 holds %v reserving %d, want A's 2 GiB", n.Instances, n.Reserved)
+		}
+	}
+	t.Logf("placements checked: %s", time.Since(begun).Round(time.Millisecond))
+	deployDemo(t, m, a, nodeA)
+}
+
+// deployDemo renders the demo stack for instance on node, builds its image there,
+// deploys it, checks what the gate checks, and removes it, leaving nothing.
+func deployDemo(t *testing.T, m swarm.Manager, instance string, node swarm.Node) {
+	ctx := context.Background()
+	engine := nodeEngine(node)
+	dir := t.TempDir()
+	for _, f := range []string{"docker-compose.sandbox.yml", "demo/Dockerfile"} {
+		b, err := os.ReadFile(filepath.Join(repoRoot, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, f), b)
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "demo", "bin", "demo"), "./demo")
+	build.Dir, build.Env = repoRoot, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("demo binary: %v\n%s", err, out)
+	}
+	cfg := exec.Command("docker", "compose", "-p", instance, "--project-directory", dir, "-f", filepath.Join(dir, "docker-compose.sandbox.yml"), "config", "--format", "json")
+	cfg.Env = append(os.Environ(), "KTRDR_DEMO_IMAGE=swe2e-demo:"+instance)
+	config, err := cfg.Output()
+	if err != nil {
+		t.Fatalf("compose config: %v", err)
+	}
+	r, err := stackfile.Render(config, stackfile.Options{Project: instance, Node: node.Hostname})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := map[string]bool{}
+	for _, tag := range r.Built {
+		tags[tag] = true
+	}
+	for tag := range tags { // built on the node, as the tool will: nothing is pulled
+		on(t, engine, "build", "-q", "-t", tag, filepath.Join(dir, "demo"))
+	}
+	// bind-mounted paths exist on the node (the tool syncs them there)
+	mkdirs := []string{"mkdir", "-p", filepath.Join(dir, "data"), filepath.Join(dir, "models"), filepath.Join(dir, "strategies")}
+	if out, err := exec.Command("ssh", append([]string{"root@" + node.Addr}, mkdirs...)...).CombinedOutput(); err != nil {
+		t.Fatalf("ssh: %v %s", err, out)
+	}
+	t.Cleanup(func() { removeDemo(t, m, instance, tags) })
+	started := time.Now()
+	if err := m.Deploy(ctx, instance, r, &logWriter{t, started}, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("deployed in %s", time.Since(started).Round(time.Millisecond))
+	// the gate's checks, against the node's host-mode ports
+	base := "http://" + node.Addr + ":8000"
+	waitFor(t, 2*time.Minute, "the backend healthy and 4 workers registered", func() bool {
+		health, _ := get(t, base+"/api/v1/health")
+		_, workers := get(t, base+"/api/v1/workers")
+		return health == 200 && strings.Count(workers, `"worker_id"`) == 4
+	})
+	t.Logf("the demo stack passed its checks on %s %s after the deploy began", node.Hostname, time.Since(started).Round(time.Millisecond))
+	// the node's engine answers the tool's questions as for a compose project: its
+	// containers and volumes carry compose's labels
+	out := on(t, engine, "ps", "--filter", "label=com.docker.compose.project="+instance, "--format", "{{.Names}}")
+	if n := len(strings.Fields(out)); n != len(r.Built) {
+		t.Errorf("%d containers of %s on %s, want %d: %s", n, instance, node.Hostname, len(r.Built), out)
+	}
+	if vols := on(t, engine, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project="+instance); vols != instance+"_postgres_data" {
+		t.Errorf("volumes of %s on %s: %q", instance, node.Hostname, vols)
+	}
+}
+
+// removeDemo removes the stack, its volumes and images, and checks no node keeps any.
+func removeDemo(t *testing.T, m swarm.Manager, instance string, tags map[string]bool) {
+	ctx := context.Background()
+	begun := time.Now()
+	if err := m.RemoveStack(ctx, instance, 2*time.Minute); err != nil {
+		t.Error(err)
+	}
+	defer func() { t.Logf("removed and checked on every node: %s", time.Since(begun).Round(time.Millisecond)) }()
+	nodes, err := m.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		engine := nodeEngine(n)
+		label := "label=com.docker.stack.namespace=" + instance
+		waitFor(t, time.Minute, "the stack's containers gone from "+n.Hostname, func() bool {
+			return on(t, engine, "ps", "-aq", "--filter", label) == ""
+		})
+		if vols := on(t, engine, "volume", "ls", "-q", "--filter", label); vols != "" {
+			on(t, engine, append([]string{"volume", "rm"}, strings.Fields(vols)...)...)
+		}
+		for tag := range tags {
+			_ = exec.Command("docker", "-H", engine, "image", "rm", "-f", tag).Run()
+		}
+		waitFor(t, time.Minute, "the stack's networks gone from "+n.Hostname, func() bool {
+			return on(t, engine, "network", "ls", "-q", "--filter", label) == ""
+		})
+		if left := on(t, engine, "volume", "ls", "-q", "--filter", label); left != "" {
+			t.Errorf("volumes left on %s: %s", n.Hostname, left)
+		}
+	}
+	if left := on(t, swarmManager, "service", "ls", "-q", "--filter", "label=com.docker.stack.namespace="+instance); left != "" {
+		t.Errorf("services left: %s", left)
+	}
+}
+
+func waitFor(t *testing.T, bound time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, bound)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// logWriter logs each line written to it with the time since start.
+type logWriter struct {
+	t     *testing.T
+	start time.Time
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.t.Logf("%6.1fs %s", time.Since(w.start).Seconds(), strings.TrimSpace(string(p)))
+	return len(p), nil
+}

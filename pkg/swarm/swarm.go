@@ -1,0 +1,354 @@
+// Package swarm places instances on a Docker Swarm and deploys them there, through the
+// docker command line pointed at a manager. Placement is Swarm's own: each instance has
+// a placeholder service that reserves the memory the instance needs, so the scheduler
+// picks a node with room (never a drained one) and keeps counting that memory while the
+// instance lives; the instance's services are then constrained to that node. Nothing
+// here loops over nodes to choose one.
+package swarm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ktrdr/sandbox/pkg/execx"
+	"github.com/ktrdr/sandbox/pkg/stack"
+)
+
+// InstanceLabel marks a placeholder's container with the instance it holds room for.
+const InstanceLabel = "sandbox.instance"
+
+// queryBound bounds one docker call to the manager.
+const queryBound = 30 * time.Second
+
+// Manager is a Swarm manager, reached by the docker command with Env.
+type Manager struct {
+	Env []string
+	// Poll is how often a wait asks again (default 250 ms).
+	Poll time.Duration
+}
+
+func (m Manager) docker(ctx context.Context, args ...string) (string, error) {
+	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Args: args, Env: m.Env, Timeout: queryBound})
+	return strings.TrimSpace(out), err
+}
+
+func (m Manager) poll() time.Duration {
+	if m.Poll > 0 {
+		return m.Poll
+	}
+	return 250 * time.Millisecond
+}
+
+// Node is one machine of the Swarm and what is reserved on it.
+type Node struct {
+	ID           string   `json:"id"`
+	Hostname     string   `json:"hostname"`
+	Addr         string   `json:"addr"`         // where the manager sees it (the address ssh reaches)
+	Role         string   `json:"role"`         // manager or worker
+	State        string   `json:"state"`        // ready, down, unknown
+	Availability string   `json:"availability"` // active, pause, drain
+	MemBytes     int64    `json:"mem_bytes"`
+	Reserved     int64    `json:"mem_reserved_bytes"` // by the tasks that run there
+	Instances    []string `json:"instances"`          // whose placeholders run there
+}
+
+// Free is the memory not reserved on the node.
+func (n Node) Free() int64 { return n.MemBytes - n.Reserved }
+
+// Nodes lists the Swarm's nodes with the memory their running tasks reserve.
+func (m Manager) Nodes(ctx context.Context) ([]Node, error) {
+	ids, err := m.docker(ctx, "node", "ls", "-q")
+	if err != nil {
+		return nil, fmt.Errorf("list the Swarm's nodes (is %s a manager?): %w", m.endpoint(), err)
+	}
+	out, err := m.docker(ctx, append([]string{"node", "inspect", "--format", "{{json .}}"}, strings.Fields(ids)...)...)
+	if err != nil {
+		return nil, err
+	}
+	var nodes []Node
+	byID := map[string]int{}
+	for _, line := range strings.Split(out, "\n") {
+		var n struct {
+			ID   string
+			Spec struct{ Role, Availability string }
+			Desc struct {
+				Hostname  string
+				Resources struct{ MemoryBytes int64 }
+			} `json:"Description"`
+			Status struct{ State, Addr string }
+		}
+		if json.Unmarshal([]byte(line), &n) != nil {
+			continue
+		}
+		byID[n.ID] = len(nodes)
+		nodes = append(nodes, Node{ID: n.ID, Hostname: n.Desc.Hostname, Addr: n.Status.Addr, Role: n.Spec.Role,
+			State: n.Status.State, Availability: n.Spec.Availability, MemBytes: n.Desc.Resources.MemoryBytes})
+	}
+	tasks, err := m.runningTasks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tasks {
+		if i, ok := byID[t.NodeID]; ok {
+			nodes[i].Reserved += t.Reserved
+			if t.Instance != "" {
+				nodes[i].Instances = append(nodes[i].Instances, t.Instance)
+			}
+		}
+	}
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Hostname < nodes[j].Hostname })
+	return nodes, nil
+}
+
+func (m Manager) endpoint() string {
+	for i := len(m.Env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(m.Env[i], "DOCKER_HOST="); ok {
+			return v
+		}
+	}
+	return "this engine"
+}
+
+// task is a task the Swarm keeps running, where, and what it reserves.
+type task struct {
+	ID, NodeID, State, Err string
+	Reserved               int64
+	Instance               string // a placeholder's instance
+}
+
+// runningTasks lists every task whose desired state is running, on every node.
+func (m Manager) runningTasks(ctx context.Context) ([]task, error) {
+	services, err := m.docker(ctx, "service", "ls", "-q")
+	if err != nil || services == "" {
+		return nil, err
+	}
+	ids, err := m.docker(ctx, append([]string{"service", "ps", "-q", "--filter", "desired-state=running"}, strings.Fields(services)...)...)
+	if err != nil || ids == "" {
+		return nil, err
+	}
+	return m.inspectTasks(ctx, strings.Fields(ids))
+}
+
+func (m Manager) inspectTasks(ctx context.Context, ids []string) ([]task, error) {
+	out, err := m.docker(ctx, append([]string{"inspect", "--type", "task", "--format", "{{json .}}"}, ids...)...)
+	if err != nil {
+		return nil, err
+	}
+	var tasks []task
+	for _, line := range strings.Split(out, "\n") {
+		var t struct {
+			ID, NodeID string
+			Spec       struct {
+				Resources struct {
+					Reservations struct{ MemoryBytes int64 }
+				}
+				ContainerSpec struct{ Labels map[string]string }
+			}
+			Status struct{ State, Err string }
+		}
+		if json.Unmarshal([]byte(line), &t) == nil {
+			tasks = append(tasks, task{ID: t.ID, NodeID: t.NodeID, State: t.Status.State, Err: t.Status.Err,
+				Reserved: t.Spec.Resources.Reservations.MemoryBytes, Instance: t.Spec.ContainerSpec.Labels[InstanceLabel]})
+		}
+	}
+	return tasks, nil
+}
+
+// PlaceholderName is the service that holds an instance's room.
+func PlaceholderName(instance string) string { return instance + "-placement" }
+
+// ErrNoRoom is wrapped when no node can take the instance.
+var ErrNoRoom = errors.New("no node of the Swarm has room for it")
+
+// Place asks the Swarm for a node with mem bytes free for instance: a placeholder service
+// (image, run with the argument idle; it must be on every node) reserving mem, which the
+// scheduler puts on a node with room, never a drained or paused one. The node it landed on
+// is returned; when none has room the placeholder is removed and the error, wrapping
+// ErrNoRoom, gives each node's figures. An instance already placed keeps its node.
+func (m Manager) Place(ctx context.Context, instance string, mem int64, image string, bound time.Duration) (Node, error) {
+	if n, ok, err := m.Placement(ctx, instance); err != nil || ok {
+		return n, err
+	}
+	name := PlaceholderName(instance)
+	_, err := m.docker(ctx, "service", "create", "--detach", "--no-resolve-image", "--name", name, "--label", InstanceLabel+"="+instance,
+		"--container-label", InstanceLabel+"="+instance, "--reserve-memory", fmt.Sprint(mem),
+		"--restart-condition", "any", "--stop-grace-period", "1s", image, "idle")
+	if err != nil {
+		return Node{}, fmt.Errorf("create the placeholder %s: %w", name, err)
+	}
+	deadline := time.Now().Add(bound)
+	for {
+		n, ok, pending, err := m.where(ctx, instance)
+		switch {
+		case err != nil:
+			return Node{}, err
+		case ok:
+			return n, nil
+		case strings.Contains(pending, "no suitable node") || time.Now().After(deadline):
+			_ = m.Unplace(context.WithoutCancel(ctx), instance)
+			return Node{}, m.noRoom(ctx, mem, pending)
+		}
+		select {
+		case <-ctx.Done():
+			_ = m.Unplace(context.WithoutCancel(ctx), instance)
+			return Node{}, ctx.Err()
+		case <-time.After(m.poll()):
+		}
+	}
+}
+
+// Placement is the node instance's placeholder runs on (false when it has none running).
+func (m Manager) Placement(ctx context.Context, instance string) (Node, bool, error) {
+	n, ok, _, err := m.where(ctx, instance)
+	return n, ok, err
+}
+
+// where finds the placeholder's running task and its node; pending is why the Swarm has
+// not placed it yet.
+func (m Manager) where(ctx context.Context, instance string) (n Node, ok bool, pending string, err error) {
+	ids, err := m.docker(ctx, "service", "ps", "-q", "--filter", "desired-state=running", PlaceholderName(instance))
+	if err != nil {
+		if strings.Contains(err.Error(), "no such service") {
+			return Node{}, false, "", nil
+		}
+		return Node{}, false, "", err
+	}
+	if ids == "" {
+		return Node{}, false, "", nil
+	}
+	tasks, err := m.inspectTasks(ctx, strings.Fields(ids))
+	if err != nil {
+		return Node{}, false, "", err
+	}
+	for _, t := range tasks {
+		if t.State == "running" {
+			nodes, err := m.Nodes(ctx)
+			if err != nil {
+				return Node{}, false, "", err
+			}
+			for _, node := range nodes {
+				if node.ID == t.NodeID {
+					return node, true, "", nil
+				}
+			}
+		}
+		pending = t.State + ": " + t.Err
+	}
+	return Node{}, false, pending, nil
+}
+
+// noRoom is the refusal with every node's figures.
+func (m Manager) noRoom(ctx context.Context, mem int64, why string) error {
+	nodes, _ := m.Nodes(context.WithoutCancel(ctx))
+	var lines []string
+	for _, n := range nodes {
+		lines = append(lines, fmt.Sprintf("%s (%s, %s): %s free of %s", n.Hostname, n.State, n.Availability, mib(n.Free()), mib(n.MemBytes)))
+	}
+	return fmt.Errorf("%w: it reserves %s; %s (%s)", ErrNoRoom, mib(mem), strings.Join(lines, "; "), strings.TrimSpace(why))
+}
+
+func mib(b int64) string { return fmt.Sprintf("%d MiB", b>>20) }
+
+// Unplace removes instance's placeholder, releasing its room.
+func (m Manager) Unplace(ctx context.Context, instance string) error {
+	_, err := m.docker(ctx, "service", "rm", PlaceholderName(instance))
+	if err != nil && strings.Contains(err.Error(), "not found") {
+		return nil
+	}
+	return err
+}
+
+// Deploy deploys the rendered stack as name, wave after wave: each wave is deployed with
+// the earlier ones (a redeploy leaves those unchanged), and the next waits until every
+// service that others depend on has reached its condition. The images are the node's
+// own (--resolve-image never: nothing asks a registry). bound limits the whole deploy.
+func (m Manager) Deploy(ctx context.Context, name string, r stack.Rendered, progress io.Writer, bound time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	var full map[string]any
+	if err := json.Unmarshal(r.File, &full); err != nil {
+		return err
+	}
+	services, _ := full["services"].(map[string]any)
+	deployed := map[string]any{}
+	for i, wave := range r.Waves {
+		for _, svc := range wave {
+			deployed[svc] = services[svc]
+		}
+		full["services"] = deployed
+		file, err := json.Marshal(full)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(progress, "  deploying %s\n", strings.Join(wave, ", "))
+		err = execx.Run(ctx, execx.Cmd{Name: "docker", Args: []string{"stack", "deploy", "--resolve-image", "never", "--prune", "-c", "-", name},
+			Env: m.Env, Stdin: strings.NewReader(string(file)), Timeout: queryBound})
+		if err != nil {
+			return fmt.Errorf("docker stack deploy %s: %w", name, err)
+		}
+		if i == len(r.Waves)-1 {
+			break
+		}
+		for _, svc := range wave {
+			if c, waited := r.Ready[svc]; waited {
+				if err := m.await(ctx, name+"_"+svc, c); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// await waits until the service's task reaches c. A Swarm task with a health check is
+// "starting" until it is healthy, then "running": started takes either, healthy only
+// running (a task without a health check is running as soon as it starts).
+func (m Manager) await(ctx context.Context, service string, c stack.Condition) error {
+	want := map[stack.Condition]string{stack.Started: "starting", stack.Healthy: "running", stack.Completed: "complete"}[c]
+	for {
+		ids, err := m.docker(ctx, "service", "ps", "-q", service)
+		if err == nil && ids != "" {
+			tasks, err := m.inspectTasks(ctx, strings.Fields(ids)[:1]) // the newest
+			if err == nil && len(tasks) == 1 {
+				switch t := tasks[0]; {
+				case t.State == want || want == "starting" && t.State == "running":
+					return nil
+				case t.State == "failed" || t.State == "rejected":
+					return fmt.Errorf("%s: its task %s: %s", service, t.State, t.Err)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not become %s in time: %w", service, want, ctx.Err())
+		case <-time.After(m.poll()):
+		}
+	}
+}
+
+// RemoveStack removes the stack's services and networks and waits until none of its
+// tasks is left (its volumes stay, on the node).
+func (m Manager) RemoveStack(ctx context.Context, name string, bound time.Duration) error {
+	if _, err := m.docker(ctx, "stack", "rm", name); err != nil && !strings.Contains(err.Error(), "Nothing found in stack") {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	for {
+		left, err := m.docker(ctx, "service", "ls", "-q", "--filter", "label=com.docker.stack.namespace="+name)
+		if err == nil && left == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stack %s is still being removed: %w", name, ctx.Err())
+		case <-time.After(m.poll()):
+		}
+	}
+}
