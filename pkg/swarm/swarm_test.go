@@ -1,0 +1,97 @@
+//go:build !windows
+
+package swarm
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeManager puts a `docker` on PATH that answers as a manager of two nodes would: n1
+// (4 GiB, the placeholder of acme--a reserving 1 GiB runs there) and n2 (drained). The
+// placeholder of a new instance stays pending with the scheduler's reason. Every call is
+// appended to the returned file.
+func fakeManager(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	calls := filepath.Join(dir, "calls")
+	script := `#!/bin/sh
+echo "$*" >> '` + calls + `'
+case "$1 $2" in
+"node ls") echo n1; echo n2 ;;
+"node inspect")
+  echo '{"ID":"n1","Spec":{"Role":"manager","Availability":"active"},"Description":{"Hostname":"host-1","Resources":{"MemoryBytes":4294967296}},"Status":{"State":"ready","Addr":"10.0.0.1"}}'
+  echo '{"ID":"n2","Spec":{"Role":"worker","Availability":"drain"},"Description":{"Hostname":"host-2","Resources":{"MemoryBytes":4294967296}},"Status":{"State":"ready","Addr":"10.0.0.2"}}' ;;
+"service ls") echo s1 ;;
+"service ps")
+  for a in "$@"; do last="$a"; done
+  case "$last" in
+  acme--new-placement) echo tnew ;;
+  acme--a-placement|s1) echo ta ;;
+  esac ;;
+"inspect --type")
+  for a in "$@"; do last="$a"; done
+  if [ "$last" = tnew ]; then
+    echo '{"ID":"tnew","NodeID":"","Spec":{"Resources":{"Reservations":{"MemoryBytes":8589934592}}},"Status":{"State":"pending","Err":"no suitable node (insufficient resources on 2 nodes)"}}'
+  else
+    echo '{"ID":"ta","NodeID":"n1","Spec":{"Resources":{"Reservations":{"MemoryBytes":1073741824}},"ContainerSpec":{"Labels":{"sandbox.instance":"acme--a"}}},"Status":{"State":"running"}}'
+  fi ;;
+esac
+exit 0
+`
+	if err := os.WriteFile(filepath.Join(dir, "docker"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+":/usr/bin:/bin")
+	return calls
+}
+
+func TestNodesCountWhatTheirTasksReserve(t *testing.T) {
+	fakeManager(t)
+	nodes, err := Manager{}.Nodes(context.Background())
+	if err != nil || len(nodes) != 2 {
+		t.Fatalf("Nodes = %+v, %v", nodes, err)
+	}
+	n1, n2 := nodes[0], nodes[1]
+	if n1.Hostname != "host-1" || n1.Addr != "10.0.0.1" || n1.Reserved != 1<<30 || n1.Free() != 3<<30 || len(n1.Instances) != 1 || n1.Instances[0] != "acme--a" {
+		t.Errorf("host-1: %+v", n1)
+	}
+	if n2.Availability != "drain" || n2.Reserved != 0 || len(n2.Instances) != 0 {
+		t.Errorf("host-2: %+v", n2)
+	}
+}
+
+func TestAPlacedInstanceKeepsItsNode(t *testing.T) {
+	calls := fakeManager(t)
+	n, err := Manager{}.Place(context.Background(), "acme--a", 1<<30, "helper:1", time.Minute)
+	if err != nil || n.Hostname != "host-1" {
+		t.Fatalf("Place = %+v, %v", n, err)
+	}
+	if b, _ := os.ReadFile(calls); strings.Contains(string(b), "service create") {
+		t.Errorf("a second placeholder was created:\n%s", b)
+	}
+}
+
+func TestNoRoomSaysEachNodesFiguresAndRemovesThePlaceholder(t *testing.T) {
+	calls := fakeManager(t)
+	_, err := Manager{Poll: time.Millisecond}.Place(context.Background(), "acme--new", 8<<30, "helper:1", time.Minute)
+	if !errors.Is(err, ErrNoRoom) {
+		t.Fatalf("err = %v, want no room", err)
+	}
+	for _, want := range []string{"it reserves 8192 MiB", "host-1 (ready, active): 3072 MiB free of 4096 MiB", "host-2 (ready, drain)", "insufficient resources on 2 nodes"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal does not say %q: %v", want, err)
+		}
+	}
+	b, _ := os.ReadFile(calls)
+	log := string(b)
+	if !strings.Contains(log, "service create --detach --no-resolve-image --name acme--new-placement") || !strings.Contains(log, "--reserve-memory 8589934592") ||
+		!strings.Contains(log, "service rm acme--new-placement") {
+		t.Errorf("want the placeholder created with its reservation, then removed:\n%s", log)
+	}
+}
