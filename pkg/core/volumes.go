@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/ktrdr/sandbox/pkg/dockerapi"
@@ -99,6 +100,15 @@ func (v *cliVolumes) Helper(ctx context.Context, known platform.Platform) error 
 }
 
 func (v *cliVolumes) ReadHelper(ctx context.Context) error {
+	env := v.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	// A platform asked for with DOCKER_DEFAULT_PLATFORM is the only one docker create
+	// accepts an image of: that platform's helper, built if missing.
+	if p, requested, err := platform.Resolve(platform.Platform{}, env); err == nil && requested {
+		return v.Helper(ctx, p)
+	}
 	tag, err := v.AnyHelper(ctx)
 	if err != nil || tag == "" {
 		return v.Helper(ctx, platform.Platform{})
