@@ -65,18 +65,7 @@ func TestSwarmPlacesByReservationAndRunsTheRenderedDemo(t *testing.T) {
 		byName[n.Hostname] = n
 	}
 	begun := time.Now()
-	// the placeholder's image on every node: the helper, built there
-	var image string
-	for _, n := range nodes {
-		env := append(os.Environ(), "DOCKER_HOST="+nodeEngine(n))
-		eng, err := platform.Learn(ctx, env)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if image, err = (snapshot.Docker{Env: env, Platform: eng.Platform}).EnsureHelper(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	image := helperEverywhere(t, nodes)
 	const gib = 1 << 30
 	a, b, c := "swe2e--a", "swe2e--b", "swe2e--c"
 	t.Cleanup(func() {
@@ -120,6 +109,24 @@ func TestSwarmPlacesByReservationAndRunsTheRenderedDemo(t *testing.T) {
 	}
 	t.Logf("placements checked: %s", time.Since(begun).Round(time.Millisecond))
 	deployDemo(t, m, a, nodeA)
+}
+
+// helperEverywhere builds the snapshot helper on every node (where missing): the
+// placeholders' image, which a node must have to run one.
+func helperEverywhere(t *testing.T, nodes []swarm.Node) string {
+	t.Helper()
+	var image string
+	for _, n := range nodes {
+		env := append(os.Environ(), "DOCKER_HOST="+nodeEngine(n))
+		eng, err := platform.Learn(context.Background(), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if image, err = (snapshot.Docker{Env: env, Platform: eng.Platform}).EnsureHelper(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return image
 }
 
 // deployDemo renders the demo stack for instance on node, builds its image there,
@@ -243,4 +250,62 @@ type logWriter struct {
 func (w *logWriter) Write(p []byte) (int, error) {
 	w.t.Logf("%6.1fs %s", time.Since(w.start).Seconds(), strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// A node that goes away (all its processes killed, as a machine losing power) shows as
+// down, and the scheduler places nothing there; back up, it rejoins and is ready.
+func TestSwarmNodeThatGoesAwayIsDownAndNotChosen(t *testing.T) {
+	requireSwarm(t)
+	ctx := context.Background()
+	m := swarm.Manager{Env: append(os.Environ(), "DOCKER_HOST="+swarmManager)}
+	bed := filepath.Join(repoRoot, "scripts", "swarm-testbed.sh")
+	state := func(host string) string {
+		nodes, err := m.Nodes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nodes {
+			if n.Hostname == host {
+				return n.State
+			}
+		}
+		return "missing"
+	}
+	t.Cleanup(func() { _ = exec.Command(bed, "start", "3").Run() })
+	if out, err := exec.Command(bed, "stop", "3").CombinedOutput(); err != nil {
+		t.Fatalf("stop node 3: %v %s", err, out)
+	}
+	begun := time.Now()
+	waitFor(t, 90*time.Second, "sbx-sw3 seen down by the manager", func() bool { return state("sbx-sw3") == "down" })
+	t.Logf("sbx-sw3 down after %s", time.Since(begun).Round(time.Millisecond))
+	nodes, err := m.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up []swarm.Node
+	for _, n := range nodes {
+		if n.Hostname != "sbx-sw3" {
+			up = append(up, n)
+		}
+	}
+	image := helperEverywhere(t, up)
+	id := "swe2e--down"
+	t.Cleanup(func() { _ = m.Unplace(context.Background(), id) })
+	// sbx-sw1 holds a quarter of its memory: an instance needing more than the rest fits
+	// only on sbx-sw2 (or sbx-sw3, were it up)
+	quarter := up[0].MemBytes / 4
+	t.Cleanup(func() { _ = m.Unplace(context.Background(), "swe2e-hog1") })
+	on(t, swarmManager, "service", "create", "--detach", "--no-resolve-image", "--name", swarm.PlaceholderName("swe2e-hog1"),
+		"--constraint", "node.hostname==sbx-sw1", "--reserve-memory", fmt.Sprint(quarter), image, "idle")
+	waitFor(t, time.Minute, "the hog on sbx-sw1", func() bool { n, ok, _ := m.Placement(ctx, "swe2e-hog1"); return ok && n.Hostname == "sbx-sw1" })
+	n, err := m.Place(ctx, id, up[0].MemBytes-quarter+1, image, time.Minute)
+	if err != nil || n.Hostname != "sbx-sw2" {
+		t.Errorf("placed on %+v (%v), want sbx-sw2: sbx-sw1 is short and sbx-sw3 is down", n, err)
+	}
+	if out, err := exec.Command(bed, "start", "3").CombinedOutput(); err != nil {
+		t.Fatalf("start node 3: %v %s", err, out)
+	}
+	begun = time.Now()
+	waitFor(t, 90*time.Second, "sbx-sw3 ready again", func() bool { return state("sbx-sw3") == "ready" })
+	t.Logf("sbx-sw3 ready again after %s", time.Since(begun).Round(time.Millisecond))
 }

@@ -187,6 +187,7 @@ func (m Manager) Place(ctx context.Context, instance string, mem int64, image st
 		n, ok, pending, err := m.where(ctx, instance)
 		switch {
 		case err != nil:
+			_ = m.Unplace(context.WithoutCancel(ctx), instance)
 			return Node{}, err
 		case ok:
 			return n, nil
@@ -210,9 +211,10 @@ func (m Manager) Placement(ctx context.Context, instance string) (Node, bool, er
 }
 
 // where finds the placeholder's running task and its node; pending is why the Swarm has
-// not placed it yet.
+// not placed it yet. A task the node could not start (its image missing there, say) is
+// an error naming the node: waiting would not help.
 func (m Manager) where(ctx context.Context, instance string) (n Node, ok bool, pending string, err error) {
-	ids, err := m.docker(ctx, "service", "ps", "-q", "--filter", "desired-state=running", PlaceholderName(instance))
+	ids, err := m.docker(ctx, "service", "ps", "-q", PlaceholderName(instance))
 	if err != nil {
 		if strings.Contains(err.Error(), "no such service") {
 			return Node{}, false, "", nil
@@ -222,25 +224,34 @@ func (m Manager) where(ctx context.Context, instance string) (n Node, ok bool, p
 	if ids == "" {
 		return Node{}, false, "", nil
 	}
-	tasks, err := m.inspectTasks(ctx, strings.Fields(ids))
-	if err != nil {
+	tasks, err := m.inspectTasks(ctx, strings.Fields(ids)[:1]) // the newest
+	if err != nil || len(tasks) == 0 {
 		return Node{}, false, "", err
 	}
-	for _, t := range tasks {
-		if t.State == "running" {
-			nodes, err := m.Nodes(ctx)
-			if err != nil {
-				return Node{}, false, "", err
+	t := tasks[0]
+	switch t.State {
+	case "running":
+		nodes, err := m.Nodes(ctx)
+		if err != nil {
+			return Node{}, false, "", err
+		}
+		for _, node := range nodes {
+			if node.ID == t.NodeID {
+				return node, true, "", nil
 			}
+		}
+	case "rejected", "failed":
+		name := t.NodeID
+		if nodes, err := m.Nodes(ctx); err == nil {
 			for _, node := range nodes {
 				if node.ID == t.NodeID {
-					return node, true, "", nil
+					name = node.Hostname
 				}
 			}
 		}
-		pending = t.State + ": " + t.Err
+		return Node{}, false, "", fmt.Errorf("the placeholder of %s could not start on %s: %s", instance, name, t.Err)
 	}
-	return Node{}, false, pending, nil
+	return Node{}, false, t.State + ": " + t.Err, nil
 }
 
 // noRoom is the refusal with every node's figures.

@@ -32,11 +32,14 @@ case "$1 $2" in
   for a in "$@"; do last="$a"; done
   case "$last" in
   acme--new-placement) echo tnew ;;
+  acme--bad-placement) grep -q "service create" '` + calls + `' && echo tbad ;;
   acme--a-placement|s1) echo ta ;;
   esac ;;
 "inspect --type")
   for a in "$@"; do last="$a"; done
-  if [ "$last" = tnew ]; then
+  if [ "$last" = tbad ]; then
+    echo '{"ID":"tbad","NodeID":"n1","Spec":{},"Status":{"State":"rejected","Err":"No such image: helper:1"}}'
+  elif [ "$last" = tnew ]; then
     echo '{"ID":"tnew","NodeID":"","Spec":{"Resources":{"Reservations":{"MemoryBytes":8589934592}}},"Status":{"State":"pending","Err":"no suitable node (insufficient resources on 2 nodes)"}}'
   else
     echo '{"ID":"ta","NodeID":"n1","Spec":{"Resources":{"Reservations":{"MemoryBytes":1073741824}},"ContainerSpec":{"Labels":{"sandbox.instance":"acme--a"}}},"Status":{"State":"running"}}'
@@ -93,5 +96,16 @@ func TestNoRoomSaysEachNodesFiguresAndRemovesThePlaceholder(t *testing.T) {
 	if !strings.Contains(log, "service create --detach --no-resolve-image --name acme--new-placement") || !strings.Contains(log, "--reserve-memory 8589934592") ||
 		!strings.Contains(log, "service rm acme--new-placement") {
 		t.Errorf("want the placeholder created with its reservation, then removed:\n%s", log)
+	}
+}
+
+func TestAPlaceholderThatCannotStartIsSaidAtOnce(t *testing.T) {
+	calls := fakeManager(t)
+	_, err := Manager{Poll: time.Millisecond}.Place(context.Background(), "acme--bad", 1<<30, "helper:1", time.Minute)
+	if err == nil || errors.Is(err, ErrNoRoom) || !strings.Contains(err.Error(), "could not start on host-1: No such image: helper:1") {
+		t.Errorf("err = %v, want the node's refusal", err)
+	}
+	if b, _ := os.ReadFile(calls); !strings.Contains(string(b), "service rm acme--bad-placement") {
+		t.Errorf("the placeholder was left:\n%s", b)
 	}
 }
