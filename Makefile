@@ -6,7 +6,7 @@
 #             TAIL, TIMEOUT, ENGINE, CONTEXT, SHELL_NAME (completion's -shell; SHELL is make's)
 #   booleans (set to 1; any non-empty value, even 0, turns one on):
 #             NOINCLUDE, NOHOOKS, NOWAIT, BUILD, NOSECRETS, FORCE, VOLUMES, KEEPWORKTREE,
-#             DISCARDCHANGES, SNAPSHOT, NOSNAPSHOT, JSON, ALL, WATCH, FOLLOW, MINIMAL, DRYRUN
+#             DISCARDCHANGES, SNAPSHOT, NOSNAPSHOT, JSON, ALL, WATCH, FOLLOW, MINIMAL, DRYRUN, SWARM
 #   make sandbox-create NAME=feat-x SLOT=3
 #   make sandbox-up NOSECRETS=1
 #   make sandbox-destroy FORCE=1 SNAPSHOT=1
@@ -53,7 +53,7 @@ bench:
 	local-prod-snapshot local-prod-restore local-prod-status local-prod-logs
 
 sandbox-create:
-	$(MAGE) sandbox:create "$(NAME)" $(call flag,BRANCH,branch) $(call flag,SLOT,slot) $(call bool,NOINCLUDE,noInclude) $(call bool,NOHOOKS,noHooks) $(call flag,SEED,seed) $(call flag,ENGINE,engine) $(call flag,CONTEXT,context)
+	$(MAGE) sandbox:create "$(NAME)" $(call flag,BRANCH,branch) $(call flag,SLOT,slot) $(call bool,NOINCLUDE,noInclude) $(call bool,NOHOOKS,noHooks) $(call flag,SEED,seed) $(call flag,ENGINE,engine) $(call flag,CONTEXT,context) $(call bool,SWARM,swarm)
 sandbox-init:
 	$(MAGE) sandbox:init $(call flag,SLOT,slot) $(call flag,NAME,name) $(call flag,ENGINE,engine) $(call flag,CONTEXT,context)
 sandbox-sync:

@@ -309,3 +309,124 @@ func TestSwarmNodeThatGoesAwayIsDownAndNotChosen(t *testing.T) {
 	waitFor(t, 90*time.Second, "sbx-sw3 ready again", func() bool { return state("sbx-sw3") == "ready" })
 	t.Logf("sbx-sw3 ready again after %s", time.Since(begun).Round(time.Millisecond))
 }
+
+// A sandbox on the Swarm through the targets: create -swarm against the manager, up
+// places it where the scheduler has room (sbx-sw1 is nearly full, so not there), builds
+// and deploys it there and passes the gate through the tunnel; status names the node;
+// down removes the stack; destroy leaves nothing on any node and releases the room.
+func TestSwarmSandboxThroughTheTargets(t *testing.T) {
+	requireSwarm(t)
+	ctx := context.Background()
+	m := swarm.Manager{Env: append(os.Environ(), "DOCKER_HOST="+swarmManager)}
+	nodes, err := m.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := helperEverywhere(t, nodes)
+	// sbx-sw1 keeps only 256 MiB free: the sandbox's 512 MiB go elsewhere
+	t.Cleanup(func() { _ = m.Unplace(context.Background(), "swe2e-full1") })
+	on(t, swarmManager, "service", "create", "--detach", "--no-resolve-image", "--name", swarm.PlaceholderName("swe2e-full1"),
+		"--constraint", "node.hostname==sbx-sw1", "--reserve-memory", fmt.Sprint(nodes[0].MemBytes-256<<20), image, "idle")
+	waitFor(t, time.Minute, "sbx-sw1 nearly full", func() bool { _, ok, _ := m.Placement(ctx, "swe2e-full1"); return ok })
+
+	work, err := os.MkdirTemp("", "sw") // short: the tunnel's control socket path is limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(work) })
+	home, repo := filepath.Join(work, "home"), filepath.Join(work, "repo")
+	example := filepath.Join(repoRoot, "examples", "remote")
+	copyExample(t, example, repo, "docker-compose.sandbox.yml", "demo/Dockerfile", ".gitignore", "go.sum", "site/index.html")
+	src := filepath.Join(work, "data")
+	writeFile(t, filepath.Join(src, "assets", "a.txt"), []byte("asset one\n"))
+	bin := filepath.Join(work, "bin", "remo")
+	compile := exec.Command("go", "tool", "mage", "-compile", bin)
+	compile.Dir = example
+	if out, err := compile.CombinedOutput(); err != nil {
+		t.Fatalf("compiling the targets: %v\n%s", err, out)
+	}
+	environ := projectEnv(home, "REMO_DEMO_IMAGE=remo-demo:swe2e")
+	git := gitRunner(t, environ)
+	git(repo, "init", "-q", "-b", "main")
+	git(repo, "add", "-A")
+	git(repo, "commit", "-q", "-m", "remo")
+	var transcript strings.Builder
+	run := func(dir string, wantCode int, args ...string) string {
+		t.Helper()
+		return runBin(t, bin, environ, &transcript, dir, wantCode, args...)
+	}
+	t.Cleanup(func() {
+		_ = exec.Command("pkill", "-f", filepath.Join(home, ".remo")).Run()
+		_ = m.RemoveStack(context.Background(), "remo--s", time.Minute)
+		_ = m.Unplace(context.Background(), "remo--s")
+	})
+	// the shared data on every node that may run it
+	for _, n := range nodes {
+		run(repo, 0, "sandbox:initShared", "-engine="+nodeEngine(n), "-from="+src)
+	}
+	run(repo, 2, "sandbox:create", "s", "-swarm")
+	out := run(repo, 1, "sandbox:create", "s", "-engine=ssh://root@10.200.0.9", "-swarm")
+	if strings.Contains(out, "Swarm") && !strings.Contains(out, "cannot be reached") {
+		t.Errorf("an unreachable manager:\n%s", out)
+	}
+	if out := run(repo, 1, "sandbox:create", "x", "-engine="+swarmManager, "-swarm", "-seed=remo--s"); !strings.Contains(out, "not on a Swarm yet") {
+		t.Errorf("create -seed on a Swarm:\n%s", out)
+	}
+	run(repo, 0, "sandbox:create", "s", "-engine="+swarmManager, "-swarm")
+	wt := filepath.Join(work, "remo--s")
+	out = run(wt, 0, "sandbox:up")
+	for _, want := range []string{"Placing remo--s on the Swarm", "Running: docker stack deploy", "Startability Gate: PASSED"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("up: missing %q in\n%s", want, out)
+		}
+	}
+	node, ok, err := m.Placement(ctx, "remo--s")
+	if err != nil || !ok || node.Hostname == "sbx-sw1" {
+		t.Fatalf("placed on %+v (%v %v): sbx-sw1 has no room", node, ok, err)
+	}
+	if code, body := get(t, "http://127.0.0.1:37181/api/v1/health"); code != 200 {
+		t.Errorf("health through the tunnel: %d %s", code, body)
+	}
+	if out := run(wt, 0, "sandbox:status"); !strings.Contains(out, node.Hostname+" (Swarm "+swarmManager+")") || !strings.Contains(out, "running") {
+		t.Errorf("status does not name the node %s:\n%s", node.Hostname, out)
+	}
+	if out := run(repo, 0, "sandbox:list", "-json"); !strings.Contains(out, `"engine": "`+node.Hostname+` (Swarm `+swarmManager+`)"`) {
+		t.Errorf("list -json does not name the node:\n%s", out)
+	}
+	if out = run(wt, 0, "sandbox:logs", "-service=web"); !strings.Contains(out, "backend listening") {
+		t.Errorf("logs on the node:\n%s", out)
+	}
+	sh := exec.Command(bin, "sandbox:shell")
+	sh.Dir, sh.Env, sh.Stdin = wt, environ, strings.NewReader("ls /app/site /app/assets\nexit\n")
+	if b, err := sh.CombinedOutput(); err != nil || !strings.Contains(string(b), "index.html") || !strings.Contains(string(b), "a.txt") {
+		t.Errorf("shell on the node: %v\n%s", err, b)
+	}
+	if out = run(wt, 0, "sandbox:snapshot", "-name=sw"); !strings.Contains(out, "Snapshot sw") {
+		t.Errorf("snapshot on the node:\n%s", out)
+	}
+	if out = run(wt, 1, "sandbox:restore", "-name=sw"); !strings.Contains(out, "not on a Swarm yet") {
+		t.Errorf("restore on a Swarm:\n%s", out)
+	}
+	run(wt, 0, "sandbox:down")
+	if left := on(t, swarmManager, "service", "ls", "-q", "--filter", "label=com.docker.stack.namespace=remo--s"); left != "" {
+		t.Errorf("down left services: %s", left)
+	}
+	out = run(wt, 0, "sandbox:up")
+	if !strings.Contains(out, "Startability Gate: PASSED") || strings.Contains(out, "Placing") {
+		t.Errorf("up again (kept its node):\n%s", out)
+	}
+	run(wt, 0, "sandbox:destroy", "-force")
+	engine := nodeEngine(node)
+	waitFor(t, time.Minute, "nothing of remo--s on "+node.Hostname, func() bool {
+		return on(t, engine, "ps", "-aq", "--filter", "label=com.docker.compose.project=remo--s") == "" &&
+			on(t, engine, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=remo--s") == "" &&
+			on(t, engine, "network", "ls", "-q", "--filter", "label=com.docker.stack.namespace=remo--s") == ""
+	})
+	if _, ok, _ := m.Placement(ctx, "remo--s"); ok {
+		t.Error("destroy left the placeholder: its room stays reserved")
+	}
+	_ = exec.Command("docker", "-H", engine, "image", "rm", "-f", "remo-demo:swe2e").Run()
+	if t.Failed() {
+		t.Logf("transcript:\n%s", transcript.String())
+	}
+}

@@ -57,6 +57,23 @@ func (p Project) Up(ctx context.Context, build bool, out, errw io.Writer) error 
 	return nil
 }
 
+// Build builds the project's images (those with build:) on the engine docker reaches.
+func (p Project) Build(ctx context.Context, out, errw io.Writer) error {
+	if err := p.run(ctx, upTimeout, nil, out, errw, "build"); err != nil {
+		return fmt.Errorf("docker compose build (%s): %w", p.Name, err)
+	}
+	return nil
+}
+
+// Config is the project as compose resolves it (variables, .env, profiles), as JSON.
+func (p Project) Config(ctx context.Context) ([]byte, error) {
+	var out bytes.Buffer
+	if err := p.run(ctx, queryTimeout, nil, &out, nil, "config", "--format", "json"); err != nil {
+		return nil, fmt.Errorf("docker compose config (%s): %w", p.Name, err)
+	}
+	return out.Bytes(), nil
+}
+
 // Down stops and removes the project's containers, and its volumes with volumes.
 func (p Project) Down(ctx context.Context, volumes bool, out, errw io.Writer) error {
 	sub := []string{"down", "--remove-orphans"}

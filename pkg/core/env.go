@@ -154,6 +154,10 @@ type Docker interface {
 	VolumesOf(ctx context.Context, project string) ([]string, error)
 	Responsive(ctx context.Context, container string, bound time.Duration) error
 	Up(ctx context.Context, p compose.Project, build bool, out, errw io.Writer) error
+	// Build builds a project's images; Config is the project as compose resolves it (JSON).
+	// An instance on a Swarm is built on its node and deployed from that configuration.
+	Build(ctx context.Context, p compose.Project, errw io.Writer) error
+	Config(ctx context.Context, p compose.Project) ([]byte, error)
 	Down(ctx context.Context, p compose.Project, volumes bool, out, errw io.Writer) error
 	DownByName(ctx context.Context, p compose.Project, out, errw io.Writer) error
 	// Published is the host ports a project's running containers publish.
@@ -253,6 +257,10 @@ func (c CLI) VolumesOf(ctx context.Context, project string) ([]string, error) {
 func (c CLI) Responsive(ctx context.Context, container string, bound time.Duration) error {
 	return c.engine().Responsive(ctx, container, bound)
 }
+func (CLI) Build(ctx context.Context, p compose.Project, errw io.Writer) error {
+	return p.Build(ctx, io.Discard, errw)
+}
+func (CLI) Config(ctx context.Context, p compose.Project) ([]byte, error) { return p.Config(ctx) }
 func (CLI) Up(ctx context.Context, p compose.Project, build bool, out, errw io.Writer) error {
 	return p.Up(ctx, build, out, errw)
 }

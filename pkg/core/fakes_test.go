@@ -344,6 +344,12 @@ func (d *fakeDocker) Responsive(_ context.Context, container string, bound time.
 	}
 	return nil
 }
+func (d *fakeDocker) Build(context.Context, compose.Project, io.Writer) error {
+	return errors.New("no Swarm here")
+}
+func (d *fakeDocker) Config(context.Context, compose.Project) ([]byte, error) {
+	return nil, errors.New("no Swarm here")
+}
 func (d *fakeDocker) Up(_ context.Context, p compose.Project, build bool, _, _ io.Writer) error {
 	d.record("up %s", p.Name)
 	return nil

@@ -62,6 +62,9 @@ func (e *Env) Create(ctx context.Context, name string, o CreateOptions) (InitRes
 			return InitResult{}, err
 		}
 	}
+	if o.Seed != "" && o.Engine.Swarm != nil {
+		return InitResult{}, notOnSwarmYet("-seed")
+	}
 	_, repo, err := e.Git.Locate(ctx, e.Cwd)
 	if err != nil {
 		return InitResult{}, e.gitFailed(ctx, fail.Say("Run it inside the repository whose stack you want to sandbox"), err)
@@ -602,6 +605,9 @@ func (e *Env) stackGone(ctx context.Context, kind config.Kind, in *Instance, ent
 		return err
 	}
 	in.Engine = eng
+	if err := e.unstack(ctx, eng, entry.InstanceID, true); err != nil {
+		return err
+	}
 	if eng.Local() {
 		if err := e.checkDocker(ctx); err != nil {
 			res.DockerSkipped = err.Error()
@@ -628,6 +634,9 @@ func (e *Env) stackGone(ctx context.Context, kind config.Kind, in *Instance, ent
 // gone is reported with its size, and anything still there (but the images the compose
 // file names, which are the user's) is an error naming it, with nothing else changed.
 func (e *Env) takeDown(ctx context.Context, in *Instance, lc config.Lifecycle, res *DestroyResult) error {
+	if err := e.awaitStackGone(ctx, in); err != nil {
+		return err
+	}
 	label := e.Config.ComposeProjectLabel
 	before, err := e.Docker.Labelled(ctx, label, in.ID)
 	if err != nil {

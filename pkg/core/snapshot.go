@@ -280,6 +280,11 @@ func (s *Snapshots) Restore(ctx context.Context, kind config.Kind, name, from st
 	if err != nil {
 		return RestoreResult{}, err
 	}
+	if in.Engine.Swarm != nil {
+		// a stopped task is replaced by the Swarm at once: the volume would be written
+		// while it is being swapped
+		return RestoreResult{}, notOnSwarmYet("restore")
+	}
 	src := in.ID
 	if from != "" {
 		if src, err = s.owner(kind, from); err != nil {

@@ -192,6 +192,11 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 	if err := e.composeFileCheck(in); err != nil {
 		return res, err
 	}
+	if in.Engine.Swarm != nil {
+		if err := e.place(ctx, in); err != nil {
+			return res, err
+		}
+	}
 	err = e.on(ctx, in.Engine, true, func(r *Env) error {
 		res, err = r.upHere(ctx, kind, in, o, res)
 		return err
@@ -375,6 +380,12 @@ func (e *Env) startStack(ctx context.Context, kind config.Kind, in *Instance, o 
 			return err
 		}
 	}
+	if in.Engine.Placed() {
+		if err := e.deploy(ctx, in, p); err != nil {
+			return err
+		}
+		return e.forward(ctx, in)
+	}
 	e.say("Running: docker compose up -d%s (project %s)", map[bool]string{true: " --build"}[o.Build], in.ID)
 	if err := e.Docker.Up(ctx, p, o.Build, io.Discard, e.Err); err != nil {
 		if derr := e.checkDocker(ctx); derr != nil {
@@ -383,12 +394,17 @@ func (e *Env) startStack(ctx context.Context, kind config.Kind, in *Instance, o 
 		return fail.With(fail.CodeError, fail.Run("See the compose output above; logs: %s", fail.Do(string(kind), "logs", "")), err)
 	}
 	e.trace("up: compose up -d returned")
-	if e.tunnel != nil {
-		// The containers publish on the remote's loopback; these forwards make the same
-		// ports answer here, so the URLs and the gate stay http://localhost:P.
-		if err := e.tunnel.Forward(ctx, slotPorts(e, in)); err != nil {
-			return fail.With(fail.CodePorts, fail.Run("A program on this machine holds the port; see %s (or: ss -ltnp), stop it, then retry", fail.Do(fail.Sandbox, "doctor", "")), err)
-		}
+	return e.forward(ctx, in)
+}
+
+// forward makes a remote engine's published ports answer here: the containers publish
+// on the remote's host; these forwards keep the URLs and the gate http://localhost:P.
+func (e *Env) forward(ctx context.Context, in *Instance) error {
+	if e.tunnel == nil {
+		return nil
+	}
+	if err := e.tunnel.Forward(ctx, slotPorts(e, in)); err != nil {
+		return fail.With(fail.CodePorts, fail.Run("A program on this machine holds the port; see %s (or: ss -ltnp), stop it, then retry", fail.Do(fail.Sandbox, "doctor", "")), err)
 	}
 	return nil
 }
@@ -533,6 +549,11 @@ func (e *Env) Down(ctx context.Context, kind config.Kind, o DownOptions) (StopRe
 		return StopResult{}, err
 	}
 	var res StopResult
+	if in.Engine.Placed() { // the Swarm would start again what compose stops
+		if err := e.unstack(ctx, in.Engine, in.ID, false); err != nil {
+			return res, err
+		}
+	}
 	err = e.on(ctx, in.Engine, false, func(r *Env) error {
 		res, err = r.downHere(ctx, kind, in, o)
 		return err
@@ -564,6 +585,9 @@ func (e *Env) downHere(ctx context.Context, kind config.Kind, in *Instance, o Do
 			return StopResult{}, err
 		}
 		res.Snapshot = snap
+	}
+	if err := e.awaitStackGone(ctx, in); err != nil {
+		return StopResult{}, err
 	}
 	if err := e.Docker.Down(ctx, e.project(in, e.Config.Lifecycle(kind), nil), o.Volumes, io.Discard, e.Err); err != nil {
 		return StopResult{}, fail.With(fail.CodeError, fail.Say("See the compose output above"), err)

@@ -23,7 +23,19 @@ type Engine struct {
 	Endpoint string `json:"endpoint"`
 	// Context is the docker context the endpoint was read from, when one was named.
 	Context string `json:"context,omitempty"`
+	// Swarm is set for an instance placed on a Docker Swarm: Endpoint is then its node
+	// once placed (the manager before).
+	Swarm *Swarm `json:"swarm,omitempty"`
 }
+
+// Swarm is where on a Swarm an instance runs.
+type Swarm struct {
+	Manager string `json:"manager"`        // ssh://… of a manager
+	Node    string `json:"node,omitempty"` // the node's hostname; empty until placed
+}
+
+// Placed reports whether the instance is on a Swarm and has its node.
+func (e Engine) Placed() bool { return e.Swarm != nil && e.Swarm.Node != "" }
 
 // Local reports whether this is the machine's own engine.
 func (e Engine) Local() bool { return e.Endpoint == "" }
@@ -33,6 +45,10 @@ func (e Engine) Name() string {
 	switch {
 	case e.Local():
 		return "local"
+	case e.Placed():
+		return e.Swarm.Node + " (Swarm " + e.Swarm.Manager + ")"
+	case e.Swarm != nil:
+		return "Swarm " + e.Swarm.Manager + " (not placed yet)"
 	case e.Context != "":
 		return e.Context
 	}

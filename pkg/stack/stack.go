@@ -210,7 +210,9 @@ const (
 	VolumeLabel  = "com.docker.compose.volume"
 )
 
-// labels are the container's own labels with compose's project and service added.
+// labels are the container's own labels with compose's project and service added (and
+// what compose's logs and exec look for), so the tool's compose commands on the node
+// find the stack's containers.
 func (r *renderer) labels(name string, given any) map[string]any {
 	out := map[string]any{}
 	switch l := given.(type) {
@@ -226,6 +228,9 @@ func (r *renderer) labels(name string, given any) map[string]any {
 		}
 	}
 	out[ProjectLabel], out[ServiceLabel] = r.o.Project, name
+	// what compose's logs and exec select a service's container by, besides those
+	out["com.docker.compose.oneoff"], out["com.docker.compose.container-number"] = "False", "1"
+	out["com.docker.compose.config-hash"] = "swarm"
 	return out
 }
 

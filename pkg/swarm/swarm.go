@@ -65,7 +65,7 @@ func (n Node) Free() int64 { return n.MemBytes - n.Reserved }
 func (m Manager) Nodes(ctx context.Context) ([]Node, error) {
 	ids, err := m.docker(ctx, "node", "ls", "-q")
 	if err != nil {
-		return nil, fmt.Errorf("list the Swarm's nodes (is %s a manager?): %w", m.endpoint(), err)
+		return nil, fmt.Errorf("list the Swarm's nodes (is %s a manager?): %w", m.Endpoint(), err)
 	}
 	out, err := m.docker(ctx, append([]string{"node", "inspect", "--format", "{{json .}}"}, strings.Fields(ids)...)...)
 	if err != nil {
@@ -106,7 +106,8 @@ func (m Manager) Nodes(ctx context.Context) ([]Node, error) {
 	return nodes, nil
 }
 
-func (m Manager) endpoint() string {
+// Endpoint is where the manager is reached (its DOCKER_HOST).
+func (m Manager) Endpoint() string {
 	for i := len(m.Env) - 1; i >= 0; i-- {
 		if v, ok := strings.CutPrefix(m.Env[i], "DOCKER_HOST="); ok {
 			return v

@@ -14,7 +14,7 @@ import (
 // flags is every target's flags, as completion offers them: "-name=" takes a value, a
 // bare "-name" is a boolean. A test checks it against the targets' signatures.
 var flags = map[string][]string{
-	"sandbox:create":     {"-branch=", "-slot=", "-noInclude", "-noHooks", "-seed=", "-engine=", "-context="},
+	"sandbox:create":     {"-branch=", "-slot=", "-noInclude", "-noHooks", "-seed=", "-engine=", "-context=", "-swarm"},
 	"sandbox:init":       {"-slot=", "-name=", "-engine=", "-context="},
 	"sandbox:sync":       {},
 	"sandbox:up":         {"-noWait", "-build", "-timeout=", "-noSecrets", "-noHooks", "-force"},

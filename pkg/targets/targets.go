@@ -212,12 +212,18 @@ func (s *screen) ask(question string) (bool, error) {
 // the ignored files .worktreeinclude names copied in. Flags: -branch=B (existing branch
 // checked out, or new), -slot=N (a free sandbox slot; default the lowest), -noInclude,
 // -noHooks, -seed=INSTANCE[:SNAPSHOT] (the volumes start with that data),
-// -engine=ssh://[user@]host[:port] or -context=NAME (its containers run on that engine).
-func (Sandbox) Create(ctx context.Context, name string, branch *string, slot *int, noInclude, noHooks *bool, seed, engine, context *string) error {
+// -engine=ssh://[user@]host[:port] or -context=NAME (its containers run on that engine),
+// -swarm (that engine is a Swarm manager: up places the sandbox on a node the Swarm picks).
+func (Sandbox) Create(ctx context.Context, name string, branch *string, slot *int, noInclude, noHooks *bool, seed, engine, context *string, swarm *bool) error {
 	return run(func(e *core.Env, s *screen) error {
 		eng, err := e.ResolveEngine(ctx, val(engine), val(context))
 		if err != nil {
 			return err
+		}
+		if val(swarm) {
+			if eng, err = e.OnSwarm(ctx, eng); err != nil {
+				return err
+			}
 		}
 		res, err := e.Create(ctx, name, core.CreateOptions{Branch: val(branch), Slot: slot, NoInclude: val(noInclude), NoHooks: val(noHooks), Seed: val(seed), Engine: eng})
 		if err == nil {

@@ -1,0 +1,207 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ktrdr/sandbox/pkg/compose"
+	"github.com/ktrdr/sandbox/pkg/engine"
+	"github.com/ktrdr/sandbox/pkg/fail"
+	"github.com/ktrdr/sandbox/pkg/platform"
+	"github.com/ktrdr/sandbox/pkg/registry"
+	"github.com/ktrdr/sandbox/pkg/snapshot"
+	"github.com/ktrdr/sandbox/pkg/stack"
+	"github.com/ktrdr/sandbox/pkg/swarm"
+)
+
+// Bounds of the Swarm's own work: placing the placeholder, deploying, removing a stack.
+const (
+	placeBound  = 2 * time.Minute
+	deployBound = 5 * time.Minute
+	removeBound = 2 * time.Minute
+)
+
+// defaultReservation is what an instance reserves on a Swarm when neither its compose
+// file nor an earlier run says what it uses.
+const defaultReservation = 512 << 20
+
+// OnSwarm makes eng (a manager, from -engine or -context) the engine of an instance to be
+// placed on its Swarm, after checking that it is a manager.
+func (e *Env) OnSwarm(ctx context.Context, eng engine.Engine) (engine.Engine, error) {
+	if eng.Local() {
+		return eng, fail.New(fail.CodeUsage, fail.Run("Name a manager of the Swarm, e.g.: %s", fail.Do(fail.Sandbox, "create", "<name> -engine=ssh://MANAGER -swarm")), "-swarm needs -engine or -context")
+	}
+	out, err := e.Tunnel(eng).Run(ctx, nil, "docker info --format '{{.Swarm.ControlAvailable}}'")
+	if err != nil || strings.TrimSpace(out) != "true" {
+		return eng, fail.New(fail.CodeError, fail.Say("Run the tool against a manager (docker node ls works there), or set up a Swarm: docs/SWARM.md"),
+			"engine %s is not a manager of a Swarm", eng.Name())
+	}
+	eng.Swarm = &engine.Swarm{Manager: eng.Endpoint}
+	return eng, nil
+}
+
+// swarmManager is the instance's Swarm manager, reached by the docker command over SSH.
+func (e *Env) swarmManager(eng engine.Engine) swarm.Manager {
+	return swarm.Manager{Env: mergeEnv(e.Vars, map[string]string{"DOCKER_HOST": eng.Swarm.Manager, "DOCKER_CONTEXT": ""})}
+}
+
+// place gives an instance on a Swarm its node, chosen by the Swarm's scheduler from the
+// memory it reserves (kept while the instance lives), and records it: from then on the
+// instance's engine is that node's, reached over SSH as a remote engine. No node with
+// room fails here, before anything starts, with each node's figures.
+func (e *Env) place(ctx context.Context, in *Instance) error {
+	m := e.swarmManager(in.Engine)
+	node, placed, err := m.Placement(ctx, in.ID)
+	if err != nil {
+		return fail.With(fail.CodeError, fail.Say("Check the Swarm from its manager: docker node ls"), err)
+	}
+	if !placed {
+		image, err := e.placeholderImage(ctx, m)
+		if err != nil {
+			return err
+		}
+		mem := e.reservation(in.ID)
+		e.say("Placing %s on the Swarm of %s (reserving %d MiB)", in.ID, in.Engine.Swarm.Manager, mem>>20)
+		if node, err = m.Place(ctx, in.ID, mem, image, placeBound); err != nil {
+			if errors.Is(err, swarm.ErrNoRoom) {
+				return fail.With(fail.CodeError, fail.Say("Free memory on a node (down or destroy an instance there), add a node, or undrain one"), err)
+			}
+			return fail.With(fail.CodeError, fail.Say("Check the Swarm from its manager: docker node ls"), err)
+		}
+	}
+	eng := engine.Engine{Endpoint: nodeEndpoint(in.Engine.Swarm.Manager, node.Addr), Swarm: &engine.Swarm{Manager: in.Engine.Swarm.Manager, Node: node.Hostname}}
+	if eng.Endpoint != in.Engine.Endpoint || !in.Engine.Placed() {
+		err := e.updateRegistry(ctx, func(*registry.File) error { return e.records().Set(in.ID, eng) })
+		if err != nil {
+			return err
+		}
+	}
+	e.say("On node %s (%s)", node.Hostname, node.Addr)
+	in.Engine = eng
+	return nil
+}
+
+// nodeEndpoint is the ssh:// endpoint of a node at addr, with the manager's user and port.
+func nodeEndpoint(manager, addr string) string {
+	u, err := url.Parse(manager)
+	if err != nil {
+		return "ssh://" + addr
+	}
+	u.Host = addr
+	if p := u.Port(); p != "" {
+		u.Host = addr + ":" + p
+	}
+	return u.String()
+}
+
+// reservation is what the instance reserves: the most it used in a run, as up records
+// it, or a default.
+func (e *Env) reservation(id string) int64 {
+	if seen := e.usageHistory().Load()[id]; seen.MemBytes > 0 {
+		return seen.MemBytes
+	}
+	return defaultReservation
+}
+
+// placeholderImage makes sure every node that could be chosen has the snapshot helper
+// (the placeholders' image: a node can run only what it has, nothing is pulled).
+func (e *Env) placeholderImage(ctx context.Context, m swarm.Manager) (string, error) {
+	nodes, err := m.Nodes(ctx)
+	if err != nil {
+		return "", fail.With(fail.CodeError, fail.Say("Check the Swarm from its manager: docker node ls"), err)
+	}
+	var image string
+	for _, n := range nodes {
+		if n.State != "ready" || n.Availability != "active" {
+			continue
+		}
+		env := mergeEnv(e.Vars, map[string]string{"DOCKER_HOST": nodeEndpoint(m.Endpoint(), n.Addr), "DOCKER_CONTEXT": ""})
+		eng, err := platform.Learn(ctx, env)
+		if err == nil {
+			image, err = snapshot.Docker{Env: env, Platform: eng.Platform}.EnsureHelper(ctx)
+		}
+		if err != nil {
+			return "", fail.With(fail.CodeError, fail.Say("Check the node with: ssh "+n.Addr+" docker version"), fmt.Errorf("node %s: %w", n.Hostname, err))
+		}
+	}
+	if image == "" {
+		return "", fail.New(fail.CodeError, fail.Say("Make a node ready and active (docker node ls on the manager)"), "no node of the Swarm is ready and active")
+	}
+	return image, nil
+}
+
+// deploy builds the instance's images on its node (through the tunnel e is bound to),
+// renders its stack file from the compose project, and deploys it through the manager,
+// wave after wave.
+func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project) error {
+	if err := e.Docker.Build(ctx, p, e.Err); err != nil {
+		return fail.With(fail.CodeError, fail.Say("See the build output above"), err)
+	}
+	config, err := e.Docker.Config(ctx, p)
+	if err != nil {
+		return fail.With(fail.CodeError, fail.Say("Check the compose file: docker compose config"), err)
+	}
+	r, err := stack.Render([]byte(config), stack.Options{Project: in.ID, Node: in.Engine.Swarm.Node})
+	if err != nil {
+		return fail.With(fail.CodeError, fail.Say("Change the compose file for a Swarm (docs/SWARM.md says what it can run)"), err)
+	}
+	for _, line := range r.Ignored {
+		e.say("  left out on a Swarm: %s", line)
+	}
+	e.say("Running: docker stack deploy (stack %s, on %s)", in.ID, in.Engine.Swarm.Node)
+	if err := e.swarmManager(in.Engine).Deploy(ctx, in.ID, r, e.Out, deployBound); err != nil {
+		return fail.With(fail.CodeError, fail.Say("See the services with: docker -H "+in.Engine.Swarm.Manager+" service ls"), err)
+	}
+	return nil
+}
+
+// unstack removes an instance's stack from its Swarm (its volumes stay on the node), and
+// with unplace its placeholder too, releasing its room.
+func (e *Env) unstack(ctx context.Context, eng engine.Engine, id string, unplace bool) error {
+	if eng.Swarm == nil {
+		return nil
+	}
+	m := e.swarmManager(eng)
+	if err := m.RemoveStack(ctx, id, removeBound); err != nil {
+		return fail.With(fail.CodeError, fail.Say("Check the Swarm from its manager: docker stack ls"), err)
+	}
+	if unplace {
+		if err := m.Unplace(ctx, id); err != nil {
+			return fail.With(fail.CodeError, fail.Say("Check the Swarm from its manager: docker service ls"), err)
+		}
+	}
+	return nil
+}
+
+// awaitStackGone waits, on the node e is bound to, until the Swarm has removed the
+// instance's containers (a removed stack's tasks stop in the background), so compose's
+// down and the teardown's checks see what is really left.
+func (e *Env) awaitStackGone(ctx context.Context, in *Instance) error {
+	if !in.Engine.Placed() {
+		return nil
+	}
+	deadline := e.Now().Add(removeBound)
+	for {
+		cs, err := e.Docker.Containers(ctx, e.Config.ComposeProjectLabel, in.ID)
+		if err == nil && len(cs) == 0 {
+			return nil
+		}
+		if e.Now().After(deadline) {
+			return fail.New(fail.CodeError, fail.Say("Check the node: docker ps on "+in.Engine.Swarm.Node), "the Swarm has not removed the containers of %s within %s", in.ID, removeBound)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// notOnSwarmYet refuses what an instance on a Swarm cannot do safely yet.
+func notOnSwarmYet(what string) error {
+	return fail.New(fail.CodeError, fail.Say("See docs/SWARM.md for what a sandbox on a Swarm does so far"), "%s is not on a Swarm yet", what)
+}
