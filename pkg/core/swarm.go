@@ -91,9 +91,10 @@ func nodeEndpoint(manager, addr string) string {
 	if err != nil {
 		return "ssh://" + addr
 	}
+	port := u.Port()
 	u.Host = addr
-	if p := u.Port(); p != "" {
-		u.Host = addr + ":" + p
+	if port != "" {
+		u.Host = addr + ":" + port
 	}
 	return u.String()
 }
