@@ -181,6 +181,7 @@ func (v *fakeVolumes) Remove(_ context.Context, names ...string) error {
 
 func (v *fakeVolumes) Helper(context.Context, platform.Platform) error { return v.record("Helper") }
 func (v *fakeVolumes) ReadHelper(context.Context) error                { return v.record("ReadHelper") }
+func (v *fakeVolumes) HasImage(context.Context, string) bool           { return true }
 
 // Take writes the volumes' content as the snapshot's files and the manifest last, as
 // the real store does, so everything that reads the store sees a real snapshot.

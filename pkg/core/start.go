@@ -367,6 +367,10 @@ func (e *Env) startStack(ctx context.Context, kind config.Kind, in *Instance, o 
 	if e.tunnel != nil {
 		binds = bindsAsync(ctx, p) // compose parses while prepare builds
 	}
+	var config func() ([]byte, error)
+	if in.Engine.Placed() {
+		config = e.configAsync(ctx, p)
+	}
 	if err := prepared(); err != nil {
 		return err
 	}
@@ -381,7 +385,7 @@ func (e *Env) startStack(ctx context.Context, kind config.Kind, in *Instance, o 
 		}
 	}
 	if in.Engine.Placed() {
-		if err := e.deploy(ctx, in, p); err != nil {
+		if err := e.deploy(ctx, in, p, o.Build, config); err != nil {
 			return err
 		}
 		return e.forward(ctx, in)

@@ -44,6 +44,8 @@ type Volumes interface {
 	// build when the engine has one).
 	Helper(ctx context.Context, known platform.Platform) error
 	ReadHelper(ctx context.Context) error
+	// HasImage reports whether the engine has an image tag.
+	HasImage(ctx context.Context, tag string) bool
 	// Take copies vols of instance into a new snapshot name in store, holding the
 	// writers still through q; Restore gives project's volumes the snapshot's content,
 	// calling beforeSwap once everything is staged and afterSwap once it is swapped in.

@@ -61,34 +61,28 @@ type Node struct {
 // Free is the memory not reserved on the node.
 func (n Node) Free() int64 { return n.MemBytes - n.Reserved }
 
+// node is one node, without what is reserved on it.
+func (m Manager) node(ctx context.Context, id string) (Node, error) {
+	nodes, err := m.inspectNodes(ctx, []string{id})
+	if err != nil || len(nodes) == 0 {
+		return Node{}, fmt.Errorf("node %s: %w", id, err)
+	}
+	return nodes[0], nil
+}
+
 // Nodes lists the Swarm's nodes with the memory their running tasks reserve.
 func (m Manager) Nodes(ctx context.Context) ([]Node, error) {
 	ids, err := m.docker(ctx, "node", "ls", "-q")
 	if err != nil {
 		return nil, fmt.Errorf("list the Swarm's nodes (is %s a manager?): %w", m.Endpoint(), err)
 	}
-	out, err := m.docker(ctx, append([]string{"node", "inspect", "--format", "{{json .}}"}, strings.Fields(ids)...)...)
+	nodes, err := m.inspectNodes(ctx, strings.Fields(ids))
 	if err != nil {
 		return nil, err
 	}
-	var nodes []Node
 	byID := map[string]int{}
-	for _, line := range strings.Split(out, "\n") {
-		var n struct {
-			ID   string
-			Spec struct{ Role, Availability string }
-			Desc struct {
-				Hostname  string
-				Resources struct{ MemoryBytes int64 }
-			} `json:"Description"`
-			Status struct{ State, Addr string }
-		}
-		if json.Unmarshal([]byte(line), &n) != nil {
-			continue
-		}
-		byID[n.ID] = len(nodes)
-		nodes = append(nodes, Node{ID: n.ID, Hostname: n.Desc.Hostname, Addr: n.Status.Addr, Role: n.Spec.Role,
-			State: n.Status.State, Availability: n.Spec.Availability, MemBytes: n.Desc.Resources.MemoryBytes})
+	for i, n := range nodes {
+		byID[n.ID] = i
 	}
 	tasks, err := m.runningTasks(ctx)
 	if err != nil {
@@ -103,6 +97,32 @@ func (m Manager) Nodes(ctx context.Context) ([]Node, error) {
 		}
 	}
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Hostname < nodes[j].Hostname })
+	return nodes, nil
+}
+
+// inspectNodes reads nodes by id.
+func (m Manager) inspectNodes(ctx context.Context, ids []string) ([]Node, error) {
+	out, err := m.docker(ctx, append([]string{"node", "inspect", "--format", "{{json .}}"}, ids...)...)
+	if err != nil {
+		return nil, err
+	}
+	var nodes []Node
+	for _, line := range strings.Split(out, "\n") {
+		var n struct {
+			ID   string
+			Spec struct{ Role, Availability string }
+			Desc struct {
+				Hostname  string
+				Resources struct{ MemoryBytes int64 }
+			} `json:"Description"`
+			Status struct{ State, Addr string }
+		}
+		if json.Unmarshal([]byte(line), &n) != nil {
+			continue
+		}
+		nodes = append(nodes, Node{ID: n.ID, Hostname: n.Desc.Hostname, Addr: n.Status.Addr, Role: n.Spec.Role,
+			State: n.Status.State, Availability: n.Spec.Availability, MemBytes: n.Desc.Resources.MemoryBytes})
+	}
 	return nodes, nil
 }
 
@@ -232,15 +252,8 @@ func (m Manager) where(ctx context.Context, instance string) (n Node, ok bool, p
 	t := tasks[0]
 	switch t.State {
 	case "running":
-		nodes, err := m.Nodes(ctx)
-		if err != nil {
-			return Node{}, false, "", err
-		}
-		for _, node := range nodes {
-			if node.ID == t.NodeID {
-				return node, true, "", nil
-			}
-		}
+		node, err := m.node(ctx, t.NodeID)
+		return node, err == nil, "", err
 	case "rejected", "failed":
 		name := t.NodeID
 		if nodes, err := m.Nodes(ctx); err == nil {
@@ -277,7 +290,8 @@ func (m Manager) Unplace(ctx context.Context, instance string) error {
 }
 
 // Deploy deploys the rendered stack as name, wave after wave: each wave is deployed with
-// the earlier ones (a redeploy leaves those unchanged), and the next waits until every
+// the earlier ones (a redeploy leaves those unchanged, and services of later waves are
+// pruned only by the last), and the next waits until every
 // service that others depend on has reached its condition. The images are the node's
 // own (--resolve-image never: nothing asks a registry). bound limits the whole deploy.
 func (m Manager) Deploy(ctx context.Context, name string, r stack.Rendered, progress io.Writer, bound time.Duration) error {
@@ -299,8 +313,11 @@ func (m Manager) Deploy(ctx context.Context, name string, r stack.Rendered, prog
 			return err
 		}
 		fmt.Fprintf(progress, "  deploying %s\n", strings.Join(wave, ", "))
-		err = execx.Run(ctx, execx.Cmd{Name: "docker", Args: []string{"stack", "deploy", "--resolve-image", "never", "--prune", "-c", "-", name},
-			Env: m.Env, Stdin: strings.NewReader(string(file)), Timeout: queryBound})
+		args := []string{"stack", "deploy", "--resolve-image", "never", "-c", "-", name}
+		if i == len(r.Waves)-1 { // only the whole file says which services are gone
+			args = append(args, "--prune")
+		}
+		err = execx.Run(ctx, execx.Cmd{Name: "docker", Args: args, Env: m.Env, Stdin: strings.NewReader(string(file)), Timeout: queryBound})
 		if err != nil {
 			return fmt.Errorf("docker stack deploy %s: %w", name, err)
 		}

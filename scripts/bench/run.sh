@@ -16,11 +16,13 @@
 #           restore
 #   remote  docker ps via the tunnel vs local socket vs ssh://; sandbox:up on the remote engine vs
 #           compose up --wait through the same socket; initShared -engine vs rsync -a (test bed)
+#   swarm   sandbox:up of a sandbox on the Swarm test bed  vs  docker stack deploy of the same
+#           rendered file + a 50 ms poll of the gate's checks (pairs; scripts/swarm-testbed.sh)
 #   create  sandbox:create with a 200 MB .worktreeinclude  vs  git worktree add + cp -a;
 #           sandbox:create -noInclude  vs  git worktree add alone
 # Every comparison marked "pairs" runs PAIRS (default 5) pairs in alternating order and
 # prints the medians and each pair's ratio.
-# Usage: scripts/bench/run.sh [copy|disk|stats|list|up|create|snap|remote ...]   (default: all)
+# Usage: scripts/bench/run.sh [copy|disk|stats|list|up|create|snap|remote|swarm ...]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
@@ -44,7 +46,7 @@ mkdir -p "$HOME"
 git config --global user.email bench@example.com; git config --global user.name bench
 go tool mage -compile "$work/sandbox" >/dev/null
 sbx="$work/sandbox"
-what=${*:-copy disk stats list up create snap remote}
+what=${*:-copy disk stats list up create snap remote swarm}
 
 now() { date +%s.%N; }
 # median of N timings of a command (seconds)
@@ -319,6 +321,47 @@ bench_remote() {
   (cd "$dir" && "$rbin" sandbox:destroy -force >/dev/null 2>&1)
   ssh -S "$tdir/ctl" -O exit $host 2>/dev/null; rm -rf "$tdir" "$work/rbig" "$work/rdata"
   ssh $host "rm -rf '$shared' /tmp/rsref '$work'; docker image rm -f remo-demo:bench >/dev/null 2>&1; docker image prune -f >/dev/null 2>&1" || true
+  git -C "$r" worktree prune 2>/dev/null || true
+}
+
+bench_swarm() {
+  "$repo/scripts/swarm-testbed.sh" status || { echo "swarm: skipped (run scripts/swarm-testbed.sh up as root first)"; return; }
+  local manager=ssh://root@10.210.0.11 ex="$repo/examples/remote" r="$work/swrepo" rbin="$work/sw-bin"
+  (cd "$ex" && go tool mage -compile "$rbin" >/dev/null)
+  mkdir -p "$r" && cp -r "$ex/docker-compose.sandbox.yml" "$ex/demo" "$ex/site" "$ex/.gitignore" "$ex/go.sum" "$r/" && rm -rf "$r/demo/bin"
+  sed "s#=> ../..#=> $repo#" "$ex/go.mod" >"$r/go.mod"
+  (cd "$r" && git init -q -b main && git add -A && git commit -q -m sw)
+  mkdir -p "$work/swdata/assets" && echo a >"$work/swdata/assets/a.txt"
+  export REMO_DEMO_IMAGE=remo-demo:swbench
+  for n in 11 12 13; do (cd "$r" && "$rbin" sandbox:initShared -engine=ssh://root@10.210.0.$n -from="$work/swdata" >/dev/null); done
+  (cd "$r" && "$rbin" sandbox:create swb -engine=$manager -swarm >/dev/null)
+  local dir="$work/remo--swb"
+  (cd "$dir" && "$rbin" sandbox:up >/dev/null 2>&1 && "$rbin" sandbox:down >/dev/null 2>&1)   # placed, image built there
+  local endpoint addr node
+  endpoint=$(jq -r '.instances["remo--swb"].endpoint' "$HOME/.remo/sandbox/engines.json"); addr=${endpoint#ssh://root@}
+  node=$(jq -r '.instances["remo--swb"].swarm.node' "$HOME/.remo/sandbox/engines.json")
+  set -a; . "$dir/.env.sandbox"; set +a
+  docker compose -p remo--swref --project-directory "$dir" -f "$dir/docker-compose.sandbox.yml" config --format json |
+    (cd "$repo" && go run ./scripts/bench/render remo--swref "$node") >"$work/swref.json"
+  ours() { cd "$dir" && "$rbin" sandbox:up; }
+  oursdown() { (cd "$dir" && "$rbin" sandbox:down >/dev/null 2>&1); }
+  # the reference: the same rendered file with plain docker stack deploy, then the gate's
+  # checks polled every 50 ms on the node's ports
+  ref() {
+    DOCKER_HOST=$manager docker stack deploy --resolve-image never -c "$work/swref.json" remo--swref >/dev/null || return 1
+    until (exec 3<>"/dev/tcp/$addr/$REMO_DB_PORT") 2>/dev/null; do sleep 0.05; done
+    until curl -sf -o /dev/null "http://$addr:$REMO_WEB_PORT/api/v1/health"; do sleep 0.05; done
+  }
+  refdown() {
+    DOCKER_HOST=$manager docker stack rm remo--swref >/dev/null 2>&1
+    until [ -z "$(ssh root@$addr docker ps -aq --filter label=com.docker.stack.namespace=remo--swref)" ]; do sleep 0.2; done
+  }
+  both_down() { oursdown; refdown; }
+  pairs "$PAIRS" "sandbox:up on the Swarm ($node), to gate PASSED" ours "stack deploy + 50 ms gate poll" ref both_down
+  both_down
+  (cd "$dir" && "$rbin" sandbox:destroy -force >/dev/null 2>&1)
+  ssh root@$addr "docker volume rm remo--swref_db_data >/dev/null 2>&1; docker image rm -f remo-demo:swbench >/dev/null 2>&1" || true
+  for n in 11 12 13; do ssh root@10.210.0.$n "rm -rf '$work'" || true; done
   git -C "$r" worktree prune 2>/dev/null || true
 }
 
