@@ -57,13 +57,8 @@ func (e *Env) Create(ctx context.Context, name string, o CreateOptions) (InitRes
 	if err != nil {
 		return InitResult{}, err
 	}
-	if o.Branch != "" {
-		if err := e.checkBranchName(ctx, o.Branch); err != nil {
-			return InitResult{}, err
-		}
-	}
-	if o.Seed != "" && o.Engine.Swarm != nil {
-		return InitResult{}, notOnSwarmYet("-seed")
+	if err := e.checkCreateOptions(ctx, o); err != nil {
+		return InitResult{}, err
 	}
 	_, repo, err := e.Git.Locate(ctx, e.Cwd)
 	if err != nil {
@@ -264,6 +259,18 @@ func (e *Env) register(ctx context.Context, kind config.Kind, entry *registry.In
 		in.Engine = eng
 	}
 	return in, err
+}
+
+// checkCreateOptions refuses, before anything is made, a bad branch name and what a
+// sandbox on a Swarm cannot do yet.
+func (e *Env) checkCreateOptions(ctx context.Context, o CreateOptions) error {
+	if o.Seed != "" && o.Engine.Swarm != nil {
+		return notOnSwarmYet("-seed")
+	}
+	if o.Branch != "" {
+		return e.checkBranchName(ctx, o.Branch)
+	}
+	return nil
 }
 
 func failWrite(err error) error {
