@@ -387,8 +387,12 @@ func TestSwarmSandboxThroughTheTargets(t *testing.T) {
 	if code, body := get(t, "http://127.0.0.1:37181/api/v1/health"); code != 200 {
 		t.Errorf("health through the tunnel: %d %s", code, body)
 	}
-	if out := run(wt, 0, "sandbox:status"); !strings.Contains(out, node.Hostname+" (Swarm "+swarmManager+")") || !strings.Contains(out, "running") {
+	if out := run(wt, 0, "sandbox:status"); !strings.Contains(out, node.Hostname+" (Swarm "+swarmManager+")") || !strings.Contains(out, "running") ||
+		!strings.Contains(out, "Node: "+node.Hostname+", ready and active on its Swarm") {
 		t.Errorf("status does not name the node %s:\n%s", node.Hostname, out)
+	}
+	if out := run(wt, 0, "sandbox:status", "-json"); !strings.Contains(out, `"availability": "active"`) || !strings.Contains(out, `"hostname": "`+node.Hostname+`"`) {
+		t.Errorf("status -json does not give the node:\n%s", out)
 	}
 	if out := run(repo, 0, "sandbox:list", "-json"); !strings.Contains(out, `"engine": "`+node.Hostname+` (Swarm `+swarmManager+`)"`) {
 		t.Errorf("list -json does not name the node:\n%s", out)

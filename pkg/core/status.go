@@ -8,6 +8,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/shared"
 	"github.com/ktrdr/sandbox/pkg/stats"
+	"github.com/ktrdr/sandbox/pkg/swarm"
 )
 
 // ContainerState is one container as status reports it.
@@ -40,6 +41,9 @@ type StatusReport struct {
 	Shared     shared.Report    `json:"shared_data"`
 	// Usage is what the instance costs now; nil when Docker could not say.
 	Usage *stats.Usage `json:"usage,omitempty"`
+	// Node is the Swarm node a sandbox on a Swarm runs on, as its manager sees it
+	// (state, availability, memory); nil otherwise or when the manager did not answer.
+	Node *swarm.Node `json:"swarm_node,omitempty"`
 }
 
 // Status reports on the instance of kind. A Docker problem becomes State Unknown with
@@ -51,11 +55,13 @@ func (e *Env) Status(ctx context.Context, kind config.Kind) (StatusReport, error
 	}
 	rep := StatusReport{Kind: kind, InstanceID: in.ID, Slot: in.Slot, Path: in.Dir,
 		Services: in.Endpoints(e.Config, false), Workers: in.Endpoints(e.Config, true), Containers: []ContainerState{}, Engine: in.Engine.Name()}
+	node := e.swarmNodeAsync(ctx, in)
 	err = e.on(ctx, in.Engine, false, func(r *Env) error { r.statusHere(ctx, in, &rep); return nil })
 	if err != nil {
 		rep.State, rep.Error = Unreachable, err.Error()
 		rep.Shared = shared.Inspect(e.SharedPath(), e.sharedNames())
 	}
+	rep.Node = <-node
 	return rep, nil
 }
 

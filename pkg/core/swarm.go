@@ -253,3 +253,25 @@ func (e *Env) awaitStackGone(ctx context.Context, in *Instance) error {
 func notOnSwarmYet(what string) error {
 	return fail.New(fail.CodeError, fail.Say("See docs/SWARM.md for what a sandbox on a Swarm does so far"), "%s is not on a Swarm yet", what)
 }
+
+// swarmNodeAsync asks the manager, beside the rest of status, how it sees the node of a
+// sandbox on a Swarm (drained, down); nil for any other instance or when it cannot say.
+func (e *Env) swarmNodeAsync(ctx context.Context, in *Instance) <-chan *swarm.Node {
+	done := make(chan *swarm.Node, 1)
+	if !in.Engine.Placed() {
+		done <- nil
+		return done
+	}
+	go func() {
+		var node *swarm.Node
+		_ = e.onManager(ctx, in.Engine, func(m swarm.Manager) error {
+			n, err := m.NodeNamed(ctx, in.Engine.Swarm.Node)
+			if err == nil {
+				node = &n
+			}
+			return err
+		})
+		done <- node
+	}()
+	return done
+}

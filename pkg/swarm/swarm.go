@@ -61,6 +61,20 @@ type Node struct {
 // Free is the memory not reserved on the node.
 func (n Node) Free() int64 { return n.MemBytes - n.Reserved }
 
+// NodeNamed is the node with that hostname, with what is reserved on it.
+func (m Manager) NodeNamed(ctx context.Context, hostname string) (Node, error) {
+	nodes, err := m.Nodes(ctx)
+	if err != nil {
+		return Node{}, err
+	}
+	for _, n := range nodes {
+		if n.Hostname == hostname {
+			return n, nil
+		}
+	}
+	return Node{}, fmt.Errorf("the Swarm has no node %s", hostname)
+}
+
 // node is one node, without what is reserved on it.
 func (m Manager) node(ctx context.Context, id string) (Node, error) {
 	nodes, err := m.inspectNodes(ctx, []string{id})

@@ -178,6 +178,9 @@ func (s *screen) status(rep core.StatusReport, asJSON bool) error {
 	if rep.Engine != "" && rep.Engine != "local" {
 		fmt.Fprintf(w, "Engine: %s (ports forwarded to localhost while it runs)\n", rep.Engine)
 	}
+	if n := rep.Node; n != nil {
+		fmt.Fprintf(w, "Node: %s, %s and %s on its Swarm (%d MiB of %d MiB reserved by its tasks)\n", n.Hostname, n.State, n.Availability, n.Reserved>>20, n.MemBytes>>20)
+	}
 	if rep.Native != "" {
 		fmt.Fprintf(w, "Platform: %s (emulated on the engine's %s)\n", rep.Platform, rep.Native)
 	} else if rep.Platform != "" {
