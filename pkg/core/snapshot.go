@@ -85,7 +85,7 @@ func (s *Snapshots) take(ctx context.Context, kind config.Kind, id, name string)
 	}
 	e.say("Snapshot %s of %s: %d volume(s), %d running container(s) that mount them paused while copying", name, id, len(vols), len(writers))
 	leftovers := make(chan struct{}) // helpers a killed snapshot left: removed meanwhile
-	go func() { defer close(leftovers); v.RemoveHelpers(ctx, volumeNames(vols)) }()
+	go func() { defer close(leftovers); v.RemoveHelpers(ctx, snapshot.Names(vols)) }()
 	defer func() { <-leftovers }()
 	thaw := func() {}
 	q := snapshot.Quiesce{
@@ -128,15 +128,6 @@ func (s *Snapshots) lastSizes(id string) map[string]int64 {
 	return out
 }
 
-// volumeNames are the engine's names of vols.
-func volumeNames(vols []snapshot.Volume) []string {
-	names := make([]string, len(vols))
-	for i, v := range vols {
-		names[i] = v.Name
-	}
-	return names
-}
-
 // inventory asks the engine at once for what a snapshot needs: the instance's volumes,
 // its running containers, and a helper image (each docker call is a round trip, and a
 // small snapshot's time is mostly those). The writers are the running containers that
@@ -165,9 +156,10 @@ func (s *Snapshots) inventory(ctx context.Context, v Volumes, id string) ([]snap
 	for i := range vols {
 		vols[i].Size = sizes[vols[i].Short]
 	}
+	names := snapshot.Names(vols)
 	var writers []string
 	for _, c := range running {
-		if c.Mounting(volumeNames(vols)) {
+		if c.Mounting(names) {
 			writers = append(writers, c.ID)
 		}
 	}
@@ -616,9 +608,5 @@ func (s *Snapshots) removeHelpersOf(ctx context.Context, id string) {
 	if err != nil || len(vols) == 0 {
 		return
 	}
-	names := make([]string, len(vols))
-	for i, vol := range vols {
-		names[i] = vol.Name
-	}
-	v.RemoveHelpers(ctx, names)
+	v.RemoveHelpers(ctx, snapshot.Names(vols))
 }

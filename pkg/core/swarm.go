@@ -11,9 +11,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/fail"
-	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/registry"
-	"github.com/ktrdr/sandbox/pkg/snapshot"
 	"github.com/ktrdr/sandbox/pkg/stack"
 	"github.com/ktrdr/sandbox/pkg/swarm"
 )
@@ -133,10 +131,8 @@ func (e *Env) placeholderImage(ctx context.Context, m swarm.Manager, manager str
 			continue
 		}
 		env := mergeEnv(e.Vars, map[string]string{"DOCKER_HOST": nodeEndpoint(manager, n.Addr), "DOCKER_CONTEXT": ""})
-		eng, err := platform.Learn(ctx, env)
-		if err == nil {
-			image, err = snapshot.Docker{Env: env, Platform: eng.Platform}.EnsureHelper(ctx)
-		}
+		_, tag, err := NewCLI(env).helper(ctx) // the one helper builder, as doctor uses it
+		image = tag
 		if err != nil {
 			return "", fail.With(fail.CodeError, fail.Say("Check the node with: ssh "+n.Addr+" docker version"), fmt.Errorf("node %s: %w", n.Hostname, err))
 		}

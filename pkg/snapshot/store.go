@@ -152,6 +152,15 @@ type Progress interface {
 	Volume(name string, total int64) shared.Progress
 }
 
+// Names are the engine's names of vols.
+func Names(vols []Volume) []string {
+	names := make([]string, len(vols))
+	for i, v := range vols {
+		names[i] = v.Name
+	}
+	return names
+}
+
 // Quiesce holds the writers still for the copy, and only for it: Pause is called while
 // the helper container is created, Thaw as soon as the last volume's content has been
 // read (its compression, fsync and the manifest do not need them still).
@@ -226,10 +235,7 @@ func (s Store) copyOut(ctx context.Context, d Docker, image string, vols []Volum
 	if len(vols) == 0 {
 		return nil, func() {}, nil
 	}
-	names := make([]string, len(vols))
-	for i, v := range vols {
-		names[i] = v.Name
-	}
+	names := Names(vols)
 	var (
 		r         *Reader
 		createErr error
