@@ -282,10 +282,15 @@ type Bind struct {
 // Binds are the project's bind mounts as compose resolves them (variables expanded,
 // relative paths made absolute against the project directory), in service order.
 func (p Project) Binds(ctx context.Context) ([]Bind, error) {
-	var out bytes.Buffer
-	if err := p.run(ctx, queryTimeout, nil, &out, nil, "config", "--format", "json"); err != nil {
-		return nil, fmt.Errorf("docker compose config (%s): %w", p.Name, err)
+	config, err := p.Config(ctx)
+	if err != nil {
+		return nil, err
 	}
+	return ParseBinds(config)
+}
+
+// ParseBinds reads the bind mounts out of the project's resolved configuration (Config).
+func ParseBinds(config []byte) ([]Bind, error) {
 	var doc struct {
 		Services map[string]struct {
 			Volumes []struct {
@@ -295,8 +300,8 @@ func (p Project) Binds(ctx context.Context) ([]Bind, error) {
 			} `json:"volumes"`
 		} `json:"services"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
-		return nil, fmt.Errorf("docker compose config (%s): %w", p.Name, err)
+	if err := json.Unmarshal(config, &doc); err != nil {
+		return nil, fmt.Errorf("docker compose config: %w", err)
 	}
 	var binds []Bind
 	for name, svc := range doc.Services {

@@ -364,12 +364,19 @@ func (e *Env) checkPorts(in *Instance, own map[int]bool, remoteListening <-chan 
 // compose up, and forwards a remote instance's ports here.
 func (e *Env) startStack(ctx context.Context, kind config.Kind, in *Instance, o StartOptions, p compose.Project, prepared func() error) error {
 	var binds func() ([]compose.Bind, error)
-	if e.tunnel != nil {
-		binds = bindsAsync(ctx, p) // compose parses while prepare builds
-	}
 	var config func() ([]byte, error)
-	if in.Engine.Placed() {
+	switch {
+	case in.Engine.Placed(): // one compose config gives the binds and the stack file
 		config = e.configAsync(ctx, p)
+		binds = func() ([]compose.Bind, error) {
+			c, err := config()
+			if err != nil {
+				return nil, err
+			}
+			return compose.ParseBinds(c)
+		}
+	case e.tunnel != nil:
+		binds = bindsAsync(ctx, p) // compose parses while prepare builds
 	}
 	if err := prepared(); err != nil {
 		return err

@@ -175,18 +175,13 @@ func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build
 }
 
 // configAsync asks compose for the project's resolved configuration while up does the
-// rest (prepare, sync).
+// rest (prepare, sync); the returned function waits for it, as often as it is called.
 func (e *Env) configAsync(ctx context.Context, p compose.Project) func() ([]byte, error) {
-	type reply struct {
-		config []byte
-		err    error
-	}
-	done := make(chan reply, 1)
-	go func() {
-		c, err := e.Docker.Config(ctx, p)
-		done <- reply{c, err}
-	}()
-	return func() ([]byte, error) { r := <-done; return r.config, r.err }
+	done := make(chan struct{})
+	var config []byte
+	var err error
+	go func() { defer close(done); config, err = e.Docker.Config(ctx, p) }()
+	return func() ([]byte, error) { <-done; return config, err }
 }
 
 // hasImages reports whether the engine e is bound to has every tag.

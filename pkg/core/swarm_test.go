@@ -1,6 +1,12 @@
 package core
 
-import "testing"
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ktrdr/sandbox/pkg/compose"
+)
 
 func TestANodeIsReachedWithTheManagersUserAndPort(t *testing.T) {
 	for manager, want := range map[string]string{
@@ -11,5 +17,26 @@ func TestANodeIsReachedWithTheManagersUserAndPort(t *testing.T) {
 		if got := nodeEndpoint(manager, "10.0.0.2"); got != want {
 			t.Errorf("nodeEndpoint(%s) = %s, want %s", manager, got, want)
 		}
+	}
+}
+
+// The configuration asked while up prepares is read twice on a Swarm (for the bind mounts
+// and for the stack file): the second read must not wait for an answer already taken.
+func TestTheEarlyComposeConfigCanBeReadTwice(t *testing.T) {
+	w := newWorld(t)
+	config := w.at(w.repo).configAsync(context.Background(), compose.Project{Name: "acme--a"})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, err1 := config()
+		_, err2 := config()
+		if err1 == nil || err1 != err2 {
+			t.Errorf("two reads: %v, %v", err1, err2)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second read waits forever")
 	}
 }
