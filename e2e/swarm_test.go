@@ -80,21 +80,21 @@ func TestSwarmPlacesByReservationAndRunsTheRenderedDemo(t *testing.T) {
 		"--reserve-memory", fmt.Sprint(hog), image, "idle")
 	on(t, swarmManager, "node", "update", "--availability", "drain", "sbx-sw3")
 	t.Logf("helper on every node, sbx-sw2 reserved, sbx-sw3 drained: %s", time.Since(begun).Round(time.Millisecond))
-	nodeA, err := m.Place(ctx, a, 2*gib, image, time.Minute)
+	nodeA, err := m.Place(ctx, a, 2*gib, image, "", time.Minute)
 	if err != nil || nodeA.Hostname != "sbx-sw1" {
 		t.Fatalf("A placed on %+v (%v), want sbx-sw1: sbx-sw2 has no room and sbx-sw3 is drained", nodeA, err)
 	}
 	// drained sbx-sw3 comes back: B, which needs more than sbx-sw1 has left, goes there
 	on(t, swarmManager, "node", "update", "--availability", "active", "sbx-sw3")
-	nodeB, err := m.Place(ctx, b, byName["sbx-sw3"].MemBytes-gib, image, time.Minute)
+	nodeB, err := m.Place(ctx, b, byName["sbx-sw3"].MemBytes-gib, image, "", time.Minute)
 	if err != nil || nodeB.Hostname != "sbx-sw3" {
 		t.Fatalf("B placed on %+v (%v), want sbx-sw3, the only node with room", nodeB, err)
 	}
-	if again, err := m.Place(ctx, a, 2*gib, image, time.Minute); err != nil || again.Hostname != "sbx-sw1" {
+	if again, err := m.Place(ctx, a, 2*gib, image, "", time.Minute); err != nil || again.Hostname != "sbx-sw1" {
 		t.Errorf("placing A again moved it: %+v %v", again, err)
 	}
 	// C fits nowhere: refused, with every node's figures, and its placeholder gone
-	_, err = m.Place(ctx, c, byName["sbx-sw1"].MemBytes, image, time.Minute)
+	_, err = m.Place(ctx, c, byName["sbx-sw1"].MemBytes, image, "", time.Minute)
 	if !errors.Is(err, swarm.ErrNoRoom) || !strings.Contains(err.Error(), "sbx-sw1 (ready, active)") || !strings.Contains(err.Error(), "sbx-sw3") {
 		t.Errorf("C: %v, want no room with the nodes' figures", err)
 	}
@@ -298,7 +298,7 @@ func TestSwarmNodeThatGoesAwayIsDownAndNotChosen(t *testing.T) {
 	on(t, swarmManager, "service", "create", "--detach", "--no-resolve-image", "--name", swarm.PlaceholderName("swe2e-hog1"),
 		"--constraint", "node.hostname==sbx-sw1", "--reserve-memory", fmt.Sprint(quarter), image, "idle")
 	waitFor(t, time.Minute, "the hog on sbx-sw1", func() bool { n, ok, _ := m.Placement(ctx, "swe2e-hog1"); return ok && n.Hostname == "sbx-sw1" })
-	n, err := m.Place(ctx, id, up[0].MemBytes-quarter+1, image, time.Minute)
+	n, err := m.Place(ctx, id, up[0].MemBytes-quarter+1, image, "", time.Minute)
 	if err != nil || n.Hostname != "sbx-sw2" {
 		t.Errorf("placed on %+v (%v), want sbx-sw2: sbx-sw1 is short and sbx-sw3 is down", n, err)
 	}
@@ -359,6 +359,9 @@ func TestSwarmSandboxThroughTheTargets(t *testing.T) {
 		_ = exec.Command("pkill", "-f", filepath.Join(home, ".remo")).Run()
 		_ = m.RemoveStack(context.Background(), "remo--s", time.Minute)
 		_ = m.Unplace(context.Background(), "remo--s")
+		for _, n := range nodes { // a failed run's volumes would seed the next one's
+			_ = exec.Command("docker", "-H", nodeEngine(n), "volume", "rm", "-f", "remo--s_db_data", "remo--t_db_data", "remo--u_db_data").Run()
+		}
 	})
 	// the shared data on every node that may run it
 	for _, n := range nodes {
@@ -368,9 +371,6 @@ func TestSwarmSandboxThroughTheTargets(t *testing.T) {
 	out := run(repo, 1, "sandbox:create", "s", "-engine=ssh://root@10.200.0.9", "-swarm")
 	if strings.Contains(out, "Swarm") && !strings.Contains(out, "cannot be reached") {
 		t.Errorf("an unreachable manager:\n%s", out)
-	}
-	if out := run(repo, 1, "sandbox:create", "x", "-engine="+swarmManager, "-swarm", "-seed=remo--s"); !strings.Contains(out, "not on a Swarm yet") {
-		t.Errorf("create -seed on a Swarm:\n%s", out)
 	}
 	run(repo, 0, "sandbox:create", "s", "-engine="+swarmManager, "-swarm")
 	wt := filepath.Join(work, "remo--s")
@@ -405,12 +405,21 @@ func TestSwarmSandboxThroughTheTargets(t *testing.T) {
 	if b, err := sh.CombinedOutput(); err != nil || !strings.Contains(string(b), "index.html") || !strings.Contains(string(b), "a.txt") {
 		t.Errorf("shell on the node: %v\n%s", err, b)
 	}
+	// snapshot → change → restore on the node: the database's service is scaled to zero
+	// around the swap (a stopped container would be replaced by the Swarm at once)
+	addRow(t, 37181, "first")
 	if out = run(wt, 0, "sandbox:snapshot", "-name=sw"); !strings.Contains(out, "Snapshot sw") {
 		t.Errorf("snapshot on the node:\n%s", out)
 	}
-	if out = run(wt, 1, "sandbox:restore", "-name=sw"); !strings.Contains(out, "not on a Swarm yet") {
-		t.Errorf("restore on a Swarm:\n%s", out)
+	addRow(t, 37181, "second")
+	out = run(wt, 0, "sandbox:restore", "-name=sw")
+	if !strings.Contains(out, "Scaling to zero on the Swarm: remo--s_db=0") || !strings.Contains(out, "Startability Gate: PASSED") {
+		t.Errorf("restore on the Swarm:\n%s", out)
 	}
+	if got := rows(t, 37181); got != "first" {
+		t.Errorf("rows after a restore on the Swarm: %q, want the snapshot's", got)
+	}
+	seededElsewhere(t, m, run, work, repo, node)
 	run(wt, 0, "sandbox:down")
 	if left := on(t, swarmManager, "service", "ls", "-q", "--filter", "label=com.docker.stack.namespace=remo--s"); left != "" {
 		t.Errorf("down left services: %s", left)
@@ -432,5 +441,123 @@ func TestSwarmSandboxThroughTheTargets(t *testing.T) {
 	_ = exec.Command("docker", "-H", engine, "image", "rm", "-f", "remo-demo:swe2e").Run()
 	if t.Failed() {
 		t.Logf("transcript:\n%s", transcript.String())
+	}
+}
+
+// seededElsewhere: with remo--s's node full, a sandbox seeded from its snapshot lands on
+// the third node (the snapshot crosses nodes through this machine) and restores from it
+// there; draining that node stops it, status says so, its up and a new sandbox's up are
+// refused; active again, it comes back; its node taken down, it is unreachable and
+// nothing of it is deleted; back up, it runs; destroyed, nothing of it is left there.
+func seededElsewhere(t *testing.T, m swarm.Manager, run func(string, int, ...string) string, work, repo string, sNode swarm.Node) {
+	ctx := context.Background()
+	free, err := m.NodeNamed(ctx, sNode.Hostname)
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := helperEverywhere(t, []swarm.Node{sNode})
+	t.Cleanup(func() { _ = m.Unplace(context.Background(), "swe2e-full2") })
+	on(t, swarmManager, "service", "create", "--detach", "--no-resolve-image", "--name", swarm.PlaceholderName("swe2e-full2"),
+		"--constraint", "node.hostname=="+sNode.Hostname, "--reserve-memory", fmt.Sprint(free.Free()-256<<20), image, "idle")
+	waitFor(t, time.Minute, sNode.Hostname+" nearly full", func() bool { _, ok, _ := m.Placement(ctx, "swe2e-full2"); return ok })
+	third := map[string]string{"sbx-sw2": "sbx-sw3", "sbx-sw3": "sbx-sw2"}[sNode.Hostname]
+	bed := filepath.Join(repoRoot, "scripts", "swarm-testbed.sh")
+	t.Cleanup(func() {
+		_ = exec.Command(bed, "start", strings.TrimPrefix(third, "sbx-sw")).Run()
+		_ = exec.Command("docker", "-H", swarmManager, "node", "update", "--availability", "active", third).Run()
+		_ = m.RemoveStack(context.Background(), "remo--t", time.Minute)
+		_ = m.Unplace(context.Background(), "remo--t")
+		_ = m.Unplace(context.Background(), "remo--u")
+	})
+
+	out := run(repo, 0, "sandbox:create", "t", "-engine="+swarmManager, "-swarm", "-seed=remo--s:sw")
+	node, ok, err := m.Placement(ctx, "remo--t")
+	if !strings.Contains(out, "Placing remo--t on the Swarm") || err != nil || !ok || node.Hostname != third {
+		t.Fatalf("create -seed placed remo--t on %+v (%v %v), want %s:\n%s", node, ok, err, third, out)
+	}
+	wtT := filepath.Join(work, "remo--t")
+	run(wtT, 0, "sandbox:up")
+	if got := rows(t, 37182); got != "first" {
+		t.Errorf("rows of a sandbox seeded across nodes: %q, want the snapshot's", got)
+	}
+	addRow(t, 37182, "third")
+	run(wtT, 0, "sandbox:restore", "-name=sw", "-from=remo--s")
+	if got := rows(t, 37182); got != "first" {
+		t.Errorf("rows after restoring another node's snapshot: %q", got)
+	}
+
+	on(t, swarmManager, "node", "update", "--availability", "drain", third)
+	if out := run(wtT, 0, "sandbox:status"); !strings.Contains(out, "Node: "+third+", ready and drain") {
+		t.Errorf("status on a drained node:\n%s", out)
+	}
+	if out := run(wtT, 1, "sandbox:up"); !strings.Contains(out, "whose availability is drain") || !strings.Contains(out, "docker node update --availability active "+third) {
+		t.Errorf("up on a drained node:\n%s", out)
+	}
+	run(repo, 0, "sandbox:create", "u", "-engine="+swarmManager, "-swarm")
+	if out := run(filepath.Join(work, "remo--u"), 1, "sandbox:up"); !strings.Contains(out, "no node of the Swarm has room") || !strings.Contains(out, third+" (ready, drain)") {
+		t.Errorf("up of a new sandbox with the only node with room drained:\n%s", out)
+	}
+	run(filepath.Join(work, "remo--u"), 0, "sandbox:destroy", "-force")
+	on(t, swarmManager, "node", "update", "--availability", "active", third)
+	if out := run(wtT, 0, "sandbox:up"); !strings.Contains(out, "Startability Gate: PASSED") {
+		t.Errorf("up once the node is active again:\n%s", out)
+	}
+	if got := rows(t, 37182); got != "first" {
+		t.Errorf("rows after the drain: %q", got)
+	}
+
+	nodeDownAndBack(t, m, run, wtT, node)
+	run(wtT, 0, "sandbox:destroy", "-force")
+	engine := nodeEngine(node)
+	waitFor(t, time.Minute, "nothing of remo--t on "+third, func() bool {
+		return on(t, engine, "ps", "-aq", "--filter", "label=com.docker.compose.project=remo--t") == "" &&
+			on(t, engine, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=remo--t") == ""
+	})
+	if _, ok, _ := m.Placement(ctx, "remo--t"); ok {
+		t.Error("destroy left the placeholder of remo--t")
+	}
+}
+
+// nodeDownAndBack takes the node of the sandbox in wt down (every process of it killed):
+// status says unreachable, destroy deletes nothing and doctor names the node; back up,
+// up brings the sandbox back.
+func nodeDownAndBack(t *testing.T, m swarm.Manager, run func(string, int, ...string) string, wt string, node swarm.Node) {
+	bed := filepath.Join(repoRoot, "scripts", "swarm-testbed.sh")
+	hostname := node.Hostname
+	number := strings.TrimPrefix(hostname, "sbx-sw")
+	if out, err := exec.Command(bed, "stop", number).CombinedOutput(); err != nil {
+		t.Fatalf("stop %s: %v %s", hostname, err, out)
+	}
+	begun := time.Now()
+	var status struct{ State string }
+	decode(t, run(wt, 0, "sandbox:status", "-json"), &status)
+	if status.State != "unreachable" || time.Since(begun) > 20*time.Second {
+		t.Errorf("status with its node down (%s): %+v", time.Since(begun), status)
+	}
+	if out := run(wt, 1, "sandbox:destroy", "-force"); !strings.Contains(out, "cannot be reached") {
+		t.Errorf("destroy with its node down:\n%s", out)
+	}
+	if _, err := os.Stat(wt); err != nil {
+		t.Error("destroy deleted the worktree of a sandbox whose node is down")
+	}
+	if out := run(wt, 1, "sandbox:doctor"); !strings.Contains(out, hostname) {
+		t.Errorf("doctor does not name the node that is down:\n%s", out)
+	}
+	if out, err := exec.Command(bed, "start", number).CombinedOutput(); err != nil {
+		t.Fatalf("start %s: %v %s", hostname, err, out)
+	}
+	waitFor(t, 90*time.Second, hostname+" ready again", func() bool {
+		n, err := m.NodeNamed(context.Background(), hostname)
+		return err == nil && n.State == "ready"
+	})
+	// the node's /tmp (where this bed's nodes keep the shared data) did not survive
+	out := run(wt, 1, "sandbox:up")
+	hint := "sandbox:initShared -engine=" + nodeEngine(node)
+	if !strings.Contains(out, "shared data is missing") || !strings.Contains(out, hint) {
+		t.Fatalf("up on a node that lost its shared data:\n%s", out)
+	}
+	run(filepath.Join(filepath.Dir(wt), "repo"), 0, strings.Fields(hint + " -from=" + filepath.Join(filepath.Dir(wt), "data"))...)
+	if out := run(wt, 0, "sandbox:up"); !strings.Contains(out, "Startability Gate: PASSED") {
+		t.Errorf("up once its node is back:\n%s", out)
 	}
 }

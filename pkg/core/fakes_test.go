@@ -247,6 +247,7 @@ type fakeDocker struct {
 	stuck        map[string]bool            // image refs teardown fails to remove
 	onPublished  func()                     // runs inside Published (to order a test's events)
 	unshared     string                     // a host directory the engine's containers do not see
+	config       []byte                     // what compose config answers (nil: an error)
 	calls        []string
 }
 
@@ -348,7 +349,10 @@ func (d *fakeDocker) Build(context.Context, compose.Project, io.Writer) error {
 	return errors.New("no Swarm here")
 }
 func (d *fakeDocker) Config(context.Context, compose.Project) ([]byte, error) {
-	return nil, errors.New("no Swarm here")
+	if d.config != nil {
+		return d.config, nil
+	}
+	return nil, errors.New("no compose config here")
 }
 func (d *fakeDocker) Up(_ context.Context, p compose.Project, build bool, _, _ io.Writer) error {
 	d.record("up %s", p.Name)

@@ -83,6 +83,9 @@ func (e *Env) Create(ctx context.Context, name string, o CreateOptions) (InitRes
 		if o.Seed != "" {
 			e.Snapshots().removeVolumes(ctx, id)
 		}
+		if o.Engine.Swarm != nil { // a seed placed it: release its room
+			_ = e.unstack(context.WithoutCancel(ctx), o.Engine, id, true)
+		}
 	}
 	var included *include.Result
 	in, err := e.register(ctx, config.KindSandbox, entry, o.Slot, o.Engine, func() error {
@@ -261,12 +264,8 @@ func (e *Env) register(ctx context.Context, kind config.Kind, entry *registry.In
 	return in, err
 }
 
-// checkCreateOptions refuses, before anything is made, a bad branch name and what a
-// sandbox on a Swarm cannot do yet.
+// checkCreateOptions refuses, before anything is made, a bad branch name.
 func (e *Env) checkCreateOptions(ctx context.Context, o CreateOptions) error {
-	if o.Seed != "" && o.Engine.Swarm != nil {
-		return notOnSwarmYet("-seed")
-	}
 	if o.Branch != "" {
 		return e.checkBranchName(ctx, o.Branch)
 	}

@@ -272,10 +272,11 @@ func (s *Snapshots) Restore(ctx context.Context, kind config.Kind, name, from st
 	if err != nil {
 		return RestoreResult{}, err
 	}
-	if in.Engine.Swarm != nil {
-		// a stopped task is replaced by the Swarm at once: the volume would be written
-		// while it is being swapped
-		return RestoreResult{}, notOnSwarmYet("restore")
+	if in.Engine.Swarm != nil && !in.Engine.Placed() {
+		// never up yet: its volumes are made where the Swarm will run it
+		if err := s.env.place(ctx, in, s.env.Config.Lifecycle(kind)); err != nil {
+			return RestoreResult{}, err
+		}
 	}
 	src := in.ID
 	if from != "" {
@@ -344,7 +345,11 @@ func (s *Snapshots) restore(ctx context.Context, kind config.Kind, in *Instance,
 	e.trace("restore: helper ready, docker checked")
 	e.say("Restoring %s from snapshot %s of %s (%s)", in.ID, m.Name, m.Instance, shared.FormatSize(m.StoredBytes()))
 	started := e.Now()
-	stopped, err := s.swapIn(ctx, v, in.ID, m, targets, dockerOK, again)
+	var users volumeUsers = v
+	if in.Engine.Placed() {
+		users = swarmUsers{e: e, in: in}
+	}
+	stopped, err := s.swapIn(ctx, v, users, in.ID, m, targets, dockerOK, again)
 	if err != nil {
 		return RestoreResult{}, err
 	}
@@ -352,17 +357,24 @@ func (s *Snapshots) restore(ctx context.Context, kind config.Kind, in *Instance,
 	return s.startAfterRestore(ctx, kind, in, m, stopped, o, started)
 }
 
+// volumeUsers stops the running users of volumes and starts them again: the engine's
+// containers, or on a Swarm the services that run them.
+type volumeUsers interface {
+	StopUsers(ctx context.Context, volumes []string) ([]string, error)
+	Start(ctx context.Context, stopped []string) error
+}
+
 // swapIn stops the volumes' users while the data is staged beside theirs (the helpers
 // are never among them), swaps it in under the journal, and starts what it stopped. It
-// returns the containers it stopped and, in the error of a failed start, what to do.
-func (s *Snapshots) swapIn(ctx context.Context, v Volumes, id string, m snapshot.Manifest, targets []string, dockerOK func() error, again fail.Remedy) (swapped, error) {
+// returns the users it stopped and, in the error of a failed start, what to do.
+func (s *Snapshots) swapIn(ctx context.Context, v Volumes, users volumeUsers, id string, m snapshot.Manifest, targets []string, dockerOK func() error, again fail.Remedy) (swapped, error) {
 	e := s.env
 	var res swapped
 	var stopErr error
 	stopDone := make(chan struct{})
 	go func() {
 		defer close(stopDone)
-		res.stopped, stopErr = v.StopUsers(ctx, targets)
+		res.stopped, stopErr = users.StopUsers(ctx, targets)
 		e.trace("restore: users stopped")
 	}()
 	beforeSwap := func() error {
@@ -375,7 +387,7 @@ func (s *Snapshots) swapIn(ctx context.Context, v Volumes, id string, m snapshot
 			return fail.With(fail.CodeError, fail.Run("Nothing was changed; check Docker with: %s", fail.Do(fail.Sandbox, "doctor", "")), stopErr)
 		}
 		if len(res.stopped) > 0 {
-			e.say("Stopped %d container(s) that use these volumes", len(res.stopped))
+			e.say("Stopped %d user(s) of these volumes", len(res.stopped))
 		}
 		if err := s.store.BeginRestore(id, m.Name); err != nil {
 			return fail.With(fail.CodeError, fail.Say("Check "+s.store.Root), err)
@@ -389,14 +401,14 @@ func (s *Snapshots) swapIn(ctx context.Context, v Volumes, id string, m snapshot
 			return err
 		}
 		if len(res.stopped) > 0 { // it was running: start what was stopped, the rest never went down
-			res.startErr = v.Start(ctx, res.stopped)
+			res.startErr = users.Start(ctx, res.stopped)
 		}
 		return nil
 	}
 	if err := v.Restore(ctx, s.store, m, id, meter{e}, beforeSwap, afterSwap); err != nil {
 		<-stopDone
 		if _, begun := s.store.Interrupted(id); !begun && len(res.stopped) > 0 {
-			_ = v.Start(context.WithoutCancel(ctx), res.stopped) // nothing swapped: back as it was
+			_ = users.Start(context.WithoutCancel(ctx), res.stopped) // nothing swapped: back as it was
 		}
 		switch {
 		case !fail.FixOf(err).IsZero():
@@ -467,7 +479,11 @@ func (s *Snapshots) seed(ctx context.Context, id, source string) error {
 	if err != nil {
 		return s.missing(name, owner, err)
 	}
-	// the new instance's engine (recorded by the reservation) may differ from the source's
+	if err := e.placeForSeed(ctx, id); err != nil {
+		return err
+	}
+	// the new instance's engine (recorded by the reservation, or its Swarm node) may
+	// differ from the source's
 	return e.onEngineOf(ctx, id, func(r *Env) error {
 		v := r.Docker.Volumes()
 		if err := v.Helper(ctx, platform.Platform{}); err != nil {

@@ -193,7 +193,7 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 		return res, err
 	}
 	if in.Engine.Swarm != nil {
-		if err := e.place(ctx, in); err != nil {
+		if err := e.place(ctx, in, lc); err != nil {
 			return res, err
 		}
 	}

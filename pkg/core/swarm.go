@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/ktrdr/sandbox/pkg/compose"
+	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/registry"
+	"github.com/ktrdr/sandbox/pkg/snapshot"
 	"github.com/ktrdr/sandbox/pkg/stack"
 	"github.com/ktrdr/sandbox/pkg/swarm"
 )
@@ -26,6 +28,9 @@ const (
 // defaultReservation is what an instance reserves on a Swarm when neither its compose
 // file nor an earlier run says what it uses.
 const defaultReservation = 512 << 20
+
+// minReservation is the least a Swarm lets a service reserve.
+const minReservation = 4 << 20
 
 // OnSwarm makes eng (a manager, from -engine or -context) the engine of an instance to be
 // placed on its Swarm, after checking that it is a manager.
@@ -55,7 +60,7 @@ func (e *Env) onManager(ctx context.Context, eng engine.Engine, fn func(swarm.Ma
 // memory it reserves (kept while the instance lives), and records it: from then on the
 // instance's engine is that node's, reached over SSH as a remote engine. No node with
 // room fails here, before anything starts, with each node's figures.
-func (e *Env) place(ctx context.Context, in *Instance) error {
+func (e *Env) place(ctx context.Context, in *Instance, lc config.Lifecycle) error {
 	manager := in.Engine.Swarm.Manager
 	var node swarm.Node
 	err := e.onManager(ctx, in.Engine, func(m swarm.Manager) error {
@@ -64,13 +69,20 @@ func (e *Env) place(ctx context.Context, in *Instance) error {
 			node = n
 			return err
 		}
+		on := ""
+		if in.Engine.Placed() { // its volumes are on its node: only there
+			on = in.Engine.Swarm.Node
+			if err := nodeUsable(ctx, m, in.ID, on); err != nil {
+				return err
+			}
+		}
 		image, err := e.placeholderImage(ctx, m, manager)
 		if err != nil {
 			return err
 		}
-		mem := e.reservation(in.ID)
-		e.say("Placing %s on the Swarm of %s (reserving %d MiB)", in.ID, manager, mem>>20)
-		node, err = m.Place(ctx, in.ID, mem, image, placeBound)
+		mem, why := e.reservation(ctx, in, lc)
+		e.say("Placing %s on the Swarm of %s (reserving %d MiB: %s)", in.ID, manager, mem>>20, why)
+		node, err = m.Place(ctx, in.ID, mem, image, on, placeBound)
 		if errors.Is(err, swarm.ErrNoRoom) {
 			return fail.With(fail.CodeError, fail.Say("Free memory on a node (down or destroy an instance there), add a node, or undrain one"), err)
 		}
@@ -95,6 +107,25 @@ func (e *Env) place(ctx context.Context, in *Instance) error {
 	return nil
 }
 
+// nodeUsable refuses to start an instance whose node is drained, paused or down: its
+// volumes are there, so it may run nowhere else, and its placeholder and services wait
+// there until the node is active again.
+func nodeUsable(ctx context.Context, m swarm.Manager, id, hostname string) error {
+	n, err := m.NodeNamed(ctx, hostname)
+	if err != nil {
+		return fail.With(fail.CodeError, fail.Say("Check the Swarm from its manager: docker node ls"), err)
+	}
+	switch {
+	case n.State != "ready":
+		return fail.New(fail.CodeError, fail.Say("Bring the node back (its data is there); the manager shows it with: docker node ls"),
+			"%s lives on node %s, which is %s", id, hostname, n.State)
+	case n.Availability != "active":
+		return fail.New(fail.CodeError, fail.Say("Make it active again, on the manager: docker node update --availability active "+hostname),
+			"%s lives on node %s, whose availability is %s: the Swarm runs nothing new there", id, hostname, n.Availability)
+	}
+	return nil
+}
+
 // nodeEndpoint is the ssh:// endpoint of a node at addr, with the manager's user and port.
 func nodeEndpoint(manager, addr string) string {
 	u, err := url.Parse(manager)
@@ -109,13 +140,24 @@ func nodeEndpoint(manager, addr string) string {
 	return u.String()
 }
 
-// reservation is what the instance reserves: the most it used in a run, as up records
-// it, or a default.
-func (e *Env) reservation(id string) int64 {
-	if seen := e.usageHistory().Load()[id]; seen.MemBytes > 0 {
-		return seen.MemBytes
+// reservation is the memory the instance reserves on its Swarm, and why: what its
+// compose file's services reserve, else the most it used in a run (as up records it),
+// else a default. lc is the lifecycle whose profiles count; without a directory (a new
+// instance being seeded) the compose file is not read yet.
+func (e *Env) reservation(ctx context.Context, in *Instance, lc config.Lifecycle) (int64, string) {
+	atLeast := func(b int64) int64 { return max(b, minReservation) }
+	if in.Dir != "" {
+		c, err := e.Docker.Config(ctx, e.project(in, lc, nil))
+		if err == nil {
+			if mem, err := stack.Reservations(c); err == nil && mem > 0 {
+				return atLeast(mem), "what its compose file reserves"
+			}
+		}
 	}
-	return defaultReservation
+	if seen := e.usageHistory().Load()[in.ID]; seen.MemBytes > 0 {
+		return atLeast(seen.MemBytes), "the most it used when it last ran"
+	}
+	return defaultReservation, "nothing says what it uses yet"
 }
 
 // placeholderImage makes sure every node that could be chosen has the snapshot helper
@@ -240,9 +282,76 @@ func (e *Env) awaitStackGone(ctx context.Context, in *Instance) error {
 	}
 }
 
-// notOnSwarmYet refuses what an instance on a Swarm cannot do safely yet.
-func notOnSwarmYet(what string) error {
-	return fail.New(fail.CodeError, fail.Say("See docs/SWARM.md for what a sandbox on a Swarm does so far"), "%s is not on a Swarm yet", what)
+// swarmUsers stops and starts the users of a placed instance's volumes through its
+// Swarm: a stopped container would be replaced by the Swarm at once and write to the
+// volume mid-swap, so the services that mount them are scaled to zero, and back to the
+// replicas they had.
+type swarmUsers struct {
+	e  *Env // bound to the instance's node
+	in *Instance
+}
+
+// StopUsers scales the services mounting volumes to zero and waits until none of their
+// containers runs on the node; it returns them as name=replicas.
+func (u swarmUsers) StopUsers(ctx context.Context, volumes []string) ([]string, error) {
+	var specs []string
+	err := u.e.onManager(ctx, u.in.Engine, func(m swarm.Manager) error {
+		var err error
+		if specs, err = m.ServicesMounting(ctx, u.in.ID, volumes); err != nil || len(specs) == 0 {
+			return err
+		}
+		zero := make([]string, len(specs))
+		for i, spec := range specs {
+			name, _, _ := strings.Cut(spec, "=")
+			zero[i] = name + "=0"
+		}
+		u.e.say("Scaling to zero on the Swarm: %s", strings.Join(zero, ", "))
+		return m.Scale(ctx, zero...)
+	})
+	if err != nil || len(specs) == 0 {
+		return nil, err
+	}
+	bounded, cancel := context.WithTimeout(ctx, removeBound)
+	defer cancel()
+	err = u.e.onManager(bounded, u.in.Engine, func(m swarm.Manager) error { return m.AwaitStopped(bounded, specs) })
+	for err == nil {
+		// the Swarm says its tasks ended; the node's engine is what says nothing writes
+		cs, lookErr := u.e.Docker.Volumes().Running(bounded, u.in.ID)
+		if lookErr == nil && !anyMounting(cs, volumes) {
+			return specs, nil
+		}
+		select {
+		case <-bounded.Done():
+			err = fmt.Errorf("containers still mount %s: %w", strings.Join(volumes, ", "), bounded.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	_ = u.Start(context.WithoutCancel(ctx), specs)
+	return nil, err
+}
+
+// Start scales the services back (name=replicas).
+func (u swarmUsers) Start(ctx context.Context, specs []string) error {
+	return u.e.onManager(ctx, u.in.Engine, func(m swarm.Manager) error { return m.Scale(ctx, specs...) })
+}
+
+func anyMounting(cs []snapshot.Container, volumes []string) bool {
+	for _, c := range cs {
+		if c.Mounting(volumes) {
+			return true
+		}
+	}
+	return false
+}
+
+// placeForSeed places a new instance on its Swarm before its volumes are seeded, so they
+// are made on the node that will run it.
+func (e *Env) placeForSeed(ctx context.Context, id string) error {
+	eng, err := e.EngineOf(id)
+	if err != nil || eng.Swarm == nil || eng.Placed() {
+		return err
+	}
+	return e.place(ctx, &Instance{ID: id, Engine: eng}, e.Config.Lifecycle(config.KindSandbox))
 }
 
 // swarmNodeAsync asks the manager, beside the rest of status, how it sees the node of a

@@ -2,10 +2,13 @@ package core
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ktrdr/sandbox/pkg/compose"
+	"github.com/ktrdr/sandbox/pkg/config"
+	"github.com/ktrdr/sandbox/pkg/stats"
 )
 
 func TestANodeIsReachedWithTheManagersUserAndPort(t *testing.T) {
@@ -38,5 +41,27 @@ func TestTheEarlyComposeConfigCanBeReadTwice(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the second read waits forever")
+	}
+}
+
+// What an instance reserves on a Swarm: its compose file's reservations first, else the
+// most it used when it last ran, else a default; never under the Swarm's 4 MiB floor.
+func TestTheReservationComesFromTheComposeFileThenTheLastRun(t *testing.T) {
+	w := newWorld(t)
+	e := w.at(w.repo)
+	lc := e.Config.Lifecycle(config.KindSandbox)
+	in := &Instance{ID: "acme--a", Dir: w.repo}
+	if mem, why := e.reservation(context.Background(), in, lc); mem != defaultReservation || !strings.Contains(why, "nothing says") {
+		t.Errorf("with nothing known: %d (%s)", mem, why)
+	}
+	if err := e.usageHistory().Record(map[string]stats.Usage{"acme--a": {Containers: 2, MemBytes: 1 << 20}}, e.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if mem, why := e.reservation(context.Background(), in, lc); mem != minReservation || !strings.Contains(why, "last ran") {
+		t.Errorf("after a run that used 1 MiB: %d (%s), want the 4 MiB floor", mem, why)
+	}
+	w.docker.config = []byte(`{"services": {"db": {"mem_reservation": 33554432}, "web": {"deploy": {"replicas": 2, "resources": {"reservations": {"memory": "16777216"}}}}}}`)
+	if mem, why := e.reservation(context.Background(), in, lc); mem != 64<<20 || !strings.Contains(why, "compose file") {
+		t.Errorf("with reservations in the compose file: %d MiB (%s), want 32 + 2 × 16", mem>>20, why)
 	}
 }

@@ -11,6 +11,7 @@
 package stack
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -388,8 +389,16 @@ func (r *renderer) deploy(name string, raw map[string]json.RawMessage) map[strin
 		m[field] = v
 	}
 	short("mem_limit", "limits", "memory")
-	short("mem_reservation", "reservations", "memory")
 	short("cpus", "limits", "cpus")
+	// The memory the services reserve is held, summed, by the instance's placeholder
+	// (Reservations), from placement until destroy: reserved here as well, the Swarm
+	// would count it twice while the stack runs.
+	if kept, _ := res["reservations"].(map[string]any); kept != nil {
+		delete(kept, "memory")
+		if len(kept) == 0 {
+			delete(res, "reservations")
+		}
+	}
 	if len(res) > 0 {
 		d["resources"] = res
 	}
@@ -536,4 +545,58 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// Reservations is the memory a resolved compose configuration's services reserve
+// together (deploy.resources.reservations.memory or mem_reservation, times replicas):
+// what its placeholder holds on the node. 0 when none reserves any.
+func Reservations(config []byte) (int64, error) {
+	var p struct {
+		Services map[string]struct {
+			MemReservation json.RawMessage `json:"mem_reservation"`
+			Scale          *int64          `json:"scale"`
+			Deploy         struct {
+				Replicas  *int64 `json:"replicas"`
+				Resources struct {
+					Reservations struct {
+						Memory json.RawMessage `json:"memory"`
+					} `json:"reservations"`
+				} `json:"resources"`
+			} `json:"deploy"`
+		} `json:"services"`
+	}
+	if err := json.Unmarshal(config, &p); err != nil {
+		return 0, fmt.Errorf("read the resolved compose configuration: %w", err)
+	}
+	var total int64
+	for name, svc := range p.Services {
+		mem, err := byteCount(svc.Deploy.Resources.Reservations.Memory)
+		if err == nil && mem == 0 {
+			mem, err = byteCount(svc.MemReservation)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("service %s: memory reservation: %w", name, err)
+		}
+		replicas := int64(1)
+		switch {
+		case svc.Scale != nil:
+			replicas = *svc.Scale
+		case svc.Deploy.Replicas != nil:
+			replicas = *svc.Deploy.Replicas
+		}
+		total += mem * replicas
+	}
+	return total, nil
+}
+
+// byteCount reads a size compose has resolved to bytes: a number, or a string of digits.
+func byteCount(raw json.RawMessage) (int64, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(bytes.Trim(raw, `"`), &n); err != nil {
+		return 0, fmt.Errorf("%s is not a number of bytes", raw)
+	}
+	return n.Int64()
 }

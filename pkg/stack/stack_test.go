@@ -27,6 +27,7 @@ const demo = `{
       "restart": "unless-stopped",
       "pull_policy": "never",
       "mem_limit": 268435456,
+      "mem_reservation": 33554432,
       "networks": {"default": null}
     },
     "backend": {
@@ -36,7 +37,7 @@ const demo = `{
       "depends_on": {"db": {"condition": "service_healthy", "required": true}},
       "ports": [{"mode": "ingress", "target": 8000, "published": "28000", "protocol": "tcp"}],
       "volumes": [{"type": "bind", "source": "/home/u/.acme/shared/data", "target": "/app/data", "read_only": true, "bind": {"create_host_path": true}}],
-      "deploy": {"resources": {"reservations": {"memory": "64M"}}},
+      "deploy": {"resources": {"reservations": {"memory": "67108864", "cpus": 0.25}}, "replicas": 2},
       "restart": "on-failure",
       "networks": {"default": {"aliases": ["api"]}}
     },
@@ -115,10 +116,14 @@ func TestTheDemoRendersForOneNodeWithoutIPVS(t *testing.T) {
 			t.Errorf("%s restart condition %v, want %s", svc, got, cond)
 		}
 	}
-	// resources: short forms converted, deploy's kept
-	if get(f, "services", "db", "deploy", "resources", "limits", "memory") != "268435456" ||
-		get(f, "services", "backend", "deploy", "resources", "reservations", "memory") != "64M" {
+	// resources: short forms converted, deploy's kept, but memory reservations are the
+	// placeholder's (summed, times replicas), not the services' (counted twice otherwise)
+	if get(f, "services", "db", "deploy", "resources", "limits", "memory") != "268435456" || get(f, "services", "db", "deploy", "resources", "reservations") != nil ||
+		get(f, "services", "backend", "deploy", "resources", "reservations", "memory") != nil || get(f, "services", "backend", "deploy", "resources", "reservations", "cpus") != 0.25 {
 		t.Errorf("resources: db %v, backend %v", get(f, "services", "db", "deploy"), get(f, "services", "backend", "deploy"))
+	}
+	if mem, err := Reservations([]byte(demo)); err != nil || mem != 2*64<<20+32<<20 {
+		t.Errorf("Reservations = %d MiB, %v; want 160 (backend 2 × 64, db 32)", mem>>20, err)
 	}
 	// mounts, aliases, health check, environment kept
 	if v := get(f, "services", "backend", "volumes"); !reflect.DeepEqual(v, []any{map[string]any{"type": "bind", "source": "/home/u/.acme/shared/data", "target": "/app/data", "read_only": true}}) {

@@ -153,6 +153,7 @@ func (m Manager) Endpoint() string {
 // task is a task the Swarm keeps running, where, and what it reserves.
 type task struct {
 	ID, NodeID, State, Err string
+	CreatedAt              time.Time
 	Reserved               int64
 	Instance               string // a placeholder's instance
 }
@@ -179,6 +180,7 @@ func (m Manager) inspectTasks(ctx context.Context, ids []string) ([]task, error)
 	for _, line := range strings.Split(out, "\n") {
 		var t struct {
 			ID, NodeID string
+			CreatedAt  time.Time
 			Spec       struct {
 				Resources struct {
 					Reservations struct{ MemoryBytes int64 }
@@ -188,11 +190,24 @@ func (m Manager) inspectTasks(ctx context.Context, ids []string) ([]task, error)
 			Status struct{ State, Err string }
 		}
 		if json.Unmarshal([]byte(line), &t) == nil {
-			tasks = append(tasks, task{ID: t.ID, NodeID: t.NodeID, State: t.Status.State, Err: t.Status.Err,
+			tasks = append(tasks, task{ID: t.ID, NodeID: t.NodeID, CreatedAt: t.CreatedAt, State: t.Status.State, Err: t.Status.Err,
 				Reserved: t.Spec.Resources.Reservations.MemoryBytes, Instance: t.Spec.ContainerSpec.Labels[InstanceLabel]})
 		}
 	}
 	return tasks, nil
+}
+
+// newestTask is the most recently created of a service's tasks (ids as service ps -q
+// gives them): what the Swarm is doing now; older ones are history.
+func (m Manager) newestTask(ctx context.Context, ids string) (task, error) {
+	tasks, err := m.inspectTasks(ctx, strings.Fields(ids))
+	var newest task
+	for _, t := range tasks {
+		if newest.ID == "" || t.CreatedAt.After(newest.CreatedAt) {
+			newest = t
+		}
+	}
+	return newest, err
 }
 
 // PlaceholderName is the service that holds an instance's room.
@@ -203,40 +218,65 @@ var ErrNoRoom = errors.New("no node of the Swarm has room for it")
 
 // Place asks the Swarm for a node with mem bytes free for instance: a placeholder service
 // (image, run with the argument idle; it must be on every node) reserving mem, which the
-// scheduler puts on a node with room, never a drained or paused one. The node it landed on
-// is returned; when none has room the placeholder is removed and the error, wrapping
-// ErrNoRoom, gives each node's figures. An instance already placed keeps its node.
-func (m Manager) Place(ctx context.Context, instance string, mem int64, image string, bound time.Duration) (Node, error) {
+// scheduler puts on a node with room, never a drained or paused one; with on, only that
+// node may take it (an instance whose volumes are there). The node it landed on is
+// returned, and the placeholder kept there; when none has room the placeholder is
+// removed and the error, wrapping ErrNoRoom, gives each node's figures. An instance
+// already placed keeps its node.
+func (m Manager) Place(ctx context.Context, instance string, mem int64, image, on string, bound time.Duration) (Node, error) {
 	if n, ok, err := m.Placement(ctx, instance); err != nil || ok {
 		return n, err
 	}
 	name := PlaceholderName(instance)
-	_, err := m.docker(ctx, "service", "create", "--detach", "--no-resolve-image", "--name", name, "--label", InstanceLabel+"="+instance,
-		"--container-label", InstanceLabel+"="+instance, "--reserve-memory", fmt.Sprint(mem),
-		"--restart-condition", "any", "--stop-grace-period", "1s", image, "idle")
-	if err != nil {
+	args := []string{"service", "create", "--detach", "--no-resolve-image", "--name", name, "--label", InstanceLabel + "=" + instance,
+		"--container-label", InstanceLabel + "=" + instance, "--reserve-memory", fmt.Sprint(mem),
+		"--restart-condition", "any", "--stop-grace-period", "1s"}
+	if on != "" {
+		args = append(args, "--constraint", "node.hostname=="+on)
+	}
+	_, err := m.docker(ctx, append(args, image, "idle")...)
+	// A placeholder kept on its node waits there while the node is drained or down:
+	// once the node is back it runs again, and it is never removed here.
+	kept := err != nil && on != "" && strings.Contains(err.Error(), "already exists")
+	if err != nil && !kept {
 		return Node{}, fmt.Errorf("create the placeholder %s: %w", name, err)
+	}
+	giveUp := func(err error) (Node, error) {
+		if !kept {
+			_ = m.Unplace(context.WithoutCancel(ctx), instance)
+		}
+		return Node{}, err
 	}
 	deadline := time.Now().Add(bound)
 	for {
 		n, ok, pending, err := m.where(ctx, instance)
 		switch {
 		case err != nil:
-			_ = m.Unplace(context.WithoutCancel(ctx), instance)
-			return Node{}, err
-		case ok:
+			return giveUp(err)
+		case ok && on != "":
 			return n, nil
-		case strings.Contains(pending, "no suitable node") || time.Now().After(deadline):
-			_ = m.Unplace(context.WithoutCancel(ctx), instance)
-			return Node{}, m.noRoom(ctx, mem, pending)
+		case ok:
+			return n, m.pin(ctx, instance, n.Hostname)
+		case strings.Contains(pending, "no suitable node") && !kept || time.Now().After(deadline):
+			return giveUp(m.noRoom(ctx, mem, pending))
 		}
 		select {
 		case <-ctx.Done():
-			_ = m.Unplace(context.WithoutCancel(ctx), instance)
-			return Node{}, ctx.Err()
+			return giveUp(ctx.Err())
 		case <-time.After(m.poll()):
 		}
 	}
+}
+
+// pin keeps a placeholder on the node the scheduler chose: the instance's volumes are
+// there, so draining that node must not move its room elsewhere (the placeholder waits,
+// as the instance's services do, until the node is active again).
+func (m Manager) pin(ctx context.Context, instance, hostname string) error {
+	_, err := m.docker(ctx, "service", "update", "--detach", "--constraint-add", "node.hostname=="+hostname, PlaceholderName(instance))
+	if err != nil {
+		return fmt.Errorf("keep the placeholder of %s on %s: %w", instance, hostname, err)
+	}
+	return nil
 }
 
 // Placement is the node instance's placeholder runs on (false when it has none running).
@@ -259,11 +299,10 @@ func (m Manager) where(ctx context.Context, instance string) (n Node, ok bool, p
 	if ids == "" {
 		return Node{}, false, "", nil
 	}
-	tasks, err := m.inspectTasks(ctx, strings.Fields(ids)[:1]) // the newest
-	if err != nil || len(tasks) == 0 {
+	t, err := m.newestTask(ctx, ids)
+	if err != nil || t.ID == "" {
 		return Node{}, false, "", err
 	}
-	t := tasks[0]
 	switch t.State {
 	case "running":
 		node, err := m.node(ctx, t.NodeID)
@@ -317,6 +356,10 @@ func (m Manager) Deploy(ctx context.Context, name string, r stack.Rendered, prog
 	}
 	services, _ := full["services"].(map[string]any)
 	deployed := map[string]any{}
+	idle, err := m.idle(ctx, name)
+	if err != nil {
+		return fmt.Errorf("services of %s: %w", name, err)
+	}
 	for i, wave := range r.Waves {
 		for _, svc := range wave {
 			deployed[svc] = services[svc]
@@ -335,6 +378,13 @@ func (m Manager) Deploy(ctx context.Context, name string, r stack.Rendered, prog
 		if err != nil {
 			return fmt.Errorf("docker stack deploy %s: %w", name, err)
 		}
+		for _, svc := range wave {
+			if idle[svc] {
+				if _, err := m.docker(ctx, "service", "update", "--detach", "--force", name+"_"+svc); err != nil {
+					return fmt.Errorf("start %s again: %w", svc, err)
+				}
+			}
+		}
 		if i == len(r.Waves)-1 {
 			break
 		}
@@ -349,6 +399,28 @@ func (m Manager) Deploy(ctx context.Context, name string, r stack.Rendered, prog
 	return nil
 }
 
+// idle lists the stack's services that the Swarm keeps with no task to run: a service
+// whose restart policy is none does not replace a task its node's drain (or loss) shut
+// down, and a redeploy of an unchanged service changes nothing. Up means every service
+// runs (as compose up starts stopped containers again), so Deploy starts them again.
+func (m Manager) idle(ctx context.Context, stack string) (map[string]bool, error) {
+	services, err := m.docker(ctx, "service", "ls", "--filter", "label=com.docker.stack.namespace="+stack, "--format", "{{.Name}}")
+	if err != nil || services == "" {
+		return nil, err
+	}
+	tasks, err := m.docker(ctx, "stack", "ps", "--filter", "desired-state=running", "--format", "{{.Name}}", stack)
+	if err != nil && !nothingInStack(err) {
+		return nil, err
+	}
+	idle := map[string]bool{}
+	for _, svc := range strings.Fields(services) {
+		if !strings.Contains("\n"+tasks, "\n"+svc+".") {
+			idle[strings.TrimPrefix(svc, stack+"_")] = true
+		}
+	}
+	return idle, nil
+}
+
 // await waits until the service's task reaches c. A Swarm task with a health check is
 // "starting" until it is healthy, then "running": started takes either, healthy only
 // running (a task without a health check is running as soon as it starts).
@@ -357,9 +429,9 @@ func (m Manager) await(ctx context.Context, service string, c stack.Condition) e
 	for {
 		ids, err := m.docker(ctx, "service", "ps", "-q", service)
 		if err == nil && ids != "" {
-			tasks, err := m.inspectTasks(ctx, strings.Fields(ids)[:1]) // the newest
-			if err == nil && len(tasks) == 1 {
-				switch t := tasks[0]; {
+			t, err := m.newestTask(ctx, ids)
+			if err == nil && t.ID != "" {
+				switch {
 				case t.State == want || want == "starting" && t.State == "running":
 					return nil
 				case t.State == "failed" || t.State == "rejected":
@@ -378,7 +450,7 @@ func (m Manager) await(ctx context.Context, service string, c stack.Condition) e
 // RemoveStack removes the stack's services and networks and waits until none of its
 // tasks is left (its volumes stay, on the node).
 func (m Manager) RemoveStack(ctx context.Context, name string, bound time.Duration) error {
-	if _, err := m.docker(ctx, "stack", "rm", name); err != nil && !strings.Contains(err.Error(), "Nothing found in stack") {
+	if _, err := m.docker(ctx, "stack", "rm", name); err != nil && !nothingInStack(err) {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, bound)
@@ -394,4 +466,84 @@ func (m Manager) RemoveStack(ctx context.Context, name string, bound time.Durati
 		case <-time.After(m.poll()):
 		}
 	}
+}
+
+// ServicesMounting lists the services of stack whose tasks mount any of volumes (by
+// their full names), as name=replicas: what Scale takes to bring them back.
+func (m Manager) ServicesMounting(ctx context.Context, stack string, volumes []string) ([]string, error) {
+	ids, err := m.docker(ctx, "service", "ls", "-q", "--filter", "label=com.docker.stack.namespace="+stack)
+	if err != nil || ids == "" {
+		return nil, err
+	}
+	out, err := m.docker(ctx, append([]string{"service", "inspect", "--format", "{{json .Spec}}"}, strings.Fields(ids)...)...)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, v := range volumes {
+		want[v] = true
+	}
+	var specs []string
+	for _, line := range strings.Split(out, "\n") {
+		var s struct {
+			Name string
+			Mode struct {
+				Replicated *struct{ Replicas uint64 }
+			}
+			TaskTemplate struct {
+				ContainerSpec struct {
+					Mounts []struct{ Type, Source string }
+				}
+			}
+		}
+		if json.Unmarshal([]byte(line), &s) != nil || s.Mode.Replicated == nil {
+			continue
+		}
+		for _, mt := range s.TaskTemplate.ContainerSpec.Mounts {
+			if mt.Type == "volume" && want[mt.Source] {
+				specs = append(specs, fmt.Sprintf("%s=%d", s.Name, s.Mode.Replicated.Replicas))
+				break
+			}
+		}
+	}
+	sort.Strings(specs)
+	return specs, nil
+}
+
+// Scale sets the replicas of services given as name=replicas, without waiting for the
+// Swarm to converge (the caller waits for what it needs: containers gone, a gate).
+func (m Manager) Scale(ctx context.Context, specs ...string) error {
+	if len(specs) == 0 {
+		return nil
+	}
+	_, err := m.docker(ctx, append([]string{"service", "scale", "--detach"}, specs...)...)
+	return err
+}
+
+// AwaitStopped waits until the services (name=replicas, as Scale takes) have no task
+// left that runs or is being removed. Scaling a service up while its last task is still
+// being removed leaves it with no task at all on this engine's Swarm (the scale is
+// accepted, nothing runs), so a scale to zero is waited for before the scale back.
+func (m Manager) AwaitStopped(ctx context.Context, specs []string) error {
+	args := []string{"service", "ps", "-q", "--filter", "desired-state=running", "--filter", "desired-state=remove"}
+	for _, spec := range specs {
+		name, _, _ := strings.Cut(spec, "=")
+		args = append(args, name)
+	}
+	for {
+		if ids, err := m.docker(ctx, args...); err == nil && ids == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the tasks of %s did not end in time: %w", strings.Join(args[7:], ", "), ctx.Err())
+		case <-time.After(m.poll()):
+		}
+	}
+}
+
+// nothingInStack tells docker's refusal of a stack with no service (its wording's case
+// differs between commands and versions).
+func nothingInStack(err error) bool {
+	return strings.Contains(strings.ToLower(err.Error()), "nothing found in stack")
 }

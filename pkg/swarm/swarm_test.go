@@ -33,17 +33,27 @@ case "$1 $2" in
   case "$last" in
   acme--new-placement) echo tnew ;;
   acme--bad-placement) grep -q "service create" '` + calls + `' && echo tbad ;;
+  acme--fresh-placement) grep -q "service create" '` + calls + `' && echo tfresh ;;
+  acme--kept-placement) echo tkeptold; echo tkeptnew ;;
   acme--a-placement|s1) echo ta ;;
   esac ;;
+"service create")
+  case "$*" in *acme--kept-placement*) echo "service acme--kept-placement already exists" >&2; exit 1 ;; esac ;;
+"service inspect")
+  echo '{"Name":"acme--a_db","Mode":{"Replicated":{"Replicas":2}},"TaskTemplate":{"ContainerSpec":{"Mounts":[{"Type":"volume","Source":"acme--a_db_data"}]}}}'
+  echo '{"Name":"acme--a_web","Mode":{"Replicated":{"Replicas":1}},"TaskTemplate":{"ContainerSpec":{"Mounts":[{"Type":"bind","Source":"acme--a_db_data"}]}}}'
+  echo '{"Name":"acme--a_cache","Mode":{"Replicated":{"Replicas":1}},"TaskTemplate":{"ContainerSpec":{"Mounts":[{"Type":"volume","Source":"acme--a_cache"}]}}}' ;;
 "inspect --type")
-  for a in "$@"; do last="$a"; done
-  if [ "$last" = tbad ]; then
-    echo '{"ID":"tbad","NodeID":"n1","Spec":{},"Status":{"State":"rejected","Err":"No such image: helper:1"}}'
-  elif [ "$last" = tnew ]; then
-    echo '{"ID":"tnew","NodeID":"","Spec":{"Resources":{"Reservations":{"MemoryBytes":8589934592}}},"Status":{"State":"pending","Err":"no suitable node (insufficient resources on 2 nodes)"}}'
-  else
-    echo '{"ID":"ta","NodeID":"n1","Spec":{"Resources":{"Reservations":{"MemoryBytes":1073741824}},"ContainerSpec":{"Labels":{"sandbox.instance":"acme--a"}}},"Status":{"State":"running"}}'
-  fi ;;
+  for a in "$@"; do
+  case "$a" in
+  tbad) echo '{"ID":"tbad","NodeID":"n1","Spec":{},"Status":{"State":"rejected","Err":"No such image: helper:1"}}' ;;
+  tnew) echo '{"ID":"tnew","NodeID":"","Spec":{"Resources":{"Reservations":{"MemoryBytes":8589934592}}},"Status":{"State":"pending","Err":"no suitable node (insufficient resources on 2 nodes)"}}' ;;
+  tfresh) echo '{"ID":"tfresh","NodeID":"n1","Spec":{},"Status":{"State":"running"}}' ;;
+  tkeptold) echo '{"ID":"tkeptold","NodeID":"n2","CreatedAt":"2026-01-01T00:00:00Z","Spec":{},"Status":{"State":"running"}}' ;;
+  tkeptnew) echo '{"ID":"tkeptnew","NodeID":"","CreatedAt":"2026-01-02T00:00:00Z","Spec":{},"Status":{"State":"pending","Err":"no suitable node (1 node not available for new tasks)"}}' ;;
+  ta) echo '{"ID":"ta","NodeID":"n1","Spec":{"Resources":{"Reservations":{"MemoryBytes":1073741824}},"ContainerSpec":{"Labels":{"sandbox.instance":"acme--a"}}},"Status":{"State":"running"}}' ;;
+  esac
+  done ;;
 esac
 exit 0
 `
@@ -71,7 +81,7 @@ func TestNodesCountWhatTheirTasksReserve(t *testing.T) {
 
 func TestAPlacedInstanceKeepsItsNode(t *testing.T) {
 	calls := fakeManager(t)
-	n, err := Manager{}.Place(context.Background(), "acme--a", 1<<30, "helper:1", time.Minute)
+	n, err := Manager{}.Place(context.Background(), "acme--a", 1<<30, "helper:1", "", time.Minute)
 	if err != nil || n.Hostname != "host-1" {
 		t.Fatalf("Place = %+v, %v", n, err)
 	}
@@ -82,7 +92,7 @@ func TestAPlacedInstanceKeepsItsNode(t *testing.T) {
 
 func TestNoRoomSaysEachNodesFiguresAndRemovesThePlaceholder(t *testing.T) {
 	calls := fakeManager(t)
-	_, err := Manager{Poll: time.Millisecond}.Place(context.Background(), "acme--new", 8<<30, "helper:1", time.Minute)
+	_, err := Manager{Poll: time.Millisecond}.Place(context.Background(), "acme--new", 8<<30, "helper:1", "", time.Minute)
 	if !errors.Is(err, ErrNoRoom) {
 		t.Fatalf("err = %v, want no room", err)
 	}
@@ -101,11 +111,58 @@ func TestNoRoomSaysEachNodesFiguresAndRemovesThePlaceholder(t *testing.T) {
 
 func TestAPlaceholderThatCannotStartIsSaidAtOnce(t *testing.T) {
 	calls := fakeManager(t)
-	_, err := Manager{Poll: time.Millisecond}.Place(context.Background(), "acme--bad", 1<<30, "helper:1", time.Minute)
+	_, err := Manager{Poll: time.Millisecond}.Place(context.Background(), "acme--bad", 1<<30, "helper:1", "", time.Minute)
 	if err == nil || errors.Is(err, ErrNoRoom) || !strings.Contains(err.Error(), "could not start on host-1: No such image: helper:1") {
 		t.Errorf("err = %v, want the node's refusal", err)
 	}
 	if b, _ := os.ReadFile(calls); !strings.Contains(string(b), "service rm acme--bad-placement") {
 		t.Errorf("the placeholder was left:\n%s", b)
+	}
+}
+
+func TestANewPlacementIsKeptOnItsNode(t *testing.T) {
+	calls := fakeManager(t)
+	n, err := Manager{Poll: time.Millisecond}.Place(context.Background(), "acme--fresh", 1<<30, "helper:1", "", time.Minute)
+	if err != nil || n.Hostname != "host-1" {
+		t.Fatalf("Place = %+v, %v", n, err)
+	}
+	if b, _ := os.ReadFile(calls); !strings.Contains(string(b), "service update --detach --constraint-add node.hostname==host-1 acme--fresh-placement") {
+		t.Errorf("the placeholder was not kept on host-1 (a drain would move its room):\n%s", b)
+	}
+}
+
+// The placeholder of an instance whose node is drained waits there: its newest task is
+// pending (an older one ran); placing it again on that node waits and never removes it.
+func TestAKeptPlaceholderIsNeverRemoved(t *testing.T) {
+	calls := fakeManager(t)
+	_, placed, err := Manager{}.Placement(context.Background(), "acme--kept")
+	if err != nil || placed {
+		t.Errorf("Placement = %v, %v: the newest task is pending, not the older running one", placed, err)
+	}
+	_, err = Manager{Poll: time.Millisecond}.Place(context.Background(), "acme--kept", 1<<30, "helper:1", "host-2", 50*time.Millisecond)
+	if err == nil {
+		t.Error("Place on a drained node succeeded")
+	}
+	if b, _ := os.ReadFile(calls); strings.Contains(string(b), "service rm") || !strings.Contains(string(b), "--constraint node.hostname==host-2") {
+		t.Errorf("want the placeholder asked for on host-2 and never removed:\n%s", b)
+	}
+}
+
+func TestServicesMountingNamesThoseOfTheVolumesWithTheirReplicas(t *testing.T) {
+	calls := fakeManager(t)
+	specs, err := Manager{}.ServicesMounting(context.Background(), "acme--a", []string{"acme--a_db_data"})
+	if err != nil || strings.Join(specs, " ") != "acme--a_db=2" {
+		t.Errorf("ServicesMounting = %v, %v; want only the service with a volume mount of it", specs, err)
+	}
+	if err := (Manager{}).Scale(context.Background(), "acme--a_db=0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := (Manager{}).AwaitStopped(context.Background(), specs); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(calls); !strings.Contains(string(b), "service ps -q --filter desired-state=running --filter desired-state=remove acme--a_db") ||
+		!strings.Contains(string(b), "service ls -q --filter label=com.docker.stack.namespace=acme--a") ||
+		!strings.Contains(string(b), "service scale --detach acme--a_db=0") {
+		t.Errorf("calls:\n%s", b)
 	}
 }
