@@ -556,7 +556,7 @@ func nodeDownAndBack(t *testing.T, m swarm.Manager, run func(string, int, ...str
 	if !strings.Contains(out, "shared data is missing") || !strings.Contains(out, hint) {
 		t.Fatalf("up on a node that lost its shared data:\n%s", out)
 	}
-	run(filepath.Join(filepath.Dir(wt), "repo"), 0, strings.Fields(hint + " -from=" + filepath.Join(filepath.Dir(wt), "data"))...)
+	run(filepath.Join(filepath.Dir(wt), "repo"), 0, strings.Fields(hint+" -from="+filepath.Join(filepath.Dir(wt), "data"))...)
 	if out := run(wt, 0, "sandbox:up"); !strings.Contains(out, "Startability Gate: PASSED") {
 		t.Errorf("up once its node is back:\n%s", out)
 	}
