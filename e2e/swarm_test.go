@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -397,6 +398,30 @@ func TestSwarmSandboxThroughTheTargets(t *testing.T) {
 	if out := run(repo, 0, "sandbox:list", "-json"); !strings.Contains(out, `"engine": "`+node.Hostname+` (Swarm `+swarmManager+`)"`) {
 		t.Errorf("list -json does not name the node:\n%s", out)
 	}
+	// the fleet: every node with its state, availability, memory and the sandboxes on it
+	var listing struct {
+		Nodes []struct {
+			Swarm, Hostname, State, Availability string
+			Reserved                             int64 `json:"mem_reserved_bytes"`
+			Instances                            []string
+		} `json:"swarm_nodes"`
+	}
+	decode(t, run(repo, 0, "sandbox:list", "-json"), &listing)
+	if len(listing.Nodes) != 3 {
+		t.Errorf("list -json swarm_nodes: %+v", listing.Nodes)
+	}
+	for _, n := range listing.Nodes {
+		if holds := len(n.Instances) == 1 && n.Instances[0] == "remo--s"; holds != (n.Hostname == node.Hostname) || n.Swarm != swarmManager || n.State != "ready" || holds && n.Reserved < 512<<20 {
+			t.Errorf("list -json node %+v (remo--s is on %s)", n, node.Hostname)
+		}
+	}
+	if out := run(repo, 0, "sandbox:list"); !strings.Contains(out, "Swarm "+swarmManager+":") || !regexp.MustCompile(node.Hostname+` +worker +ready +active +512\.0 MB of .*remo--s`).MatchString(out) {
+		t.Errorf("list does not show the fleet:\n%s", out)
+	}
+	if out := run(repo, 0, "sandbox:doctor"); !strings.Contains(out, "✓ node "+node.Hostname+" (Swarm "+swarmManager+"): worker, ready, active") || !strings.Contains(out, "overlay networks (Swarm "+swarmManager+"): room for") ||
+		!strings.Contains(out, "✓ slot 1 ports: forwarded here by the tunnel to "+node.Hostname) {
+		t.Errorf("doctor does not show the fleet:\n%s", out)
+	}
 	if out = run(wt, 0, "sandbox:logs", "-service=web"); !strings.Contains(out, "backend listening") {
 		t.Errorf("logs on the node:\n%s", out)
 	}
@@ -489,6 +514,9 @@ func seededElsewhere(t *testing.T, m swarm.Manager, run func(string, int, ...str
 	on(t, swarmManager, "node", "update", "--availability", "drain", third)
 	if out := run(wtT, 0, "sandbox:status"); !strings.Contains(out, "Node: "+third+", ready and drain") {
 		t.Errorf("status on a drained node:\n%s", out)
+	}
+	if out := run(wtT, 1, "sandbox:doctor"); !strings.Contains(out, "node "+third+" (Swarm "+swarmManager+"): worker, ready, drain") || !strings.Contains(out, "remo--t cannot run elsewhere") {
+		t.Errorf("doctor with remo--t's node drained:\n%s", out)
 	}
 	if out := run(wtT, 1, "sandbox:up"); !strings.Contains(out, "whose availability is drain") || !strings.Contains(out, "docker node update --availability active "+third) {
 		t.Errorf("up on a drained node:\n%s", out)

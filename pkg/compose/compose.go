@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ktrdr/sandbox/pkg/addrpool"
 	"io"
 	"sort"
 	"strconv"
@@ -318,4 +319,31 @@ func ParseBinds(config []byte) ([]Bind, error) {
 		return binds[i].Target < binds[j].Target
 	})
 	return binds, nil
+}
+
+// AddressRoom is how many more networks the engine can make from its local address
+// pools, and how many they hold in all: each project needs at least one, and the
+// default pools hold 31.
+func (e Engine) AddressRoom(ctx context.Context) (free, total int, err error) {
+	docker := func(args ...string) (string, error) {
+		return execx.Output(ctx, execx.Cmd{Name: "docker", Timeout: queryTimeout, Env: e.Env, Args: args})
+	}
+	info, err := docker("info", "--format", "{{json .DefaultAddressPools}}")
+	if err != nil {
+		return 0, 0, err
+	}
+	pools, err := addrpool.ParseDefaultPools(info)
+	if err != nil {
+		return 0, 0, err
+	}
+	ids, err := docker("network", "ls", "--quiet")
+	if err != nil {
+		return 0, 0, err
+	}
+	subnets, err := docker(append([]string{"network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}"}, strings.Fields(ids)...)...)
+	if err != nil {
+		return 0, 0, err
+	}
+	free, total = addrpool.Room(pools, addrpool.ParseSubnets(subnets))
+	return free, total, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/execx"
+	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/ports"
 	"github.com/ktrdr/sandbox/pkg/registry"
@@ -92,7 +93,8 @@ func (e *Env) Doctor(ctx context.Context) DoctorReport {
 		out = append(out, e.machineFindings(ctx, reg)...)
 	}
 	out = append(out, e.engineFindings(ctx, reg)...)
-	out = append(out, e.portFindings(reg, states)...)
+	out = append(out, e.swarmFindings(ctx, reg)...)
+	out = append(out, e.portFindings(ctx, reg, states)...)
 	out = append(out, e.consistencyFindings(ctx, reg, states)...)
 	return DoctorReport{Findings: out}
 }
@@ -151,8 +153,9 @@ func (e *Env) diskFinding() Finding {
 	return f
 }
 
-func (e *Env) portFindings(reg *registry.File, states map[string]compose.Counts) []Finding {
+func (e *Env) portFindings(ctx context.Context, reg *registry.File, states map[string]compose.Counts) []Finding {
 	holders := reg.SlotHolders()
+	records, _ := e.records().Load()
 	var out []Finding
 	for _, slot := range e.Config.AllSlots() {
 		busy := ports.Busy(e.Config.PortsFor(slot), nil)
@@ -169,11 +172,29 @@ func (e *Env) portFindings(reg *registry.File, states map[string]compose.Counts)
 			out = append(out, Finding{Check: name, OK: true, Detail: "held by " + strings.Join(holders[slot], ", ") + " (running)"})
 			continue
 		}
+		if tunnel := e.forwarding(ctx, records, holders[slot]); tunnel != "" {
+			out = append(out, Finding{Check: name, OK: true, Detail: "forwarded here by the tunnel to " + tunnel + ownerNote(holders[slot])})
+			continue
+		}
 		list := (&ports.ConflictError{Slot: slot, Busy: busy}).Error()
 		out = append(out, Finding{Check: name, Detail: list + ": held by a process that is not an instance of this tool" + ownerNote(holders[slot]),
 			Fix: fail.Say("find it with: ss -ltnp | grep <port>; stop it, or use another slot")})
 	}
 	return out
+}
+
+// forwarding is the engine whose tunnel forwards the ports of a slot held by one of ids
+// (an instance on a remote engine, whose tunnel runs): those ports are its, not a
+// stranger's. "" when none.
+func (e *Env) forwarding(ctx context.Context, records map[string]engine.Engine, ids []string) string {
+	for _, id := range ids {
+		if eng := records[id]; !eng.Local() {
+			if _, alive := e.Tunnel(eng).Alive(ctx); alive {
+				return eng.Name()
+			}
+		}
+	}
+	return ""
 }
 
 func ownerNote(ids []string) string {

@@ -41,6 +41,8 @@ func (e *Env) machineFindings(ctx context.Context, reg *registry.File) []Finding
 	}
 	out := []Finding{{Check: "engine", OK: true, Detail: fmt.Sprintf("%s, %d CPUs%s", what, eng.CPUs, describePlatform(eng))}}
 	out = append(out, e.memoryFinding(ctx, eng))
+	free, total, err := e.Docker.AddressRoom(ctx)
+	out = append(out, networksFinding("engine networks", free, total, err))
 	out = append(out, e.diskOfEngine(ctx, eng))
 	if out[len(out)-1].OK {
 		for _, dir := range e.mountedDirs(ctx, reg) {

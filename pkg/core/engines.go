@@ -483,6 +483,7 @@ func (e *Env) findingsOf(ctx context.Context, eng engine.Engine, ids []string) [
 	var facts string
 	var states map[string]compose.Counts
 	var what platform.Engine
+	var networks Finding
 	err := e.on(ctx, eng, false, func(r *Env) error {
 		var err error
 		facts, err = r.tunnel.Run(ctx, nil, `docker version --format '{{.Server.Version}}' && df -Pk "$(docker info --format '{{.DockerRootDir}}' 2>/dev/null || echo /)" | tail -1`)
@@ -491,6 +492,8 @@ func (e *Env) findingsOf(ctx context.Context, eng engine.Engine, ids []string) [
 		}
 		if err == nil {
 			what, _ = r.Docker.Engine(ctx)
+			free, total, roomErr := r.Docker.AddressRoom(ctx)
+			networks = networksFinding("networks "+eng.Name(), free, total, roomErr)
 		}
 		if err != nil {
 			return &dockerThere{err}
@@ -523,7 +526,7 @@ func (e *Env) findingsOf(ctx context.Context, eng engine.Engine, ids []string) [
 		tunnel = Finding{Check: "tunnel " + eng.Name(), Detail: "down while " + strings.Join(running, ", ") + " run(s) there: their ports do not answer here",
 			Fix: fail.Run("run %s in the instance: it starts the tunnel again", fail.Do(fail.Sandbox, "up", ""))}
 	}
-	return []Finding{f, tunnel}
+	return []Finding{f, networks, tunnel}
 }
 
 // dockerThere is an engine whose host answers SSH but whose Docker does not.

@@ -183,6 +183,8 @@ type Docker interface {
 	// Images lists the images that carry label, with its value; RemoveImage removes one.
 	Images(ctx context.Context, label string) ([]compose.LabelledImage, error)
 	RemoveImage(ctx context.Context, id string) error
+	// AddressRoom is how many more networks the engine can make, of how many.
+	AddressRoom(ctx context.Context) (free, total int, err error)
 }
 
 // SecretsSource fetches an item's secrets; secrets.OP in production.
@@ -245,6 +247,7 @@ func (c CLI) Engine(ctx context.Context) (platform.Engine, error) {
 func (c CLI) engine() compose.Engine { return compose.Engine{Env: c.Env} }
 
 func (c CLI) Versions(ctx context.Context) (string, string, error) { return c.engine().Versions(ctx) }
+func (c CLI) AddressRoom(ctx context.Context) (int, int, error)    { return c.engine().AddressRoom(ctx) }
 func (c CLI) ProjectStates(ctx context.Context, label string) (map[string]compose.Counts, error) {
 	return c.engine().ProjectStates(ctx, label)
 }

@@ -248,6 +248,7 @@ type fakeDocker struct {
 	onPublished  func()                     // runs inside Published (to order a test's events)
 	unshared     string                     // a host directory the engine's containers do not see
 	config       []byte                     // what compose config answers (nil: an error)
+	networksFree int                        // how many more networks the engine can make (0: 25)
 	calls        []string
 }
 
@@ -347,6 +348,12 @@ func (d *fakeDocker) Responsive(_ context.Context, container string, bound time.
 }
 func (d *fakeDocker) Build(context.Context, compose.Project, io.Writer) error {
 	return errors.New("no Swarm here")
+}
+func (d *fakeDocker) AddressRoom(context.Context) (int, int, error) {
+	if d.networksFree == 0 {
+		return 25, 31, nil
+	}
+	return max(d.networksFree, 0), 31, nil
 }
 func (d *fakeDocker) Config(context.Context, compose.Project) ([]byte, error) {
 	if d.config != nil {

@@ -43,6 +43,8 @@ type Listing struct {
 	Warnings  []string `json:"warnings"`
 	// Total is the sum of every listed instance's usage; nil when Docker could not say.
 	Total *stats.Usage `json:"total,omitempty"`
+	// Nodes are the nodes of every Swarm that holds instances, with those placed on each.
+	Nodes []FleetNode `json:"swarm_nodes,omitempty"`
 }
 
 // List builds the listing from the registry, one docker call for every project's
@@ -57,6 +59,7 @@ func (e *Env) List(ctx context.Context) (Listing, error) {
 		return Listing{}, fail.With(fail.CodeError, fail.Say("Fix the file or move it away (instances in it then count as local)"), err)
 	}
 	remoteDone := e.remoteStatesAsync(ctx, reg, engines)
+	fleetDone := e.fleetAsync(ctx, reg, engines)
 	usageDone := e.usageAsync(ctx)
 	engineDone := e.engineAsync(ctx)
 	states, dockerErr := e.Docker.ProjectStates(ctx, e.Config.ComposeProjectLabel)
@@ -94,6 +97,8 @@ func (e *Env) List(ctx context.Context) (Listing, error) {
 		l.Warnings = append(l.Warnings, fmt.Sprintf("slot %d is claimed by %s (edit %s so each slot has one owner)", c.Slot, strings.Join(c.IDs, " and "), e.RegistryStore().Path))
 	}
 	l.Orphans = append(l.Orphans, e.orphans(reg, states)...)
+	fleet := <-fleetDone
+	l.Nodes, l.Warnings = fleet.nodes, append(l.Warnings, fleet.warnings...)
 	return l, nil
 }
 

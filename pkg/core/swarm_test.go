@@ -9,6 +9,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/stats"
+	"github.com/ktrdr/sandbox/pkg/swarm"
 )
 
 func TestANodeIsReachedWithTheManagersUserAndPort(t *testing.T) {
@@ -63,5 +64,40 @@ func TestTheReservationComesFromTheComposeFileThenTheLastRun(t *testing.T) {
 	w.docker.config = []byte(`{"services": {"db": {"mem_reservation": 33554432}, "web": {"deploy": {"replicas": 2, "resources": {"reservations": {"memory": "16777216"}}}}}}`)
 	if mem, why := e.reservation(context.Background(), in, lc); mem != 64<<20 || !strings.Contains(why, "compose file") {
 		t.Errorf("with reservations in the compose file: %d MiB (%s), want 32 + 2 × 16", mem>>20, why)
+	}
+}
+
+// doctor counts the networks an engine can still make (the limit users meet after 20
+// to 30 stacks), and judges a Swarm node by whether instances of ours wait on it.
+func TestDoctorCountsNetworksAndJudgesNodesByWhatTheyHold(t *testing.T) {
+	w := newWorld(t)
+	e := w.at(w.repo)
+	netFinding := func() Finding {
+		for _, f := range e.Doctor(context.Background()).Findings {
+			if f.Check == "engine networks" {
+				return f
+			}
+		}
+		t.Fatal("no engine networks finding")
+		return Finding{}
+	}
+	if f := netFinding(); !f.OK || f.Detail != "room for 25 more networks of 31 (each stack makes at least one)" {
+		t.Errorf("with room: %+v", f)
+	}
+	w.docker.networksFree = 2
+	if f := netFinding(); f.OK || !strings.Contains(f.Fix.Text, "default-address-pools") {
+		t.Errorf("with 2 left: %+v", f)
+	}
+
+	drained := swarm.Node{Hostname: "n2", Role: "worker", State: "ready", Availability: "drain", MemBytes: 4 << 30, Reserved: 1 << 30}
+	if f := nodeFinding("Swarm m", drained, nil); !f.OK || !strings.Contains(f.Detail, "worker, ready, drain; memory 1.0 GB reserved of 4.0 GB (3.0 GB free); no sandbox") {
+		t.Errorf("a drained node holding nothing: %+v", f)
+	}
+	if f := nodeFinding("Swarm m", drained, []string{"acme--a"}); f.OK || !strings.Contains(f.Fix.Text, "docker node update --availability active n2") {
+		t.Errorf("a drained node holding acme--a: %+v", f)
+	}
+	down := swarm.Node{Hostname: "n3", State: "down", Availability: "active"}
+	if f := nodeFinding("Swarm m", down, []string{"acme--b"}); f.OK || !strings.Contains(f.Fix.Text, "the data of acme--b is there") {
+		t.Errorf("a node down holding acme--b: %+v", f)
 	}
 }

@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ktrdr/sandbox/pkg/addrpool"
 	"github.com/ktrdr/sandbox/pkg/execx"
 	"github.com/ktrdr/sandbox/pkg/stack"
 )
@@ -546,4 +548,37 @@ func (m Manager) AwaitStopped(ctx context.Context, specs []string) error {
 // differs between commands and versions).
 func nothingInStack(err error) bool {
 	return strings.Contains(strings.ToLower(err.Error()), "nothing found in stack")
+}
+
+// OverlayRoom is how many more overlay networks the Swarm can make from its address
+// pool (each stack makes at least one), and how many it holds in all.
+func (m Manager) OverlayRoom(ctx context.Context) (free, total int, err error) {
+	info, err := m.docker(ctx, "info", "--format", "{{json .Swarm.Cluster.DefaultAddrPool}} {{.Swarm.Cluster.SubnetSize}}")
+	if err != nil {
+		return 0, 0, err
+	}
+	bases, size, _ := strings.Cut(info, " ")
+	var pool []string
+	if err := json.Unmarshal([]byte(bases), &pool); err != nil {
+		return 0, 0, fmt.Errorf("read the Swarm's address pool %q: %w", info, err)
+	}
+	bits, err := strconv.Atoi(strings.TrimSpace(size))
+	if err != nil {
+		return 0, 0, fmt.Errorf("read the Swarm's subnet size %q: %w", info, err)
+	}
+	pools, err := addrpool.SwarmPools(pool, bits)
+	if err != nil {
+		return 0, 0, err
+	}
+	ids, err := m.docker(ctx, "network", "ls", "--quiet", "--filter", "driver=overlay")
+	if err != nil || ids == "" {
+		free, total = addrpool.Room(pools, nil)
+		return free, total, err
+	}
+	subnets, err := m.docker(ctx, append([]string{"network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}"}, strings.Fields(ids)...)...)
+	if err != nil {
+		return 0, 0, err
+	}
+	free, total = addrpool.Room(pools, addrpool.ParseSubnets(subnets))
+	return free, total, nil
 }

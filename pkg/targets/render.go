@@ -300,6 +300,26 @@ func (s *screen) listing(l core.Listing, asJSON bool) error {
 	if l.Total != nil {
 		fmt.Fprintf(tw, "TOTAL\t\t%d instance(s)\t\t%s\t\n", len(l.Instances), usageCells(*l.Total))
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return s.fleet(l.Nodes)
+}
+
+// fleet is list's table of the Swarm nodes that hold instances, one Swarm after another.
+func (s *screen) fleet(nodes []core.FleetNode) error {
+	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	for i, n := range nodes {
+		if i == 0 || nodes[i-1].Swarm != n.Swarm {
+			fmt.Fprintf(tw, "\nSwarm %s:\nNODE\tROLE\tSTATE\tAVAILABILITY\tMEMORY RESERVED\tFREE\tSANDBOXES\n", n.Swarm)
+		}
+		held := "-"
+		if len(n.Instances) > 0 {
+			held = strings.Join(n.Instances, ", ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s of %s\t%s\t%s\n", n.Hostname, n.Role, n.State, n.Availability,
+			shared.FormatSize(n.Reserved), shared.FormatSize(n.MemBytes), shared.FormatSize(n.MemFreeBytes), held)
+	}
 	return tw.Flush()
 }
 
