@@ -11,8 +11,8 @@ import (
 
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
-	"github.com/ktrdr/sandbox/pkg/execx"
 	"github.com/ktrdr/sandbox/pkg/engine"
+	"github.com/ktrdr/sandbox/pkg/execx"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/ports"
 	"github.com/ktrdr/sandbox/pkg/registry"
