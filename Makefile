@@ -55,7 +55,7 @@ bench:
 sandbox-create:
 	$(MAGE) sandbox:create "$(NAME)" $(call flag,BRANCH,branch) $(call flag,SLOT,slot) $(call bool,NOINCLUDE,noInclude) $(call bool,NOHOOKS,noHooks) $(call flag,SEED,seed) $(call flag,ENGINE,engine) $(call flag,CONTEXT,context) $(call bool,SWARM,swarm)
 sandbox-init:
-	$(MAGE) sandbox:init $(call flag,SLOT,slot) $(call flag,NAME,name) $(call flag,ENGINE,engine) $(call flag,CONTEXT,context)
+	$(MAGE) sandbox:init $(call flag,SLOT,slot) $(call flag,NAME,name) $(call flag,ENGINE,engine) $(call flag,CONTEXT,context) $(call bool,SWARM,swarm)
 sandbox-sync:
 	$(MAGE) sandbox:sync
 sandbox-up:
@@ -87,7 +87,7 @@ sandbox-gc:
 sandbox-completion:
 	$(MAGE) sandbox:completion $(call flag,SHELL_NAME,shell)
 local-prod-init:
-	$(MAGE) localProd:init $(call flag,ENGINE,engine) $(call flag,CONTEXT,context)
+	$(MAGE) localProd:init $(call flag,ENGINE,engine) $(call flag,CONTEXT,context) $(call bool,SWARM,swarm)
 local-prod-sync:
 	$(MAGE) localProd:sync
 local-prod-up:

@@ -464,6 +464,7 @@ func TestSwarmSandboxThroughTheTargets(t *testing.T) {
 		t.Error("destroy left the placeholder: its room stays reserved")
 	}
 	_ = exec.Command("docker", "-H", engine, "image", "rm", "-f", "remo-demo:swe2e").Run()
+	localProdOnTheSwarm(t, m, run, git, work, repo)
 	if t.Failed() {
 		t.Logf("transcript:\n%s", transcript.String())
 	}
@@ -588,4 +589,41 @@ func nodeDownAndBack(t *testing.T, m swarm.Manager, run func(string, int, ...str
 	if out := run(wt, 0, "sandbox:up"); !strings.Contains(out, "Startability Gate: PASSED") {
 		t.Errorf("up once its node is back:\n%s", out)
 	}
+}
+
+// localProdOnTheSwarm: local-prod opts in at init as a sandbox does at create; up places
+// it, status names the node; destroy keeps a snapshot, copied here, and leaves nothing
+// on the node, its room released.
+func localProdOnTheSwarm(t *testing.T, m swarm.Manager, run func(string, int, ...string) string, git func(string, ...string), work, repo string) {
+	ctx := context.Background()
+	t.Cleanup(func() {
+		_ = m.RemoveStack(context.Background(), "remo-prod", time.Minute)
+		_ = m.Unplace(context.Background(), "remo-prod")
+	})
+	prod := filepath.Join(work, "prod")
+	git(work, "clone", "-q", repo, prod)
+	run(prod, 0, "localProd:init", "-engine="+swarmManager, "-swarm")
+	out := run(work, 0, "localProd:up", "-noSecrets")
+	node, ok, err := m.Placement(ctx, "remo-prod")
+	if !strings.Contains(out, "Placing remo-prod on the Swarm") || !strings.Contains(out, "Startability Gate: PASSED") || err != nil || !ok {
+		t.Fatalf("localProd:up on the Swarm (placed on %+v, %v %v):\n%s", node, ok, err, out)
+	}
+	if code, _ := get(t, "http://127.0.0.1:27180/api/v1/health"); code != 200 {
+		t.Errorf("local-prod health through the tunnel: %d", code)
+	}
+	if out := run(work, 0, "localProd:status"); !strings.Contains(out, "Node: "+node.Hostname+", ready and active") {
+		t.Errorf("localProd:status on the Swarm:\n%s", out)
+	}
+	if out := run(work, 0, "localProd:destroy", "-force"); !strings.Contains(out, "Snapshot before-destroy-") {
+		t.Errorf("localProd:destroy on the Swarm kept no snapshot:\n%s", out)
+	}
+	engine := nodeEngine(node)
+	waitFor(t, time.Minute, "nothing of remo-prod on "+node.Hostname, func() bool {
+		return on(t, engine, "ps", "-aq", "--filter", "label=com.docker.compose.project=remo-prod") == "" &&
+			on(t, engine, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=remo-prod") == ""
+	})
+	if _, ok, _ := m.Placement(ctx, "remo-prod"); ok {
+		t.Error("localProd:destroy left the placeholder")
+	}
+	_ = exec.Command("docker", "-H", engine, "image", "rm", "-f", "remo-demo:swe2e").Run()
 }

@@ -15,7 +15,7 @@ import (
 // bare "-name" is a boolean. A test checks it against the targets' signatures.
 var flags = map[string][]string{
 	"sandbox:create":     {"-branch=", "-slot=", "-noInclude", "-noHooks", "-seed=", "-engine=", "-context=", "-swarm"},
-	"sandbox:init":       {"-slot=", "-name=", "-engine=", "-context="},
+	"sandbox:init":       {"-slot=", "-name=", "-engine=", "-context=", "-swarm"},
 	"sandbox:sync":       {},
 	"sandbox:up":         {"-noWait", "-build", "-timeout=", "-noSecrets", "-noHooks", "-force"},
 	"sandbox:down":       {"-volumes", "-noHooks"},
@@ -31,7 +31,7 @@ var flags = map[string][]string{
 	"sandbox:doctor":     {"-json"},
 	"sandbox:gc":         {"-dryRun", "-volumes", "-force", "-images"},
 	"sandbox:completion": {"-shell="},
-	"localProd:init":     {"-engine=", "-context="},
+	"localProd:init":     {"-engine=", "-context=", "-swarm"},
 	"localProd:sync":     {},
 	"localProd:up":       {"-noWait", "-build", "-timeout=", "-noSecrets", "-noHooks", "-force"},
 	"localProd:down":     {"-volumes", "-noHooks", "-noSnapshot"},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/core"
+	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/gitx"
 	"github.com/ktrdr/sandbox/pkg/secrets"
@@ -216,14 +217,9 @@ func (s *screen) ask(question string) (bool, error) {
 // -swarm (that engine is a Swarm manager: up places the sandbox on a node the Swarm picks).
 func (Sandbox) Create(ctx context.Context, name string, branch *string, slot *int, noInclude, noHooks *bool, seed, engine, context *string, swarm *bool) error {
 	return run(func(e *core.Env, s *screen) error {
-		eng, err := e.ResolveEngine(ctx, val(engine), val(context))
+		eng, err := resolveEngine(ctx, e, val(engine), val(context), val(swarm))
 		if err != nil {
 			return err
-		}
-		if val(swarm) {
-			if eng, err = e.OnSwarm(ctx, eng); err != nil {
-				return err
-			}
 		}
 		res, err := e.Create(ctx, name, core.CreateOptions{Branch: val(branch), Slot: slot, NoInclude: val(noInclude), NoHooks: val(noHooks), Seed: val(seed), Engine: eng})
 		if err == nil {
@@ -234,9 +230,9 @@ func (Sandbox) Create(ctx context.Context, name string, branch *string, slot *in
 }
 
 // Init adopts the current clone or worktree as a sandbox. Flags: -slot=N, -name=ID,
-// -engine=ssh://… or -context=NAME.
-func (Sandbox) Init(ctx context.Context, slot *int, name, engine, context *string) error {
-	return initTarget(ctx, config.KindSandbox, core.InitOptions{Name: val(name), Slot: slot}, val(engine), val(context))
+// -engine=ssh://… or -context=NAME, -swarm (as for create).
+func (Sandbox) Init(ctx context.Context, slot *int, name, engine, context *string, swarm *bool) error {
+	return initTarget(ctx, config.KindSandbox, core.InitOptions{Name: val(name), Slot: slot}, val(engine), val(context), val(swarm))
 }
 
 // List shows every instance with its slot, state, API port, memory, CPU, disk and path.
@@ -373,9 +369,10 @@ func (Sandbox) Gc(ctx context.Context, dryRun, volumes, force, images *bool) err
 }
 
 // Init registers the current clone as local-prod (slot 0, the standard ports). Flags:
-// -engine=ssh://[user@]host[:port] or -context=NAME (its containers run on that engine).
-func (LocalProd) Init(ctx context.Context, engine, context *string) error {
-	return initTarget(ctx, config.KindLocalProd, core.InitOptions{}, val(engine), val(context))
+// -engine=ssh://[user@]host[:port] or -context=NAME (its containers run on that engine),
+// -swarm (that engine is a Swarm manager, as for sandbox:create).
+func (LocalProd) Init(ctx context.Context, engine, context *string, swarm *bool) error {
+	return initTarget(ctx, config.KindLocalProd, core.InitOptions{}, val(engine), val(context), val(swarm))
 }
 
 // Sync copies local-prod's checkout to its remote engine's host. See sandbox:sync.
@@ -425,9 +422,9 @@ func (LocalProd) Logs(ctx context.Context, service *string, follow *bool, tail *
 
 // The bodies the two namespaces share: one lifecycle, two table entries.
 
-func initTarget(ctx context.Context, kind config.Kind, o core.InitOptions, endpoint, contextName string) error {
+func initTarget(ctx context.Context, kind config.Kind, o core.InitOptions, endpoint, contextName string, onSwarm bool) error {
 	return run(func(e *core.Env, s *screen) error {
-		eng, err := e.ResolveEngine(ctx, endpoint, contextName)
+		eng, err := resolveEngine(ctx, e, endpoint, contextName, onSwarm)
 		if err != nil {
 			return err
 		}
@@ -438,6 +435,16 @@ func initTarget(ctx context.Context, kind config.Kind, o core.InitOptions, endpo
 		}
 		return err
 	})
+}
+
+// resolveEngine is the engine of -engine or -context; with -swarm, a Swarm manager whose
+// scheduler places the instance at its first up.
+func resolveEngine(ctx context.Context, e *core.Env, endpoint, contextName string, onSwarm bool) (engine.Engine, error) {
+	eng, err := e.ResolveEngine(ctx, endpoint, contextName)
+	if err != nil || !onSwarm {
+		return eng, err
+	}
+	return e.OnSwarm(ctx, eng)
 }
 
 func upTarget(ctx context.Context, kind config.Kind, o core.StartOptions) error {
