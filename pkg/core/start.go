@@ -192,15 +192,24 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 	if err := e.composeFileCheck(in); err != nil {
 		return res, err
 	}
-	if in.Engine.Swarm != nil {
+	var placed func() error
+	switch {
+	case in.Engine.Placed(): // the manager confirms its node while the tunnel there opens
+		placed = e.confirmPlacementAsync(ctx, *in, lc)
+	case in.Engine.Swarm != nil:
 		if err := e.place(ctx, in, lc); err != nil {
 			return res, err
 		}
 	}
 	err = e.on(ctx, in.Engine, true, func(r *Env) error {
-		res, err = r.upHere(ctx, kind, in, o, res)
+		res, err = r.upHere(ctx, kind, in, o, res, placed)
 		return err
 	})
+	if placed != nil && err != nil {
+		if perr := placed(); perr != nil {
+			err = perr // its node is down or drained: the manager says so more precisely
+		}
+	}
 	if err != nil && !in.Engine.Local() {
 		// An up that fails leaves no tunnel behind that nothing uses.
 		e.closeTunnelIfIdle(context.WithoutCancel(ctx), in.Engine, "")
@@ -213,7 +222,7 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 
 // upHere is up on an Env bound to the instance's engine, up to the gate: every check
 // that can refuse runs before anything starts.
-func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o StartOptions, res StartResult) (_ StartResult, err error) {
+func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o StartOptions, res StartResult, placed func() error) (_ StartResult, err error) {
 	lc := e.Config.Lifecycle(kind)
 	// Every question to the engine goes out at once; the answers are read in the order
 	// the checks must speak (ports, then memory). Whether Docker and compose are there
@@ -235,19 +244,20 @@ func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o Star
 		return res, err
 	}
 	snaps.thawLeftovers(ctx, in.ID)
-	own := <-published
-	if own.err != nil {
-		return res, e.dockerFailed(ctx, own.err)
-	}
-	if err := e.checkPorts(in, own.ports, remoteListening); err != nil {
+	if err := e.portsFree(ctx, in, published, remoteListening); err != nil {
 		return res, err
 	}
-	e.trace("up: ports free")
 	verdict := <-memory
 	if err := e.judgeMemory(kind, verdict, o.Force); err != nil {
 		return res, err
 	}
 	e.trace("up: memory weighed")
+	if placed != nil {
+		if err := placed(); err != nil {
+			return res, err
+		}
+		e.trace("up: placement confirmed")
+	}
 	res.Platform = verdict.eng.Platform.String()
 	e.rememberPlatform(in.Engine, verdict.eng)
 	_ = e.usageHistory().StartRun(in.ID, e.Now()) // what this run uses replaces the last run's figure
@@ -268,6 +278,20 @@ func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o Star
 		prepared = e.prepareAsync(prepCtx, in, verdict.eng.Platform)
 	}
 	return res, e.startStack(ctx, kind, in, o, e.project(in, lc, secretEnv), prepared)
+}
+
+// portsFree reads the answers about the slot's ports: the instance's own, and on a
+// remote engine what listens on its host.
+func (e *Env) portsFree(ctx context.Context, in *Instance, published <-chan publishedReply, remoteListening <-chan listening) error {
+	own := <-published
+	if own.err != nil {
+		return e.dockerFailed(ctx, own.err)
+	}
+	if err := e.checkPorts(in, own.ports, remoteListening); err != nil {
+		return err
+	}
+	e.trace("up: ports free")
+	return nil
 }
 
 // dockerFailed is the error of a docker question that failed: what checkDocker says is

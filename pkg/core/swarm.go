@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ktrdr/sandbox/pkg/compose"
@@ -105,6 +106,23 @@ func (e *Env) place(ctx context.Context, in *Instance, lc config.Lifecycle) erro
 	e.trace("up: placed")
 	in.Engine = eng
 	return nil
+}
+
+// confirmPlacementAsync asks the manager, while up opens the tunnel to the node and
+// checks there, whether a placed instance's placeholder runs on its node (or can again),
+// as place does; in is a copy, so nothing up reads changes meanwhile. The returned
+// function waits for the answer, as often as it is called.
+func (e *Env) confirmPlacementAsync(ctx context.Context, in Instance, lc config.Lifecycle) func() error {
+	done := make(chan error, 1)
+	node := in.Engine.Endpoint
+	go func() {
+		err := e.place(ctx, &in, lc)
+		if err == nil && in.Engine.Endpoint != node {
+			err = fail.New(fail.CodeError, fail.Run("Run it again: %s", fail.Do(fail.Sandbox, "up", "")), "the Swarm has moved %s to %s", in.ID, in.Engine.Swarm.Node)
+		}
+		done <- err
+	}()
+	return sync.OnceValue(func() error { return <-done })
 }
 
 // nodeUsable refuses to start an instance whose node is drained, paused or down: its

@@ -257,6 +257,23 @@ func (c *Client) Info(ctx context.Context) (Info, error) {
 	return out, c.call(ctx, http.MethodGet, "/info", nil, nil, &out)
 }
 
+// Task is a Swarm task: where it runs, what it is doing, when it was made.
+type Task struct {
+	ID        string    `json:"ID"`
+	NodeID    string    `json:"NodeID"`
+	CreatedAt time.Time `json:"CreatedAt"`
+	Status    struct {
+		State string `json:"State"`
+		Err   string `json:"Err"`
+	} `json:"Status"`
+}
+
+// Tasks lists a Swarm manager's tasks matching f (service=NAME, desired-state=running).
+func (c *Client) Tasks(ctx context.Context, f Filters) ([]Task, error) {
+	var out []Task
+	return out, c.call(ctx, http.MethodGet, "/tasks", f.query(), nil, &out)
+}
+
 // Volume is a named volume.
 type Volume struct {
 	Name   string            `json:"Name"`

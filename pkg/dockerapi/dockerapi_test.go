@@ -102,6 +102,11 @@ func TestCallsAndTheEnginesAnswers(t *testing.T) {
 			_, _ = io.WriteString(w, `{"OSType":"linux","Architecture":"aarch64","MemTotal":8000000000,"NCPU":4,"OperatingSystem":"Docker Desktop","Other":1}`)
 		case r.URL.Path == "/volumes":
 			_, _ = io.WriteString(w, `{"Volumes":[{"Name":"a_db","Labels":{"k":"v"}}]}`)
+		case r.URL.Path == "/tasks":
+			if r.URL.Query().Get("filters") != `{"service":["s_db"]}` {
+				t.Errorf("tasks query %v", r.URL.Query())
+			}
+			_, _ = io.WriteString(w, `[{"ID":"t1","NodeID":"n1","CreatedAt":"2026-12-04T23:00:00.5Z","Status":{"State":"starting","Err":""},"Spec":{}}]`)
 		case r.URL.Path == "/containers/create" && r.Method == http.MethodPost:
 			_ = json.NewDecoder(r.Body).Decode(&created)
 			w.WriteHeader(http.StatusCreated)
@@ -128,6 +133,10 @@ func TestCallsAndTheEnginesAnswers(t *testing.T) {
 	}
 	if info, err := c.Info(ctx); err != nil || info != (Info{OSType: "linux", Architecture: "aarch64", MemTotal: 8e9, NCPU: 4, OperatingSystem: "Docker Desktop"}) {
 		t.Errorf("Info = %+v, %v", info, err)
+	}
+	tasks, err := c.Tasks(ctx, Filters{"service": {"s_db"}})
+	if err != nil || len(tasks) != 1 || tasks[0].ID != "t1" || tasks[0].Status.State != "starting" || tasks[0].CreatedAt.Nanosecond() != 5e8 {
+		t.Errorf("Tasks = %+v, %v", tasks, err)
 	}
 	vols, err := c.Volumes(ctx, nil)
 	if err != nil || len(vols) != 1 || vols[0].Name != "a_db" || vols[0].Labels["k"] != "v" {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ktrdr/sandbox/pkg/addrpool"
+	"github.com/ktrdr/sandbox/pkg/dockerapi"
 	"github.com/ktrdr/sandbox/pkg/execx"
 	"github.com/ktrdr/sandbox/pkg/stack"
 )
@@ -425,28 +426,52 @@ func (m Manager) idle(ctx context.Context, stack string) (map[string]bool, error
 
 // await waits until the service's task reaches c. A Swarm task with a health check is
 // "starting" until it is healthy, then "running": started takes either, healthy only
-// running (a task without a health check is running as soon as it starts).
+// running (a task without a health check is running as soon as it starts). Through the
+// manager's socket (a tunnel's) it asks every 25 ms, one call each; else as often as
+// Poll says, two docker commands each.
 func (m Manager) await(ctx context.Context, service string, c stack.Condition) error {
 	want := map[stack.Condition]string{stack.Started: "starting", stack.Healthy: "running", stack.Completed: "complete"}[c]
+	api, _ := dockerapi.ForEnv(m.Env)
+	poll := m.poll()
+	if api != nil {
+		poll = 25 * time.Millisecond
+	}
 	for {
-		ids, err := m.docker(ctx, "service", "ps", "-q", service)
-		if err == nil && ids != "" {
-			t, err := m.newestTask(ctx, ids)
-			if err == nil && t.ID != "" {
-				switch {
-				case t.State == want || want == "starting" && t.State == "running":
-					return nil
-				case t.State == "failed" || t.State == "rejected":
-					return fmt.Errorf("%s: its task %s: %s", service, t.State, t.Err)
-				}
+		t, err := m.newestOf(ctx, api, service)
+		if err == nil && t.ID != "" {
+			switch {
+			case t.State == want || want == "starting" && t.State == "running":
+				return nil
+			case t.State == "failed" || t.State == "rejected":
+				return fmt.Errorf("%s: its task %s: %s", service, t.State, t.Err)
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s did not become %s in time: %w", service, want, ctx.Err())
-		case <-time.After(m.poll()):
+		case <-time.After(poll):
 		}
 	}
+}
+
+// newestOf is the newest task of service (none yet: the zero task), through the
+// manager's socket when api is not nil.
+func (m Manager) newestOf(ctx context.Context, api *dockerapi.Client, service string) (task, error) {
+	if api == nil {
+		ids, err := m.docker(ctx, "service", "ps", "-q", service)
+		if err != nil || ids == "" {
+			return task{}, err
+		}
+		return m.newestTask(ctx, ids)
+	}
+	tasks, err := api.Tasks(ctx, dockerapi.Filters{"service": {service}})
+	var newest task
+	for _, t := range tasks {
+		if newest.ID == "" || t.CreatedAt.After(newest.CreatedAt) {
+			newest = task{ID: t.ID, NodeID: t.NodeID, CreatedAt: t.CreatedAt, State: t.Status.State, Err: t.Status.Err}
+		}
+	}
+	return newest, err
 }
 
 // RemoveStack removes the stack's services and networks and waits until none of its
