@@ -6,7 +6,7 @@
 #             TAIL, TIMEOUT, ENGINE, CONTEXT, SHELL_NAME (completion's -shell; SHELL is make's)
 #   booleans (set to 1; any non-empty value, even 0, turns one on):
 #             NOINCLUDE, NOHOOKS, NOWAIT, BUILD, NOSECRETS, FORCE, VOLUMES, KEEPWORKTREE,
-#             DISCARDCHANGES, SNAPSHOT, NOSNAPSHOT, JSON, ALL, WATCH, FOLLOW, MINIMAL, DRYRUN, SWARM
+#             DISCARDCHANGES, SNAPSHOT, NOSNAPSHOT, JSON, ALL, WATCH, FOLLOW, MINIMAL, DRYRUN, SWARM, REGISTRY
 #   make sandbox-create NAME=feat-x SLOT=3
 #   make sandbox-up NOSECRETS=1
 #   make sandbox-destroy FORCE=1 SNAPSHOT=1
@@ -53,9 +53,9 @@ bench:
 	local-prod-snapshot local-prod-restore local-prod-status local-prod-logs
 
 sandbox-create:
-	$(MAGE) sandbox:create "$(NAME)" $(call flag,BRANCH,branch) $(call flag,SLOT,slot) $(call bool,NOINCLUDE,noInclude) $(call bool,NOHOOKS,noHooks) $(call flag,SEED,seed) $(call flag,ENGINE,engine) $(call flag,CONTEXT,context) $(call bool,SWARM,swarm)
+	$(MAGE) sandbox:create "$(NAME)" $(call flag,BRANCH,branch) $(call flag,SLOT,slot) $(call bool,NOINCLUDE,noInclude) $(call bool,NOHOOKS,noHooks) $(call flag,SEED,seed) $(call flag,ENGINE,engine) $(call flag,CONTEXT,context) $(call bool,SWARM,swarm) $(call flag,REGISTRY,registry)
 sandbox-init:
-	$(MAGE) sandbox:init $(call flag,SLOT,slot) $(call flag,NAME,name) $(call flag,ENGINE,engine) $(call flag,CONTEXT,context) $(call bool,SWARM,swarm)
+	$(MAGE) sandbox:init $(call flag,SLOT,slot) $(call flag,NAME,name) $(call flag,ENGINE,engine) $(call flag,CONTEXT,context) $(call bool,SWARM,swarm) $(call flag,REGISTRY,registry)
 sandbox-sync:
 	$(MAGE) sandbox:sync
 sandbox-up:
@@ -87,7 +87,7 @@ sandbox-gc:
 sandbox-completion:
 	$(MAGE) sandbox:completion $(call flag,SHELL_NAME,shell)
 local-prod-init:
-	$(MAGE) localProd:init $(call flag,ENGINE,engine) $(call flag,CONTEXT,context) $(call bool,SWARM,swarm)
+	$(MAGE) localProd:init $(call flag,ENGINE,engine) $(call flag,CONTEXT,context) $(call bool,SWARM,swarm) $(call flag,REGISTRY,registry)
 local-prod-sync:
 	$(MAGE) localProd:sync
 local-prod-up:

@@ -465,6 +465,7 @@ func TestSwarmSandboxThroughTheTargets(t *testing.T) {
 	}
 	_ = exec.Command("docker", "-H", engine, "image", "rm", "-f", "remo-demo:swe2e").Run()
 	localProdOnTheSwarm(t, m, run, git, work, repo)
+	withARegistry(t, m, run, work, repo)
 	if t.Failed() {
 		t.Logf("transcript:\n%s", transcript.String())
 	}
@@ -625,5 +626,58 @@ func localProdOnTheSwarm(t *testing.T, m swarm.Manager, run func(string, int, ..
 	if _, ok, _ := m.Placement(ctx, "remo-prod"); ok {
 		t.Error("localProd:destroy left the placeholder")
 	}
+	_ = exec.Command("docker", "-H", engine, "image", "rm", "-f", "remo-demo:swe2e").Run()
+}
+
+// The bed's registry (scripts/swarm-testbed.sh runs one on the bridge, trusted by every
+// node as an HTTP registry).
+const bedRegistry = "10.210.0.1:5999"
+
+// withARegistry: -registry needs -swarm and a registry address (exit 2 otherwise); with
+// one, up pushes the image it built on the node there, the stack names it there pinned
+// to its digest, a second up pushes nothing; destroy leaves nothing on the node.
+func withARegistry(t *testing.T, m swarm.Manager, run func(string, int, ...string) string, work, repo string) {
+	if code, _ := get(t, "http://"+bedRegistry+"/v2/"); code != 200 {
+		notRun(t, "SWARM -registry TEST NOT RUN: the bed's registry does not answer (scripts/swarm-testbed.sh builds scripts/testregistry)")
+		return
+	}
+	ctx := context.Background()
+	t.Cleanup(func() {
+		_ = m.RemoveStack(context.Background(), "remo--g", time.Minute)
+		_ = m.Unplace(context.Background(), "remo--g")
+	})
+	if out := run(repo, 2, "sandbox:create", "g", "-registry="+bedRegistry); !strings.Contains(out, "-registry needs -swarm") {
+		t.Errorf("-registry without -swarm:\n%s", out)
+	}
+	if out := run(repo, 2, "sandbox:create", "g", "-engine="+swarmManager, "-swarm", "-registry=http://"+bedRegistry); !strings.Contains(out, "is not a registry address") {
+		t.Errorf("-registry with a scheme:\n%s", out)
+	}
+	run(repo, 0, "sandbox:create", "g", "-engine="+swarmManager, "-swarm", "-registry="+bedRegistry)
+	wt := filepath.Join(work, "remo--g")
+	out := run(wt, 0, "sandbox:up")
+	ref := bedRegistry + "/remo-demo:swe2e"
+	if !strings.Contains(out, "pushed "+ref) || !strings.Contains(out, "Startability Gate: PASSED") {
+		t.Errorf("up with a registry:\n%s", out)
+	}
+	if code, body := get(t, "http://"+bedRegistry+"/v2/remo-demo/tags/list"); code != 200 || !strings.Contains(body, `"swe2e"`) {
+		t.Errorf("the registry's tags: %d %s", code, body)
+	}
+	if image := on(t, swarmManager, "service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}", "remo--g_web"); !strings.HasPrefix(image, ref+"@sha256:") {
+		t.Errorf("the stack runs %s, want %s pinned to its digest", image, ref)
+	}
+	if out := run(wt, 0, "sandbox:up"); strings.Contains(out, "pushed") {
+		t.Errorf("a second up pushed again:\n%s", out)
+	}
+	node, ok, err := m.Placement(ctx, "remo--g")
+	if err != nil || !ok {
+		t.Fatalf("remo--g is not placed: %v", err)
+	}
+	run(wt, 0, "sandbox:destroy", "-force")
+	engine := nodeEngine(node)
+	waitFor(t, time.Minute, "nothing of remo--g on "+node.Hostname, func() bool {
+		return on(t, engine, "ps", "-aq", "--filter", "label=com.docker.compose.project=remo--g") == "" &&
+			on(t, engine, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=remo--g") == "" &&
+			!strings.Contains(on(t, engine, "image", "ls", "--format", "{{.Repository}}"), bedRegistry)
+	})
 	_ = exec.Command("docker", "-H", engine, "image", "rm", "-f", "remo-demo:swe2e").Run()
 }

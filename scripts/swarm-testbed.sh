@@ -12,10 +12,13 @@
 #   scripts/swarm-testbed.sh stop N / start N   take node N away and bring it back
 #
 # Reach the nodes as ssh://root@10.210.0.1N (or the host aliases sbx-sw1..3): a client
-# config in /etc/ssh/ssh_config.d names the test key.
+# config in /etc/ssh/ssh_config.d names the test key. A plain-HTTP image registry listens
+# on 10.210.0.1:5999 (scripts/testregistry: go-containerregistry's in-memory registry,
+# built here), which every node trusts (insecure-registries), for the tests of -registry.
 set -euo pipefail
 
-BR=sbxswbr HOST_IP=10.210.0.1 NET=10.210.0
+BR=sbxswbr HOST_IP=10.210.0.1 NET=10.210.0 REGISTRY_PORT=5999
+HERE=$(cd "$(dirname "$0")" && pwd)
 STATE=/var/lib/sandbox-swarm
 CLIENT_CONF=/etc/ssh/ssh_config.d/sandbox-swarm.conf
 HIDDEN=(/tmp /root /work /run /home)
@@ -87,6 +90,7 @@ EOF
   cat >"$d/daemon.json" <<EOF
 {"data-root": "$d/docker", "storage-driver": "$driver", "bip": "10.21$n.0.1/24",
  "default-address-pools": [{"base": "10.22$n.0.0/16", "size": 24}], "mtu": 1400,
+ "insecure-registries": ["$HOST_IP:$REGISTRY_PORT"],
  "log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "2"}}
 EOF
   local mounts="" h
@@ -118,6 +122,21 @@ stop_node() {
   rm -f "$STATE/node$n/holder.pid"
 }
 
+registry_answers() { curl -sf -o /dev/null -m 3 "http://$HOST_IP:$REGISTRY_PORT/v2/"; }
+
+# start_registry: the bed's registry (a missing Go toolchain or module proxy leaves the
+# bed without one: the -registry test then says it did not run).
+start_registry() {
+  if [ ! -x "$STATE/bin/registry" ]; then
+    (cd "$HERE/testregistry" && go build -o "$STATE/bin/registry" .) >"$STATE/registry-build.log" 2>&1 ||
+      { echo "swarm-testbed: no registry (building scripts/testregistry failed: $STATE/registry-build.log)" >&2; return 0; }
+  fi
+  setsid "$STATE/bin/registry" -addr "$HOST_IP:$REGISTRY_PORT" </dev/null >"$STATE/registry.log" 2>&1 &
+  echo $! >"$STATE/registry.pid"
+  for _ in $(seq 20); do registry_answers && return 0; sleep 0.25; done
+  echo "swarm-testbed: the registry does not answer (see $STATE/registry.log)" >&2
+}
+
 swarm_ready() {
   [ "$(on 1 docker node ls --format '{{.Status}}/{{.Availability}}' 2>/dev/null | grep -c '^Ready/Active$')" = 3 ]
 }
@@ -133,6 +152,7 @@ up() {
   for n in "${NODES[@]}"; do start_node "$n" & done
   wait
   for n in "${NODES[@]}"; do answers "$n" || { echo "swarm-testbed: node $n is not up" >&2; exit 1; }; done
+  start_registry # after the wait above: it waits for every background child
   on 1 docker swarm init --advertise-addr "$(ip_of 1)" --listen-addr "$(ip_of 1):2377" --default-addr-pool 10.230.0.0/16 >/dev/null
   local token; token=$(on 1 docker swarm join-token -q worker)
   for n in 2 3; do on "$n" docker swarm join --token "$token" --advertise-addr "$(ip_of "$n")" "$(ip_of 1):2377" >/dev/null; done
@@ -143,6 +163,7 @@ up() {
 
 status() {
   for n in "${NODES[@]}"; do alive "$n" && answers "$n" || return 1; done
+  [ ! -x "$STATE/bin/registry" ] || registry_answers || return 1
   swarm_ready
 }
 
@@ -157,6 +178,7 @@ down() {
   done
   ip link del "$BR" 2>/dev/null || true
   host_rule -D
+  [ -f "$STATE/registry.pid" ] && kill "$(cat "$STATE/registry.pid")" 2>/dev/null || true
   rm -f "$CLIENT_CONF"
   # the nodes' data roots hold mounts while a dockerd dies hard: unmount before removing
   grep " $STATE/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true

@@ -347,3 +347,27 @@ func (e Engine) AddressRoom(ctx context.Context) (free, total int, err error) {
 	free, total = addrpool.Room(pools, addrpool.ParseSubnets(subnets))
 	return free, total, nil
 }
+
+// pushBound bounds one image's push to a registry.
+const pushBound = 5 * time.Minute
+
+// Push makes the registry's ref the image local is and pushes it, unless ref is that
+// image already and was pushed (the registry knows its digest). It reports whether it
+// pushed.
+func (e Engine) Push(ctx context.Context, local, ref string) (bool, error) {
+	repo, _, _ := strings.Cut(ref[strings.LastIndex(ref, "/")+1:], ":")
+	repo = ref[:strings.LastIndex(ref, "/")+1] + repo
+	out, _ := execx.Output(ctx, execx.Cmd{Name: "docker", Timeout: queryTimeout, Env: e.Env,
+		Args: []string{"image", "inspect", "--format", "{{.Id}}{{range .RepoDigests}} {{.}}{{end}}", local, ref}})
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) == 2 {
+		was, is := strings.Fields(lines[0]), strings.Fields(lines[1])
+		if len(was) > 0 && len(is) > 0 && was[0] == is[0] && strings.Contains(lines[1], " "+repo+"@") {
+			return false, nil
+		}
+	}
+	if _, err := execx.Output(ctx, execx.Cmd{Name: "docker", Timeout: queryTimeout, Env: e.Env, Args: []string{"tag", local, ref}}); err != nil {
+		return false, err
+	}
+	_, err := execx.Output(ctx, execx.Cmd{Name: "docker", Timeout: pushBound, Env: e.Env, Args: []string{"push", "--quiet", ref}})
+	return err == nil, err
+}

@@ -185,6 +185,8 @@ type Docker interface {
 	RemoveImage(ctx context.Context, id string) error
 	// AddressRoom is how many more networks the engine can make, of how many.
 	AddressRoom(ctx context.Context) (free, total int, err error)
+	// Push makes ref (in a registry) the image local is and pushes it, unless it was.
+	Push(ctx context.Context, local, ref string) (bool, error)
 }
 
 // SecretsSource fetches an item's secrets; secrets.OP in production.
@@ -248,6 +250,9 @@ func (c CLI) engine() compose.Engine { return compose.Engine{Env: c.Env} }
 
 func (c CLI) Versions(ctx context.Context) (string, string, error) { return c.engine().Versions(ctx) }
 func (c CLI) AddressRoom(ctx context.Context) (int, int, error)    { return c.engine().AddressRoom(ctx) }
+func (c CLI) Push(ctx context.Context, local, ref string) (bool, error) {
+	return c.engine().Push(ctx, local, ref)
+}
 func (c CLI) ProjectStates(ctx context.Context, label string) (map[string]compose.Counts, error) {
 	return c.engine().ProjectStates(ctx, label)
 }

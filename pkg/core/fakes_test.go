@@ -349,6 +349,9 @@ func (d *fakeDocker) Responsive(_ context.Context, container string, bound time.
 func (d *fakeDocker) Build(context.Context, compose.Project, io.Writer) error {
 	return errors.New("no Swarm here")
 }
+func (d *fakeDocker) Push(context.Context, string, string) (bool, error) {
+	return false, errors.New("no registry here")
+}
 func (d *fakeDocker) AddressRoom(context.Context) (int, int, error) {
 	if d.networksFree == 0 {
 		return 25, 31, nil

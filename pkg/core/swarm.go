@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -35,7 +36,10 @@ const minReservation = 4 << 20
 
 // OnSwarm makes eng (a manager, from -engine or -context) the engine of an instance to be
 // placed on its Swarm, after checking that it is a manager.
-func (e *Env) OnSwarm(ctx context.Context, eng engine.Engine) (engine.Engine, error) {
+func (e *Env) OnSwarm(ctx context.Context, eng engine.Engine, registry string) (engine.Engine, error) {
+	if registry != "" && !registryName.MatchString(registry) {
+		return eng, fail.New(fail.CodeUsage, fail.Say("Name it as docker push does, without a scheme: -registry=HOST[:PORT][/PATH]"), "-registry %q is not a registry address", registry)
+	}
 	if eng.Local() {
 		return eng, fail.New(fail.CodeUsage, fail.Run("Name a manager of the Swarm, e.g.: %s", fail.Do(fail.Sandbox, "create", "<name> -engine=ssh://MANAGER -swarm")), "-swarm needs -engine or -context")
 	}
@@ -44,9 +48,13 @@ func (e *Env) OnSwarm(ctx context.Context, eng engine.Engine) (engine.Engine, er
 		return eng, fail.New(fail.CodeError, fail.Say("Run the tool against a manager (docker node ls works there), or set up a Swarm: docs/SWARM.md"),
 			"engine %s is not a manager of a Swarm", eng.Name())
 	}
-	eng.Swarm = &engine.Swarm{Manager: eng.Endpoint}
+	eng.Swarm = &engine.Swarm{Manager: eng.Endpoint, Registry: strings.TrimSuffix(registry, "/")}
 	return eng, nil
 }
+
+// registryName is a registry as image names start with it: a host (with a dot or a port,
+// or localhost), an optional port, an optional path.
+var registryName = regexp.MustCompile(`^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+|localhost|[A-Za-z0-9-]+:[0-9]+)(:[0-9]+)?(/[a-z0-9._-]+)*/?$`)
 
 // onManager runs fn with the instance's Swarm manager, reached through a tunnel kept open
 // as a remote engine's (each docker call through DOCKER_HOST=ssh:// would cost an SSH
@@ -95,7 +103,7 @@ func (e *Env) place(ctx context.Context, in *Instance, lc config.Lifecycle) erro
 		}
 		return fail.With(fail.CodeError, fail.Say("Check the Swarm from its manager: docker node ls"), err)
 	}
-	eng := engine.Engine{Endpoint: nodeEndpoint(manager, node.Addr), Swarm: &engine.Swarm{Manager: manager, Node: node.Hostname}}
+	eng := engine.Engine{Endpoint: nodeEndpoint(manager, node.Addr), Swarm: &engine.Swarm{Manager: manager, Node: node.Hostname, Registry: in.Engine.Swarm.Registry}}
 	if eng.Endpoint != in.Engine.Endpoint || !in.Engine.Placed() {
 		err := e.updateRegistry(ctx, func(*registry.File) error { return e.records().Set(in.ID, eng) })
 		if err != nil {
@@ -211,7 +219,7 @@ func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build
 	if err != nil {
 		return fail.With(fail.CodeError, fail.Say("Check the compose file: docker compose config"), err)
 	}
-	r, err := stack.Render([]byte(config), stack.Options{Project: in.ID, Node: in.Engine.Swarm.Node})
+	r, err := stack.Render([]byte(config), stack.Options{Project: in.ID, Node: in.Engine.Swarm.Node, Registry: in.Engine.Swarm.Registry})
 	if err != nil {
 		return fail.With(fail.CodeError, fail.Say("Change the compose file for a Swarm (docs/SWARM.md says what it can run)"), err)
 	}
@@ -220,6 +228,9 @@ func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build
 		if err := e.Docker.Build(ctx, p, e.Err); err != nil {
 			return fail.With(fail.CodeError, fail.Say("See the build output above"), err)
 		}
+	}
+	if err := e.push(ctx, in, r); err != nil {
+		return err
 	}
 	for _, line := range r.Ignored {
 		e.say("  left out on a Swarm: %s", line)
@@ -230,6 +241,22 @@ func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build
 	e.trace("up: deployed")
 	if err != nil {
 		return fail.With(fail.CodeError, fail.Say("See the services with: docker -H "+in.Engine.Swarm.Manager+" service ls"), err)
+	}
+	return nil
+}
+
+// push puts the images built for the instance into its registry, from its node (a
+// plain-HTTP registry must be among every node's insecure-registries).
+func (e *Env) push(ctx context.Context, in *Instance, r stack.Rendered) error {
+	for _, local := range sortedKeys(r.Pushed) {
+		pushed, err := e.Docker.Push(ctx, local, r.Pushed[local])
+		if err != nil {
+			return fail.With(fail.CodeError, fail.Say("Check that the node reaches the registry: ssh "+destination(in.Engine)+" docker push "+r.Pushed[local]+" (an HTTP registry must be in the node's insecure-registries)"),
+				fmt.Errorf("push %s to %s: %w", local, r.Registry, err))
+		}
+		if pushed {
+			e.say("  pushed %s", r.Pushed[local])
+		}
 	}
 	return nil
 }

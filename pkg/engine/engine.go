@@ -32,6 +32,9 @@ type Engine struct {
 type Swarm struct {
 	Manager string `json:"manager"`        // ssh://… of a manager
 	Node    string `json:"node,omitempty"` // the node's hostname; empty until placed
+	// Registry (host[:port][/path]) is where the images the tool builds are pushed, and
+	// nodes pull them from; empty: they stay on the node that built them.
+	Registry string `json:"registry,omitempty"`
 }
 
 // Placed reports whether the instance is on a Swarm and has its node.

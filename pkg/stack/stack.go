@@ -28,6 +28,9 @@ type Options struct {
 	Node string
 	// Images overrides a service's image tag (a built service's tag on the node).
 	Images map[string]string
+	// Registry, when set, is where built images are pushed: the stack names them there
+	// (Pushed), and the Swarm resolves their digests and lets nodes pull them.
+	Registry string
 }
 
 // Condition is what a service must reach before the services that depend on it deploy.
@@ -52,6 +55,11 @@ type Rendered struct {
 	Ignored []string
 	// Built are the services whose image the tool builds on the node, with their tags.
 	Built map[string]string
+	// Pushed are the built tags and what the stack names them by in the registry
+	// (Options.Registry); empty without one.
+	Pushed map[string]string
+	// Registry is Options.Registry: a deploy asks it for the images' digests.
+	Registry string
 }
 
 // Refused is the error for a project that cannot be rendered: one problem a line.
@@ -118,7 +126,7 @@ func Render(config []byte, o Options) (Rendered, error) {
 	if err := json.Unmarshal(config, &p); err != nil {
 		return Rendered{}, fmt.Errorf("read the resolved compose configuration: %w", err)
 	}
-	r := &renderer{o: o, out: Rendered{Ready: map[string]Condition{}, Built: map[string]string{}}}
+	r := &renderer{o: o, out: Rendered{Ready: map[string]Condition{}, Built: map[string]string{}, Pushed: map[string]string{}, Registry: o.Registry}}
 	if len(p.Secrets) > 0 && string(p.Secrets) != "null" {
 		r.refuse("secrets: the tool passes secrets as environment values; file secrets are not rendered")
 	}
@@ -248,6 +256,10 @@ func (r *renderer) image(name string, raw map[string]json.RawMessage, svc map[st
 			image = r.o.Project + "-" + name
 		}
 		r.out.Built[name] = image
+		if r.o.Registry != "" {
+			r.out.Pushed[image] = strings.TrimSuffix(r.o.Registry, "/") + "/" + image
+			image = r.out.Pushed[image]
+		}
 	}
 	if image == "" {
 		r.refuse("%s: no image and nothing to build", name)

@@ -349,7 +349,8 @@ func (m Manager) Unplace(ctx context.Context, instance string) error {
 // the earlier ones (a redeploy leaves those unchanged, and services of later waves are
 // pruned only by the last), and the next waits until every
 // service that others depend on has reached its condition. The images are the node's
-// own (--resolve-image never: nothing asks a registry). bound limits the whole deploy.
+// own (--resolve-image never: nothing asks a registry), unless the images are in a
+// registry (Rendered.Registry). bound limits the whole deploy.
 func (m Manager) Deploy(ctx context.Context, name string, r stack.Rendered, progress io.Writer, bound time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
@@ -374,6 +375,9 @@ func (m Manager) Deploy(ctx context.Context, name string, r stack.Rendered, prog
 		}
 		fmt.Fprintf(progress, "  deploying %s\n", strings.Join(wave, ", "))
 		args := []string{"stack", "deploy", "--resolve-image", "never", "-c", "-", name}
+		if r.Registry != "" { // the manager pins each image's digest; nodes pull what they lack
+			args = []string{"stack", "deploy", "--resolve-image", "always", "--with-registry-auth", "-c", "-", name}
+		}
 		if i == len(r.Waves)-1 { // only the whole file says which services are gone
 			args = append(args, "--prune")
 		}

@@ -14,8 +14,8 @@ import (
 // flags is every target's flags, as completion offers them: "-name=" takes a value, a
 // bare "-name" is a boolean. A test checks it against the targets' signatures.
 var flags = map[string][]string{
-	"sandbox:create":     {"-branch=", "-slot=", "-noInclude", "-noHooks", "-seed=", "-engine=", "-context=", "-swarm"},
-	"sandbox:init":       {"-slot=", "-name=", "-engine=", "-context=", "-swarm"},
+	"sandbox:create":     {"-branch=", "-slot=", "-noInclude", "-noHooks", "-seed=", "-engine=", "-context=", "-swarm", "-registry="},
+	"sandbox:init":       {"-slot=", "-name=", "-engine=", "-context=", "-swarm", "-registry="},
 	"sandbox:sync":       {},
 	"sandbox:up":         {"-noWait", "-build", "-timeout=", "-noSecrets", "-noHooks", "-force"},
 	"sandbox:down":       {"-volumes", "-noHooks"},
@@ -31,7 +31,7 @@ var flags = map[string][]string{
 	"sandbox:doctor":     {"-json"},
 	"sandbox:gc":         {"-dryRun", "-volumes", "-force", "-images"},
 	"sandbox:completion": {"-shell="},
-	"localProd:init":     {"-engine=", "-context=", "-swarm"},
+	"localProd:init":     {"-engine=", "-context=", "-swarm", "-registry="},
 	"localProd:sync":     {},
 	"localProd:up":       {"-noWait", "-build", "-timeout=", "-noSecrets", "-noHooks", "-force"},
 	"localProd:down":     {"-volumes", "-noHooks", "-noSnapshot"},

@@ -214,10 +214,11 @@ func (s *screen) ask(question string) (bool, error) {
 // checked out, or new), -slot=N (a free sandbox slot; default the lowest), -noInclude,
 // -noHooks, -seed=INSTANCE[:SNAPSHOT] (the volumes start with that data),
 // -engine=ssh://[user@]host[:port] or -context=NAME (its containers run on that engine),
-// -swarm (that engine is a Swarm manager: up places the sandbox on a node the Swarm picks).
-func (Sandbox) Create(ctx context.Context, name string, branch *string, slot *int, noInclude, noHooks *bool, seed, engine, context *string, swarm *bool) error {
+// -swarm (that engine is a Swarm manager: up places the sandbox on a node the Swarm picks),
+// -registry=HOST[:PORT] (with -swarm: the images built for it are pushed there).
+func (Sandbox) Create(ctx context.Context, name string, branch *string, slot *int, noInclude, noHooks *bool, seed, engine, context *string, swarm *bool, registry *string) error {
 	return run(func(e *core.Env, s *screen) error {
-		eng, err := resolveEngine(ctx, e, val(engine), val(context), val(swarm))
+		eng, err := resolveEngine(ctx, e, val(engine), val(context), val(swarm), val(registry))
 		if err != nil {
 			return err
 		}
@@ -230,9 +231,9 @@ func (Sandbox) Create(ctx context.Context, name string, branch *string, slot *in
 }
 
 // Init adopts the current clone or worktree as a sandbox. Flags: -slot=N, -name=ID,
-// -engine=ssh://… or -context=NAME, -swarm (as for create).
-func (Sandbox) Init(ctx context.Context, slot *int, name, engine, context *string, swarm *bool) error {
-	return initTarget(ctx, config.KindSandbox, core.InitOptions{Name: val(name), Slot: slot}, val(engine), val(context), val(swarm))
+// -engine=ssh://… or -context=NAME, -swarm, -registry=HOST[:PORT] (as for create).
+func (Sandbox) Init(ctx context.Context, slot *int, name, engine, context *string, swarm *bool, registry *string) error {
+	return initTarget(ctx, config.KindSandbox, core.InitOptions{Name: val(name), Slot: slot}, val(engine), val(context), val(swarm), val(registry))
 }
 
 // List shows every instance with its slot, state, API port, memory, CPU, disk and path.
@@ -370,9 +371,9 @@ func (Sandbox) Gc(ctx context.Context, dryRun, volumes, force, images *bool) err
 
 // Init registers the current clone as local-prod (slot 0, the standard ports). Flags:
 // -engine=ssh://[user@]host[:port] or -context=NAME (its containers run on that engine),
-// -swarm (that engine is a Swarm manager, as for sandbox:create).
-func (LocalProd) Init(ctx context.Context, engine, context *string, swarm *bool) error {
-	return initTarget(ctx, config.KindLocalProd, core.InitOptions{}, val(engine), val(context), val(swarm))
+// -swarm (that engine is a Swarm manager) and -registry=HOST[:PORT], as for sandbox:create.
+func (LocalProd) Init(ctx context.Context, engine, context *string, swarm *bool, registry *string) error {
+	return initTarget(ctx, config.KindLocalProd, core.InitOptions{}, val(engine), val(context), val(swarm), val(registry))
 }
 
 // Sync copies local-prod's checkout to its remote engine's host. See sandbox:sync.
@@ -422,9 +423,9 @@ func (LocalProd) Logs(ctx context.Context, service *string, follow *bool, tail *
 
 // The bodies the two namespaces share: one lifecycle, two table entries.
 
-func initTarget(ctx context.Context, kind config.Kind, o core.InitOptions, endpoint, contextName string, onSwarm bool) error {
+func initTarget(ctx context.Context, kind config.Kind, o core.InitOptions, endpoint, contextName string, onSwarm bool, registry string) error {
 	return run(func(e *core.Env, s *screen) error {
-		eng, err := resolveEngine(ctx, e, endpoint, contextName, onSwarm)
+		eng, err := resolveEngine(ctx, e, endpoint, contextName, onSwarm, registry)
 		if err != nil {
 			return err
 		}
@@ -438,13 +439,16 @@ func initTarget(ctx context.Context, kind config.Kind, o core.InitOptions, endpo
 }
 
 // resolveEngine is the engine of -engine or -context; with -swarm, a Swarm manager whose
-// scheduler places the instance at its first up.
-func resolveEngine(ctx context.Context, e *core.Env, endpoint, contextName string, onSwarm bool) (engine.Engine, error) {
+// scheduler places the instance at its first up (and -registry, where its images go).
+func resolveEngine(ctx context.Context, e *core.Env, endpoint, contextName string, onSwarm bool, registry string) (engine.Engine, error) {
+	if registry != "" && !onSwarm {
+		return engine.Engine{}, fail.New(fail.CodeUsage, fail.Say("Add -swarm (a registry serves the nodes of a Swarm)"), "-registry needs -swarm")
+	}
 	eng, err := e.ResolveEngine(ctx, endpoint, contextName)
 	if err != nil || !onSwarm {
 		return eng, err
 	}
-	return e.OnSwarm(ctx, eng)
+	return e.OnSwarm(ctx, eng, registry)
 }
 
 func upTarget(ctx context.Context, kind config.Kind, o core.StartOptions) error {
