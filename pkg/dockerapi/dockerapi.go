@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ktrdr/sandbox/pkg/execx"
 	"io"
 	"net"
 	"net/http"
@@ -46,7 +47,7 @@ func ForEnv(env []string) (*Client, bool) {
 	if _, err := exec.LookPath("docker"); err != nil {
 		return nil, false
 	}
-	host, hostSet := lookup(env, "DOCKER_HOST")
+	host, hostSet := execx.LookupEnv(env, "DOCKER_HOST")
 	var socket string
 	switch {
 	case hostSet && host != "":
@@ -79,12 +80,12 @@ func New(path string) *Client {
 
 // defaultContext reports whether the docker command would use its default context.
 func defaultContext(env []string) bool {
-	if name, ok := lookup(env, "DOCKER_CONTEXT"); ok && name != "" {
+	if name, ok := execx.LookupEnv(env, "DOCKER_CONTEXT"); ok && name != "" {
 		return name == "default"
 	}
-	dir, ok := lookup(env, "DOCKER_CONFIG")
+	dir, ok := execx.LookupEnv(env, "DOCKER_CONFIG")
 	if !ok || dir == "" {
-		home, _ := lookup(env, "HOME")
+		home, _ := execx.LookupEnv(env, "HOME")
 		if home == "" {
 			home, _ = os.UserHomeDir()
 		}
@@ -101,21 +102,6 @@ func defaultContext(env []string) bool {
 		return false // unreadable: let the command line decide
 	}
 	return cfg.CurrentContext == "" || cfg.CurrentContext == "default"
-}
-
-// lookup is the last value of key in env (what a child process would see); nil env is
-// this process's environment.
-func lookup(env []string, key string) (string, bool) {
-	if env == nil {
-		return os.LookupEnv(key)
-	}
-	val, found := "", false
-	for _, kv := range env {
-		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
-			val, found = v, true
-		}
-	}
-	return val, found
 }
 
 // Error is the engine's refusal of a call.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -125,4 +126,19 @@ func (t *tailBuffer) String() string {
 		s = s[len(s)-tailMax:]
 	}
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// LookupEnv is the value key has for a command run with env, as exec.Cmd reads it: the
+// last entry for key wins, and a nil env is this process's own environment.
+func LookupEnv(env []string, key string) (string, bool) {
+	if env == nil {
+		return os.LookupEnv(key)
+	}
+	val, found := "", false
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			val, found = v, true
+		}
+	}
+	return val, found
 }

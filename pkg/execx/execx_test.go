@@ -57,3 +57,20 @@ func TestCancelStopsAProgram(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestLookupEnvReadsAsACommandWould(t *testing.T) {
+	env := []string{"A=1", "B=", "A=2"}
+	if v, ok := LookupEnv(env, "A"); v != "2" || !ok {
+		t.Errorf("A = %q %v, want the last one", v, ok)
+	}
+	if v, ok := LookupEnv(env, "B"); v != "" || !ok {
+		t.Errorf("B = %q %v, want set and empty", v, ok)
+	}
+	if _, ok := LookupEnv(env, "C"); ok {
+		t.Error("C is not set")
+	}
+	t.Setenv("SANDBOX_LOOKUP_TEST", "mine")
+	if v, ok := LookupEnv(nil, "SANDBOX_LOOKUP_TEST"); v != "mine" || !ok {
+		t.Errorf("a nil env is this process's: %q %v", v, ok)
+	}
+}

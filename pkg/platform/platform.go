@@ -157,7 +157,7 @@ func ParseInfo(out string, env []string) (Engine, error) {
 // Resolve is what containers run as on an engine whose own platform is native: what
 // DOCKER_DEFAULT_PLATFORM in env asks for (requested), else native.
 func Resolve(native Platform, env []string) (p Platform, requested bool, err error) {
-	v := lookup(env, DefaultPlatformEnv)
+	v, _ := execx.LookupEnv(env, DefaultPlatformEnv)
 	if v == "" {
 		return native, false, nil
 	}
@@ -180,15 +180,4 @@ func Learn(ctx context.Context, env []string) (Engine, error) {
 		return Engine{}, fmt.Errorf("docker info: %w", err)
 	}
 	return ParseInfo(out, env)
-}
-
-// lookup is the last value of key in env (the one a child process sees).
-func lookup(env []string, key string) string {
-	v := ""
-	for _, kv := range env {
-		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
-			v = val
-		}
-	}
-	return v
 }

@@ -145,10 +145,8 @@ func (m Manager) inspectNodes(ctx context.Context, ids []string) ([]Node, error)
 
 // Endpoint is where the manager is reached (its DOCKER_HOST).
 func (m Manager) Endpoint() string {
-	for i := len(m.Env) - 1; i >= 0; i-- {
-		if v, ok := strings.CutPrefix(m.Env[i], "DOCKER_HOST="); ok {
-			return v
-		}
+	if v, ok := execx.LookupEnv(m.Env, "DOCKER_HOST"); ok && v != "" {
+		return v
 	}
 	return "this engine"
 }
