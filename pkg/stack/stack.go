@@ -141,6 +141,13 @@ func Render(config []byte, o Options) (Rendered, error) {
 		services[name] = svc
 		deps[name] = after
 	}
+	for _, svc := range services { // a service that runs a built image (not building it) names it there too
+		if m, _ := svc.(map[string]any); m != nil {
+			if image, _ := m["image"].(string); r.out.Pushed[image] != "" {
+				m["image"] = r.out.Pushed[image]
+			}
+		}
+	}
 	stack["services"] = services
 	stack["networks"] = r.networks(p.Networks)
 	if vols := r.volumes(p.Volumes); len(vols) > 0 {

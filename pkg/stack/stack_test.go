@@ -3,6 +3,7 @@ package stack
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -203,5 +204,50 @@ func TestExternalNetworksAndVolumesKeepTheirNames(t *testing.T) {
 	if get(f, "networks", "ext", "name") != "shared-net" || get(f, "networks", "ext", "external") != true ||
 		get(f, "volumes", "cache", "name") != "team-cache" {
 		t.Errorf("networks %v, volumes %v", get(f, "networks"), get(f, "volumes"))
+	}
+}
+
+// Every key of the refused and ignored tables, one service each: a refused key is named
+// with its reason, an ignored one is left out of the file and said.
+func TestEveryRefusedAndIgnoredKeyIsSaid(t *testing.T) {
+	for key, why := range refused {
+		config := fmt.Sprintf(`{"services": {"a": {"image": "x", %q: true}}}`, key)
+		_, err := Render([]byte(config), Options{Project: "acme--a", Node: "n1"})
+		if err == nil || !strings.Contains(err.Error(), "a: "+key+": "+why) {
+			t.Errorf("%s: err = %v, want the refusal with its reason", key, err)
+		}
+	}
+	for key, why := range ignored {
+		config := fmt.Sprintf(`{"services": {"a": {"image": "x", %q: "v"}}}`, key)
+		r, f := render(t, config)
+		if get(f, "services", "a", key) != nil || !strings.Contains(strings.Join(r.Ignored, "\n"), "a: "+key+" ("+why+")") {
+			t.Errorf("%s: kept %v; ignored %v", key, get(f, "services", "a", key), r.Ignored)
+		}
+	}
+	for name, tt := range map[string]struct{ config, want string }{
+		"file configs":        {`{"services": {"a": {"image": "x"}}, "configs": {"c": {"file": "./c"}}}`, "configs: not rendered"},
+		"a volume type":       {`{"services": {"a": {"image": "x", "volumes": [{"type": "npipe", "source": "p", "target": "/p"}]}}}`, "a: volume /p: type npipe is not rendered"},
+		"a condition unknown": {`{"services": {"a": {"image": "x", "depends_on": {"b": {"condition": "service_ready"}}}, "b": {"image": "x"}}}`, "a: depends_on b: condition service_ready is not known"},
+	} {
+		if _, err := Render([]byte(tt.config), Options{Project: "acme--a", Node: "n1"}); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want %q", name, err, tt.want)
+		}
+	}
+}
+
+// With a registry, a built image is named there, also by a service that runs it without
+// building it; an image nothing builds is left as it is.
+func TestARegistryNamesTheBuiltImages(t *testing.T) {
+	r, err := Render([]byte(demo), Options{Project: "acme--a", Node: "n1", Registry: "reg.example:5000/team"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]any
+	if err := json.Unmarshal(r.File, &f); err != nil {
+		t.Fatal(err)
+	}
+	if get(f, "services", "db", "image") != "reg.example:5000/team/acme-demo:dev" || get(f, "services", "migrate", "image") != "reg.example:5000/team/acme-demo:dev" || get(f, "services", "backend", "image") != "reg.example:5000/team/acme--a-backend" ||
+		r.Pushed["acme-demo:dev"] != "reg.example:5000/team/acme-demo:dev" || r.Registry != "reg.example:5000/team" {
+		t.Errorf("images: db %v, migrate %v; pushed %v", get(f, "services", "db", "image"), get(f, "services", "migrate", "image"), r.Pushed)
 	}
 }
