@@ -466,6 +466,7 @@ func TestSwarmSandboxThroughTheTargets(t *testing.T) {
 	_ = exec.Command("docker", "-H", engine, "image", "rm", "-f", "remo-demo:swe2e").Run()
 	localProdOnTheSwarm(t, m, run, git, work, repo)
 	withARegistry(t, m, run, work, repo)
+	gcOnTheSwarm(t, m, run, work, repo)
 	if t.Failed() {
 		t.Logf("transcript:\n%s", transcript.String())
 	}
@@ -679,5 +680,41 @@ func withARegistry(t *testing.T, m swarm.Manager, run func(string, int, ...strin
 			on(t, engine, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=remo--g") == "" &&
 			!strings.Contains(on(t, engine, "image", "ls", "--format", "{{.Repository}}"), bedRegistry)
 	})
+	_ = exec.Command("docker", "-H", engine, "image", "rm", "-f", "remo-demo:swe2e").Run()
+}
+
+// gcOnTheSwarm: a sandbox on the Swarm whose worktree was deleted by hand is a stale
+// entry; gc removes it, and with it its stack (else the Swarm would start its containers
+// again) and its placeholder (else its room stays reserved).
+func gcOnTheSwarm(t *testing.T, m swarm.Manager, run func(string, int, ...string) string, work, repo string) {
+	ctx := context.Background()
+	t.Cleanup(func() {
+		_ = m.RemoveStack(context.Background(), "remo--h", time.Minute)
+		_ = m.Unplace(context.Background(), "remo--h")
+	})
+	run(repo, 0, "sandbox:create", "h", "-engine="+swarmManager, "-swarm")
+	wt := filepath.Join(work, "remo--h")
+	run(wt, 0, "sandbox:up")
+	node, ok, err := m.Placement(ctx, "remo--h")
+	if err != nil || !ok {
+		t.Fatalf("remo--h is not placed: %v", err)
+	}
+	if err := os.RemoveAll(wt); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(repo, 0, "sandbox:gc"); !strings.Contains(out, "removing stale registry entry remo--h") {
+		t.Errorf("gc of a sandbox on the Swarm whose worktree is gone:\n%s", out)
+	}
+	engine := nodeEngine(node)
+	waitFor(t, time.Minute, "no container of remo--h on "+node.Hostname, func() bool {
+		return on(t, engine, "ps", "-aq", "--filter", "label=com.docker.compose.project=remo--h") == ""
+	})
+	if left := on(t, swarmManager, "service", "ls", "-q", "--filter", "label=com.docker.stack.namespace=remo--h"); left != "" {
+		t.Errorf("gc left the stack's services: %s", left)
+	}
+	if _, ok, _ := m.Placement(ctx, "remo--h"); ok {
+		t.Error("gc left the placeholder of remo--h: its room stays reserved")
+	}
+	_ = exec.Command("docker", "-H", engine, "volume", "rm", "-f", "remo--h_db_data").Run()
 	_ = exec.Command("docker", "-H", engine, "image", "rm", "-f", "remo-demo:swe2e").Run()
 }

@@ -323,13 +323,18 @@ func (e *Env) gcVolumes(ctx context.Context, reg *registry.File, o GCOptions, re
 	return nil
 }
 
-// stopOnEngine removes the containers (not the volumes, as for any orphaned project) and
-// the mirrored checkout of a stale instance on a remote engine; an engine that does not
-// answer is an error, so its entry is kept.
+// stopOnEngine removes the containers (not the volumes, as for any orphaned project),
+// its stack and placeholder on a Swarm, and the mirrored checkout of a stale instance on
+// a remote engine; an engine that does not answer is an error, so its entry is kept.
 func (e *Env) stopOnEngine(ctx context.Context, eng engine.Engine, in *registry.Instance, dryRun bool) error {
 	return e.on(ctx, eng, false, func(r *Env) error {
 		if dryRun {
 			return nil // the engine answers: that is all a dry run needs to know
+		}
+		// on a Swarm its services would start the containers again, and its placeholder
+		// would keep its room: both go with the entry (the volumes stay, as any orphan's)
+		if err := e.unstack(ctx, eng, in.InstanceID, true); err != nil {
+			return err
 		}
 		if err := r.Docker.DownByName(ctx, compose.Project{Name: in.InstanceID, Dir: e.Cwd, Env: r.Vars}, io.Discard, e.Err); err != nil {
 			return err
