@@ -27,7 +27,9 @@ func init() {
 		{Name: "Database", Kind: config.CheckTCP, PortEnv: "REMO_DB_PORT"},
 		{Name: "Web", Kind: config.CheckHTTP, PortEnv: "REMO_WEB_PORT", Path: "/api/v1/health", Accept: []int{200}},
 	}
+	// The demo program comes from the sandbox module at the version go.mod and go.sum pin:
+	// they are all its inputs, so an up with neither changed skips the build.
 	c.Prepare = []config.Command{{Name: "go", Args: []string{"build", "-trimpath", "-o", "demo/bin/demo", "github.com/ktrdr/sandbox/demo"},
-		Env: map[string]string{"CGO_ENABLED": "0"}}}
+		Env: map[string]string{"CGO_ENABLED": "0"}, Output: "demo/bin/demo", Inputs: []string{"go.mod", "go.sum"}}}
 	targets.Config = c
 }
