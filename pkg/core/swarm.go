@@ -237,7 +237,13 @@ func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build
 	}
 	e.say("Running: docker stack deploy (stack %s, on %s)", in.ID, in.Engine.Swarm.Node)
 	e.trace("up: images on the node")
-	err = e.onManager(ctx, in.Engine, func(m swarm.Manager) error { return m.Deploy(ctx, in.ID, r, e.Out, deployBound) })
+	err = e.onManager(ctx, in.Engine, func(m swarm.Manager) error {
+		idle, err := e.idleServices(ctx, in, m)
+		if err != nil {
+			return err
+		}
+		return m.Deploy(ctx, in.ID, r, idle, e.Out, deployBound)
+	})
 	e.trace("up: deployed")
 	if err != nil {
 		return fail.With(fail.CodeError, fail.Say("See the services with: docker -H "+in.Engine.Swarm.Manager+" service ls"), err)
@@ -259,6 +265,40 @@ func (e *Env) push(ctx context.Context, in *Instance, r stack.Rendered) error {
 		}
 	}
 	return nil
+}
+
+// idleServices are the instance's services the Swarm has but that run no container on
+// its node (e is bound to it): those its drain or loss stopped. The node is asked, not
+// the manager: right after a node comes back the manager still believes its old tasks
+// run until the node reports them dead.
+func (e *Env) idleServices(ctx context.Context, in *Instance, m swarm.Manager) (map[string]bool, error) {
+	type answer struct {
+		cs  []compose.Container
+		err error
+	}
+	onNode := make(chan answer, 1)
+	go func() {
+		cs, err := e.Docker.Containers(ctx, e.Config.ComposeProjectLabel, in.ID)
+		onNode <- answer{cs, err}
+	}()
+	services, err := m.Services(ctx, in.ID)
+	node := <-onNode
+	if err == nil {
+		err = node.err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("services of %s: %w", in.ID, err)
+	}
+	idle := map[string]bool{}
+	for _, svc := range services {
+		idle[svc] = true
+	}
+	for _, c := range node.cs {
+		if c.State == "running" {
+			delete(idle, c.Service)
+		}
+	}
+	return idle, nil
 }
 
 // configAsync asks compose for the project's resolved configuration while up does the

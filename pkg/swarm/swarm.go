@@ -343,13 +343,14 @@ func (m Manager) Unplace(ctx context.Context, instance string) error {
 	return err
 }
 
-// Deploy deploys the rendered stack as name, wave after wave: each wave is deployed with
+// Deploy deploys the rendered stack as name, wave after wave (idle names the services
+// deployed before that run no container: they are started again, see restart): each wave is deployed with
 // the earlier ones (a redeploy leaves those unchanged, and services of later waves are
 // pruned only by the last), and the next waits until every
 // service that others depend on has reached its condition. The images are the node's
 // own (--resolve-image never: nothing asks a registry), unless the images are in a
 // registry (Rendered.Registry). bound limits the whole deploy.
-func (m Manager) Deploy(ctx context.Context, name string, r stack.Rendered, progress io.Writer, bound time.Duration) error {
+func (m Manager) Deploy(ctx context.Context, name string, r stack.Rendered, idle map[string]bool, progress io.Writer, bound time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	var full map[string]any
@@ -358,10 +359,8 @@ func (m Manager) Deploy(ctx context.Context, name string, r stack.Rendered, prog
 	}
 	services, _ := full["services"].(map[string]any)
 	deployed := map[string]any{}
-	idle, err := m.idle(ctx, name)
-	if err != nil {
-		return fmt.Errorf("services of %s: %w", name, err)
-	}
+	api, _ := dockerapi.ForEnv(m.Env)
+	replaced := map[string]string{} // a restarted idle service → its task before
 	for i, wave := range r.Waves {
 		for _, svc := range wave {
 			deployed[svc] = services[svc]
@@ -383,19 +382,15 @@ func (m Manager) Deploy(ctx context.Context, name string, r stack.Rendered, prog
 		if err != nil {
 			return fmt.Errorf("docker stack deploy %s: %w", name, err)
 		}
-		for _, svc := range wave {
-			if idle[svc] {
-				if _, err := m.docker(ctx, "service", "update", "--detach", "--force", name+"_"+svc); err != nil {
-					return fmt.Errorf("start %s again: %w", svc, err)
-				}
-			}
+		if err := m.restart(ctx, api, name, wave, idle, replaced); err != nil {
+			return err
 		}
 		if i == len(r.Waves)-1 {
 			break
 		}
 		for _, svc := range wave {
 			if c, waited := r.Ready[svc]; waited {
-				if err := m.await(ctx, name+"_"+svc, c); err != nil {
+				if err := m.await(ctx, api, name+"_"+svc, c, replaced[svc]); err != nil {
 					return err
 				}
 			}
@@ -404,43 +399,55 @@ func (m Manager) Deploy(ctx context.Context, name string, r stack.Rendered, prog
 	return nil
 }
 
-// idle lists the stack's services that the Swarm keeps with no task to run: a service
-// whose restart policy is none does not replace a task its node's drain (or loss) shut
-// down, and a redeploy of an unchanged service changes nothing. Up means every service
-// runs (as compose up starts stopped containers again), so Deploy starts them again.
-func (m Manager) idle(ctx context.Context, stack string) (map[string]bool, error) {
-	services, err := m.docker(ctx, "service", "ls", "--filter", "label=com.docker.stack.namespace="+stack, "--format", "{{.Name}}")
-	if err != nil || services == "" {
+// Services lists the stack's services by their names in the file (none when the stack
+// is not deployed).
+func (m Manager) Services(ctx context.Context, stack string) ([]string, error) {
+	out, err := m.docker(ctx, "service", "ls", "--filter", "label=com.docker.stack.namespace="+stack, "--format", "{{.Name}}")
+	if err != nil {
 		return nil, err
 	}
-	tasks, err := m.docker(ctx, "stack", "ps", "--filter", "desired-state=running", "--format", "{{.Name}}", stack)
-	if err != nil && !nothingInStack(err) {
-		return nil, err
+	var names []string
+	for _, svc := range strings.Fields(out) {
+		names = append(names, strings.TrimPrefix(svc, stack+"_"))
 	}
-	idle := map[string]bool{}
-	for _, svc := range strings.Fields(services) {
-		if !strings.Contains("\n"+tasks, "\n"+svc+".") {
-			idle[strings.TrimPrefix(svc, stack+"_")] = true
-		}
-	}
-	return idle, nil
+	return names, nil
 }
 
-// await waits until the service's task reaches c. A Swarm task with a health check is
-// "starting" until it is healthy, then "running": started takes either, healthy only
-// running (a task without a health check is running as soon as it starts). Through the
-// manager's socket (a tunnel's) it asks every 25 ms, one call each; else as often as
-// Poll says, two docker commands each.
-func (m Manager) await(ctx context.Context, service string, c stack.Condition) error {
+// restart starts again the idle services of a wave: a service whose restart policy is
+// none is not replaced after a drain or a node's loss, and a redeploy of an unchanged
+// service changes nothing, while up means every service runs (as compose up starts
+// stopped containers again). Each one's task before is noted in replaced, so a wait
+// for it does not take that task (which the manager may still believe runs) for the new.
+func (m Manager) restart(ctx context.Context, api *dockerapi.Client, stack string, wave []string, idle map[string]bool, replaced map[string]string) error {
+	for _, svc := range wave {
+		if !idle[svc] {
+			continue
+		}
+		if before, err := m.newestOf(ctx, api, stack+"_"+svc); err == nil {
+			replaced[svc] = before.ID
+		}
+		if _, err := m.docker(ctx, "service", "update", "--detach", "--force", stack+"_"+svc); err != nil {
+			return fmt.Errorf("start %s again: %w", svc, err)
+		}
+	}
+	return nil
+}
+
+// await waits until the service's task reaches c (a task other than notTask, the one it
+// had before a restart). A Swarm task with a health check is "starting" until it is
+// healthy, then "running": started takes either, healthy only running (a task without a
+// health check is running as soon as it starts). Through the manager's socket (a
+// tunnel's) it asks every 25 ms, one call each; else as often as Poll says, two docker
+// commands each.
+func (m Manager) await(ctx context.Context, api *dockerapi.Client, service string, c stack.Condition, notTask string) error {
 	want := map[stack.Condition]string{stack.Started: "starting", stack.Healthy: "running", stack.Completed: "complete"}[c]
-	api, _ := dockerapi.ForEnv(m.Env)
 	poll := m.poll()
 	if api != nil {
 		poll = 25 * time.Millisecond
 	}
 	for {
 		t, err := m.newestOf(ctx, api, service)
-		if err == nil && t.ID != "" {
+		if err == nil && t.ID != "" && t.ID != notTask {
 			switch {
 			case t.State == want || want == "starting" && t.State == "running":
 				return nil

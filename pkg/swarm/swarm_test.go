@@ -166,3 +166,18 @@ func TestServicesMountingNamesThoseOfTheVolumesWithTheirReplicas(t *testing.T) {
 		t.Errorf("calls:\n%s", b)
 	}
 }
+
+func TestOnlyIdleServicesAreStartedAgain(t *testing.T) {
+	calls := fakeManager(t)
+	replaced := map[string]string{}
+	if err := (Manager{}).restart(context.Background(), nil, "acme--a", []string{"db", "web"}, map[string]bool{"db": true}, replaced); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(calls)
+	if !strings.Contains(string(b), "service update --detach --force acme--a_db") || strings.Contains(string(b), "acme--a_web") {
+		t.Errorf("want only db forced:\n%s", b)
+	}
+	if _, noted := replaced["db"]; !noted {
+		t.Error("db's task before the restart was not noted: a wait could take it for the new one")
+	}
+}
