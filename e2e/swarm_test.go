@@ -454,16 +454,8 @@ func TestSwarmSandboxThroughTheTargets(t *testing.T) {
 		t.Errorf("up again (kept its node):\n%s", out)
 	}
 	run(wt, 0, "sandbox:destroy", "-force")
-	engine := nodeEngine(node)
-	waitFor(t, time.Minute, "nothing of remo--s on "+node.Hostname, func() bool {
-		return on(t, engine, "ps", "-aq", "--filter", "label=com.docker.compose.project=remo--s") == "" &&
-			on(t, engine, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=remo--s") == "" &&
-			on(t, engine, "network", "ls", "-q", "--filter", "label=com.docker.stack.namespace=remo--s") == ""
-	})
-	if _, ok, _ := m.Placement(ctx, "remo--s"); ok {
-		t.Error("destroy left the placeholder: its room stays reserved")
-	}
-	_ = exec.Command("docker", "-H", engine, "image", "rm", "-f", "remo-demo:swe2e").Run()
+	nothingLeftOn(t, m, node, "remo--s")
+	_ = exec.Command("docker", "-H", nodeEngine(node), "image", "rm", "-f", "remo-demo:swe2e").Run()
 	localProdOnTheSwarm(t, m, run, git, work, repo)
 	withARegistry(t, m, run, work, repo)
 	gcOnTheSwarm(t, m, run, work, repo)
@@ -539,14 +531,7 @@ func seededElsewhere(t *testing.T, m swarm.Manager, run func(string, int, ...str
 
 	nodeDownAndBack(t, m, run, wtT, node)
 	run(wtT, 0, "sandbox:destroy", "-force")
-	engine := nodeEngine(node)
-	waitFor(t, time.Minute, "nothing of remo--t on "+third, func() bool {
-		return on(t, engine, "ps", "-aq", "--filter", "label=com.docker.compose.project=remo--t") == "" &&
-			on(t, engine, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=remo--t") == ""
-	})
-	if _, ok, _ := m.Placement(ctx, "remo--t"); ok {
-		t.Error("destroy left the placeholder of remo--t")
-	}
+	nothingLeftOn(t, m, node, "remo--t")
 }
 
 // nodeDownAndBack takes the node of the sandbox in wt down (every process of it killed):
@@ -619,15 +604,8 @@ func localProdOnTheSwarm(t *testing.T, m swarm.Manager, run func(string, int, ..
 	if out := run(work, 0, "localProd:destroy", "-force"); !strings.Contains(out, "Snapshot before-destroy-") {
 		t.Errorf("localProd:destroy on the Swarm kept no snapshot:\n%s", out)
 	}
-	engine := nodeEngine(node)
-	waitFor(t, time.Minute, "nothing of remo-prod on "+node.Hostname, func() bool {
-		return on(t, engine, "ps", "-aq", "--filter", "label=com.docker.compose.project=remo-prod") == "" &&
-			on(t, engine, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=remo-prod") == ""
-	})
-	if _, ok, _ := m.Placement(ctx, "remo-prod"); ok {
-		t.Error("localProd:destroy left the placeholder")
-	}
-	_ = exec.Command("docker", "-H", engine, "image", "rm", "-f", "remo-demo:swe2e").Run()
+	nothingLeftOn(t, m, node, "remo-prod")
+	_ = exec.Command("docker", "-H", nodeEngine(node), "image", "rm", "-f", "remo-demo:swe2e").Run()
 }
 
 // The bed's registry (scripts/swarm-testbed.sh runs one on the bridge, trusted by every
@@ -674,12 +652,11 @@ func withARegistry(t *testing.T, m swarm.Manager, run func(string, int, ...strin
 		t.Fatalf("remo--g is not placed: %v", err)
 	}
 	run(wt, 0, "sandbox:destroy", "-force")
+	nothingLeftOn(t, m, node, "remo--g")
 	engine := nodeEngine(node)
-	waitFor(t, time.Minute, "nothing of remo--g on "+node.Hostname, func() bool {
-		return on(t, engine, "ps", "-aq", "--filter", "label=com.docker.compose.project=remo--g") == "" &&
-			on(t, engine, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=remo--g") == "" &&
-			!strings.Contains(on(t, engine, "image", "ls", "--format", "{{.Repository}}"), bedRegistry)
-	})
+	if images := on(t, engine, "image", "ls", "--format", "{{.Repository}}"); strings.Contains(images, bedRegistry) {
+		t.Errorf("destroy left the registry's tag on %s:\n%s", node.Hostname, images)
+	}
 	_ = exec.Command("docker", "-H", engine, "image", "rm", "-f", "remo-demo:swe2e").Run()
 }
 
@@ -717,4 +694,20 @@ func gcOnTheSwarm(t *testing.T, m swarm.Manager, run func(string, int, ...string
 	}
 	_ = exec.Command("docker", "-H", engine, "volume", "rm", "-f", "remo--h_db_data").Run()
 	_ = exec.Command("docker", "-H", engine, "image", "rm", "-f", "remo-demo:swe2e").Run()
+}
+
+// nothingLeftOn waits until the node holds no container, volume or stack network of
+// project (the Swarm removes a stack's tasks in the background), then checks that its
+// placeholder is gone, its room released.
+func nothingLeftOn(t *testing.T, m swarm.Manager, node swarm.Node, project string) {
+	t.Helper()
+	engine := nodeEngine(node)
+	waitFor(t, time.Minute, "nothing of "+project+" on "+node.Hostname, func() bool {
+		return on(t, engine, "ps", "-aq", "--filter", "label=com.docker.compose.project="+project) == "" &&
+			on(t, engine, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project="+project) == "" &&
+			on(t, engine, "network", "ls", "-q", "--filter", "label=com.docker.stack.namespace="+project) == ""
+	})
+	if _, ok, _ := m.Placement(context.Background(), project); ok {
+		t.Errorf("the placeholder of %s is left: its room stays reserved", project)
+	}
 }
