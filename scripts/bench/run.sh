@@ -273,14 +273,21 @@ bench_snap() {
   set -o pipefail
 }
 
-bench_remote() {
-  "$repo/scripts/remote-testbed.sh" status || { echo "remote: skipped (run scripts/remote-testbed.sh up as root first)"; return; }
-  local engine=ssh://root@10.200.0.2 host=root@10.200.0.2 ex="$repo/examples/remote" r="$work/remo" rbin="$work/remo-bin"
+# remo_repo DIR BIN DATA: a repository of examples/remote at DIR (its go.mod pointing at
+# this checkout), its targets compiled to BIN, and shared data for it at DATA.
+remo_repo() {
+  local r=$1 rbin=$2 data=$3 ex="$repo/examples/remote"
   (cd "$ex" && go tool mage -compile "$rbin" >/dev/null)
   mkdir -p "$r" && cp -r "$ex/docker-compose.sandbox.yml" "$ex/demo" "$ex/site" "$ex/.gitignore" "$ex/go.sum" "$r/" && rm -rf "$r/demo/bin"
   sed "s#=> ../..#=> $repo#" "$ex/go.mod" >"$r/go.mod"
   (cd "$r" && git init -q -b main && git add -A && git commit -q -m remo)
-  mkdir -p "$work/rdata/assets" && echo a >"$work/rdata/assets/a.txt"
+  mkdir -p "$data/assets" && echo a >"$data/assets/a.txt"
+}
+
+bench_remote() {
+  "$repo/scripts/remote-testbed.sh" status || { echo "remote: skipped (run scripts/remote-testbed.sh up as root first)"; return; }
+  local engine=ssh://root@10.200.0.2 host=root@10.200.0.2 r="$work/remo" rbin="$work/remo-bin"
+  remo_repo "$r" "$rbin" "$work/rdata"
   export REMO_DEMO_IMAGE=remo-demo:bench
   (cd "$r" && "$rbin" sandbox:initShared -engine=$engine -from="$work/rdata" >/dev/null && "$rbin" sandbox:create rb -engine=$engine >/dev/null)
   local dir="$work/remo--rb"
@@ -326,12 +333,8 @@ bench_remote() {
 
 bench_swarm() {
   "$repo/scripts/swarm-testbed.sh" status || { echo "swarm: skipped (run scripts/swarm-testbed.sh up as root first)"; return; }
-  local manager=ssh://root@10.210.0.11 ex="$repo/examples/remote" r="$work/swrepo" rbin="$work/sw-bin"
-  (cd "$ex" && go tool mage -compile "$rbin" >/dev/null)
-  mkdir -p "$r" && cp -r "$ex/docker-compose.sandbox.yml" "$ex/demo" "$ex/site" "$ex/.gitignore" "$ex/go.sum" "$r/" && rm -rf "$r/demo/bin"
-  sed "s#=> ../..#=> $repo#" "$ex/go.mod" >"$r/go.mod"
-  (cd "$r" && git init -q -b main && git add -A && git commit -q -m sw)
-  mkdir -p "$work/swdata/assets" && echo a >"$work/swdata/assets/a.txt"
+  local manager=ssh://root@10.210.0.11 r="$work/swrepo" rbin="$work/sw-bin"
+  remo_repo "$r" "$rbin" "$work/swdata"
   export REMO_DEMO_IMAGE=remo-demo:swbench
   for n in 11 12 13; do (cd "$r" && "$rbin" sandbox:initShared -engine=ssh://root@10.210.0.$n -from="$work/swdata" >/dev/null); done
   (cd "$r" && "$rbin" sandbox:create swb -engine=$manager -swarm >/dev/null)
