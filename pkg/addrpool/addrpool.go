@@ -120,3 +120,17 @@ func v4(a netip.Addr) uint32 {
 	b := a.As4()
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
+
+// NetworkSubnets asks docker, through run (the docker command line with its arguments),
+// for the subnets held by the networks `docker network ls` lists with lsArgs (filters).
+func NetworkSubnets(run func(args ...string) (string, error), lsArgs ...string) ([]netip.Prefix, error) {
+	ids, err := run(append([]string{"network", "ls", "--quiet"}, lsArgs...)...)
+	if err != nil || strings.TrimSpace(ids) == "" {
+		return nil, err
+	}
+	subnets, err := run(append([]string{"network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}"}, strings.Fields(ids)...)...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSubnets(subnets), nil
+}

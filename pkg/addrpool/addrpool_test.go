@@ -2,6 +2,7 @@ package addrpool
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -41,5 +42,23 @@ func TestConfiguredPoolsAndSubnetsThatSpanSeveralSlots(t *testing.T) {
 	}
 	if _, err := ParseDefaultPools(`[{"Base":"nonsense","Size":24}]`); err == nil {
 		t.Error("a pool that is no prefix was accepted")
+	}
+}
+
+func TestNetworkSubnetsAsksListThenInspect(t *testing.T) {
+	var asked []string
+	run := func(args ...string) (string, error) {
+		asked = append(asked, strings.Join(args, " "))
+		if args[1] == "ls" {
+			return "n1\nn2\n", nil
+		}
+		return "10.0.1.0/24 \n172.18.0.0/16 fd00::/64 \n", nil
+	}
+	used, err := NetworkSubnets(run, "--filter", "driver=overlay")
+	if err != nil || len(used) != 2 || used[1].String() != "172.18.0.0/16" {
+		t.Errorf("NetworkSubnets = %v, %v", used, err)
+	}
+	if len(asked) != 2 || asked[0] != "network ls --quiet --filter driver=overlay" || !strings.HasSuffix(asked[1], "n1 n2") {
+		t.Errorf("asked %q", asked)
 	}
 }

@@ -336,15 +336,11 @@ func (e Engine) AddressRoom(ctx context.Context) (free, total int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	ids, err := docker("network", "ls", "--quiet")
+	used, err := addrpool.NetworkSubnets(docker)
 	if err != nil {
 		return 0, 0, err
 	}
-	subnets, err := docker(append([]string{"network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}"}, strings.Fields(ids)...)...)
-	if err != nil {
-		return 0, 0, err
-	}
-	free, total = addrpool.Room(pools, addrpool.ParseSubnets(subnets))
+	free, total = addrpool.Room(pools, used)
 	return free, total, nil
 }
 

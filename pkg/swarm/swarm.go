@@ -604,15 +604,10 @@ func (m Manager) OverlayRoom(ctx context.Context) (free, total int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	ids, err := m.docker(ctx, "network", "ls", "--quiet", "--filter", "driver=overlay")
-	if err != nil || ids == "" {
-		free, total = addrpool.Room(pools, nil)
-		return free, total, err
-	}
-	subnets, err := m.docker(ctx, append([]string{"network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}"}, strings.Fields(ids)...)...)
+	used, err := addrpool.NetworkSubnets(func(args ...string) (string, error) { return m.docker(ctx, args...) }, "--filter", "driver=overlay")
 	if err != nil {
 		return 0, 0, err
 	}
-	free, total = addrpool.Room(pools, addrpool.ParseSubnets(subnets))
+	free, total = addrpool.Room(pools, used)
 	return free, total, nil
 }
