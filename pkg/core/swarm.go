@@ -376,9 +376,12 @@ type swarmUsers struct {
 	in *Instance
 }
 
-// StopUsers scales the services mounting volumes to zero and waits until none of their
-// containers runs on the node; it returns them as name=replicas.
+// StopUsers scales the services mounting volumes to zero and waits, through one
+// connection to the manager, until the Swarm has removed their tasks, then until none
+// of their containers runs on the node; it returns them as name=replicas.
 func (u swarmUsers) StopUsers(ctx context.Context, volumes []string) ([]string, error) {
+	bounded, cancel := context.WithTimeout(ctx, removeBound)
+	defer cancel()
 	var specs []string
 	err := u.e.onManager(ctx, u.in.Engine, func(m swarm.Manager) error {
 		var err error
@@ -391,14 +394,14 @@ func (u swarmUsers) StopUsers(ctx context.Context, volumes []string) ([]string, 
 			zero[i] = name + "=0"
 		}
 		u.e.say("Scaling to zero on the Swarm: %s", strings.Join(zero, ", "))
-		return m.Scale(ctx, zero...)
+		if err := m.Scale(ctx, zero...); err != nil {
+			return err
+		}
+		return m.AwaitStopped(bounded, specs)
 	})
-	if err != nil || len(specs) == 0 {
-		return nil, err
+	if len(specs) == 0 {
+		return nil, err // nothing mounts them, or they could not be listed
 	}
-	bounded, cancel := context.WithTimeout(ctx, removeBound)
-	defer cancel()
-	err = u.e.onManager(bounded, u.in.Engine, func(m swarm.Manager) error { return m.AwaitStopped(bounded, specs) })
 	for err == nil {
 		// the Swarm says its tasks ended; the node's engine is what says nothing writes
 		cs, lookErr := u.e.Docker.Volumes().Running(bounded, u.in.ID)
@@ -411,7 +414,7 @@ func (u swarmUsers) StopUsers(ctx context.Context, volumes []string) ([]string, 
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	_ = u.Start(context.WithoutCancel(ctx), specs)
+	_ = u.Start(context.WithoutCancel(ctx), specs) // back as they were
 	return nil, err
 }
 
