@@ -3,12 +3,14 @@ package targets
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/core"
 	"github.com/ktrdr/sandbox/pkg/fail"
+	"github.com/ktrdr/sandbox/pkg/swarm"
 )
 
 func TestRunnerSpellsTargetsAsTheyAreRun(t *testing.T) {
@@ -106,6 +108,32 @@ func TestListJSONCarriesTheStateEnumAndTextTheContractWords(t *testing.T) {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("missing %q in:\n%s", want, text.String())
 		}
+	}
+	// with no instance on a Swarm, neither the JSON nor the text grows a fleet
+	if strings.Contains(js.String(), "swarm_nodes") || strings.Contains(text.String(), "Swarm") {
+		t.Errorf("a fleet with no Swarm:\n%s\n%s", js.String(), text.String())
+	}
+}
+
+// With instances on a Swarm, list's JSON has every node, and its text a table per Swarm.
+func TestListShowsTheFleetOfEachSwarm(t *testing.T) {
+	n := swarm.Node{Hostname: "n2", Role: "worker", State: "ready", Availability: "drain", MemBytes: 4 << 30, Reserved: 1 << 30, Instances: []string{"acme--a"}}
+	l := core.Listing{Instances: []core.Row{{InstanceID: "acme--a", Kind: config.KindSandbox, Slot: 1, State: core.Running, Engine: "n2 (Swarm ssh://m)"}},
+		Orphans: []string{}, Warnings: []string{}, Nodes: []core.FleetNode{{Swarm: "ssh://m", Node: n, MemFreeBytes: n.Free()}}}
+	var js, text bytes.Buffer
+	if err := acmeScreen(&js).listing(l, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := acmeScreen(&text).listing(l, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"swarm": "ssh://m"`, `"hostname": "n2"`, `"availability": "drain"`, `"mem_free_bytes": 3221225472`, `"instances": [`} {
+		if !strings.Contains(js.String(), want) {
+			t.Errorf("list -json lacks %s:\n%s", want, js.String())
+		}
+	}
+	if !strings.Contains(text.String(), "Swarm ssh://m:") || !regexp.MustCompile(`n2 +worker +ready +drain +1\.0 GB of 4\.0 GB +3\.0 GB +acme--a`).MatchString(text.String()) {
+		t.Errorf("list's fleet table:\n%s", text.String())
 	}
 }
 
