@@ -157,6 +157,7 @@ func (e *Env) connect(ctx context.Context, eng engine.Engine, open bool) (*Env, 
 		}
 		if open {
 			e.say("Tunnel to %s opened (pid %d)", eng.Name(), tun.PID())
+			e.trace("tunnel opened")
 		}
 	}
 	return e.onEngine(tun), release, nil

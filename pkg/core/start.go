@@ -414,6 +414,7 @@ func (e *Env) startStack(ctx context.Context, kind config.Kind, in *Instance, o 
 		if _, err := e.syncInstance(ctx, in, binds); err != nil {
 			return err
 		}
+		e.trace("up: files synced")
 	}
 	if in.Engine.Placed() {
 		if err := e.deploy(ctx, in, p, o.Build, config); err != nil {

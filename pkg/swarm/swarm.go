@@ -41,6 +41,17 @@ func (m Manager) docker(ctx context.Context, args ...string) (string, error) {
 	return strings.TrimSpace(out), err
 }
 
+// api is a client for the manager's socket when the docker command reaches it through
+// one (a tunnel's): a question asked there costs a few milliseconds, where each docker
+// command costs tens. Nil otherwise: the command line answers.
+func (m Manager) api() *dockerapi.Client {
+	api, ok := dockerapi.ForEnv(m.Env)
+	if !ok {
+		return nil
+	}
+	return api
+}
+
 func (m Manager) poll() time.Duration {
 	if m.Poll > 0 {
 		return m.Poll
@@ -89,13 +100,9 @@ func (m Manager) node(ctx context.Context, id string) (Node, error) {
 
 // Nodes lists the Swarm's nodes with the memory their running tasks reserve.
 func (m Manager) Nodes(ctx context.Context) ([]Node, error) {
-	ids, err := m.docker(ctx, "node", "ls", "-q")
+	nodes, err := m.allNodes(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list the Swarm's nodes (is %s a manager?): %w", m.Endpoint(), err)
-	}
-	nodes, err := m.inspectNodes(ctx, strings.Fields(ids))
-	if err != nil {
-		return nil, err
 	}
 	byID := map[string]int{}
 	for i, n := range nodes {
@@ -117,30 +124,57 @@ func (m Manager) Nodes(ctx context.Context) ([]Node, error) {
 	return nodes, nil
 }
 
+// allNodes reads every node of the Swarm.
+func (m Manager) allNodes(ctx context.Context) ([]Node, error) {
+	if api := m.api(); api != nil {
+		return m.apiNodes(ctx, api, nil)
+	}
+	ids, err := m.docker(ctx, "node", "ls", "-q")
+	if err != nil {
+		return nil, err
+	}
+	return m.inspectNodes(ctx, strings.Fields(ids))
+}
+
 // inspectNodes reads nodes by id.
 func (m Manager) inspectNodes(ctx context.Context, ids []string) ([]Node, error) {
+	if api := m.api(); api != nil {
+		return m.apiNodes(ctx, api, ids)
+	}
 	out, err := m.docker(ctx, append([]string{"node", "inspect", "--format", "{{json .}}"}, ids...)...)
 	if err != nil {
 		return nil, err
 	}
 	var nodes []Node
 	for _, line := range strings.Split(out, "\n") {
-		var n struct {
-			ID   string
-			Spec struct{ Role, Availability string }
-			Desc struct {
-				Hostname  string
-				Resources struct{ MemoryBytes int64 }
-			} `json:"Description"`
-			Status struct{ State, Addr string }
+		var n dockerapi.Node // what node inspect prints is the API's node
+		if json.Unmarshal([]byte(line), &n) == nil {
+			nodes = append(nodes, nodeOf(n))
 		}
-		if json.Unmarshal([]byte(line), &n) != nil {
-			continue
-		}
-		nodes = append(nodes, Node{ID: n.ID, Hostname: n.Desc.Hostname, Addr: n.Status.Addr, Role: n.Spec.Role,
-			State: n.Status.State, Availability: n.Spec.Availability, MemBytes: n.Desc.Resources.MemoryBytes})
 	}
 	return nodes, nil
+}
+
+// apiNodes reads the nodes with ids (every node when none) from the manager's socket.
+func (m Manager) apiNodes(ctx context.Context, api *dockerapi.Client, ids []string) ([]Node, error) {
+	var f dockerapi.Filters
+	if len(ids) > 0 {
+		f = dockerapi.Filters{"id": ids}
+	}
+	found, err := api.Nodes(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	nodes := make([]Node, 0, len(found))
+	for _, n := range found {
+		nodes = append(nodes, nodeOf(n))
+	}
+	return nodes, nil
+}
+
+func nodeOf(n dockerapi.Node) Node {
+	return Node{ID: n.ID, Hostname: n.Description.Hostname, Addr: n.Status.Addr, Role: n.Spec.Role,
+		State: n.Status.State, Availability: n.Spec.Availability, MemBytes: n.Description.Resources.MemoryBytes}
 }
 
 // Endpoint is where the manager is reached (its DOCKER_HOST).
@@ -161,6 +195,10 @@ type task struct {
 
 // runningTasks lists every task whose desired state is running, on every node.
 func (m Manager) runningTasks(ctx context.Context) ([]task, error) {
+	if api := m.api(); api != nil {
+		found, err := api.Tasks(ctx, dockerapi.Filters{"desired-state": {"running"}})
+		return tasksOf(found), err
+	}
 	services, err := m.docker(ctx, "service", "ls", "-q")
 	if err != nil || services == "" {
 		return nil, err
@@ -177,38 +215,35 @@ func (m Manager) inspectTasks(ctx context.Context, ids []string) ([]task, error)
 	if err != nil {
 		return nil, err
 	}
-	var tasks []task
+	var found []dockerapi.Task
 	for _, line := range strings.Split(out, "\n") {
-		var t struct {
-			ID, NodeID string
-			CreatedAt  time.Time
-			Spec       struct {
-				Resources struct {
-					Reservations struct{ MemoryBytes int64 }
-				}
-				ContainerSpec struct{ Labels map[string]string }
-			}
-			Status struct{ State, Err string }
-		}
+		var t dockerapi.Task // what inspect prints is the API's task
 		if json.Unmarshal([]byte(line), &t) == nil {
-			tasks = append(tasks, task{ID: t.ID, NodeID: t.NodeID, CreatedAt: t.CreatedAt, State: t.Status.State, Err: t.Status.Err,
-				Reserved: t.Spec.Resources.Reservations.MemoryBytes, Instance: t.Spec.ContainerSpec.Labels[InstanceLabel]})
+			found = append(found, t)
 		}
 	}
-	return tasks, nil
+	return tasksOf(found), nil
 }
 
-// newestTask is the most recently created of a service's tasks (ids as service ps -q
-// gives them): what the Swarm is doing now; older ones are history.
-func (m Manager) newestTask(ctx context.Context, ids string) (task, error) {
-	tasks, err := m.inspectTasks(ctx, strings.Fields(ids))
-	var newest task
+func tasksOf(found []dockerapi.Task) []task {
+	tasks := make([]task, 0, len(found))
+	for _, t := range found {
+		tasks = append(tasks, task{ID: t.ID, NodeID: t.NodeID, CreatedAt: t.CreatedAt, State: t.Status.State, Err: t.Status.Err,
+			Reserved: t.Spec.Resources.Reservations.MemoryBytes, Instance: t.Spec.ContainerSpec.Labels[InstanceLabel]})
+	}
+	return tasks
+}
+
+// newest is the most recently created of tasks: what the Swarm is doing now; older
+// ones are history.
+func newest(tasks []task) task {
+	var n task
 	for _, t := range tasks {
-		if newest.ID == "" || t.CreatedAt.After(newest.CreatedAt) {
-			newest = t
+		if n.ID == "" || t.CreatedAt.After(n.CreatedAt) {
+			n = t
 		}
 	}
-	return newest, err
+	return n
 }
 
 // PlaceholderName is the service that holds an instance's room.
@@ -290,17 +325,7 @@ func (m Manager) Placement(ctx context.Context, instance string) (Node, bool, er
 // not placed it yet. A task the node could not start (its image missing there, say) is
 // an error naming the node: waiting would not help.
 func (m Manager) where(ctx context.Context, instance string) (n Node, ok bool, pending string, err error) {
-	ids, err := m.docker(ctx, "service", "ps", "-q", PlaceholderName(instance))
-	if err != nil {
-		if strings.Contains(err.Error(), "no such service") {
-			return Node{}, false, "", nil
-		}
-		return Node{}, false, "", err
-	}
-	if ids == "" {
-		return Node{}, false, "", nil
-	}
-	t, err := m.newestTask(ctx, ids)
+	t, err := m.newestOf(ctx, m.api(), PlaceholderName(instance))
 	if err != nil || t.ID == "" {
 		return Node{}, false, "", err
 	}
@@ -310,7 +335,7 @@ func (m Manager) where(ctx context.Context, instance string) (n Node, ok bool, p
 		return node, err == nil, "", err
 	case "rejected", "failed":
 		name := t.NodeID
-		if nodes, err := m.Nodes(ctx); err == nil {
+		if nodes, err := m.allNodes(ctx); err == nil {
 			for _, node := range nodes {
 				if node.ID == t.NodeID {
 					name = node.Hostname
@@ -402,12 +427,21 @@ func (m Manager) Deploy(ctx context.Context, name string, r stack.Rendered, idle
 // Services lists the stack's services by their names in the file (none when the stack
 // is not deployed).
 func (m Manager) Services(ctx context.Context, stack string) ([]string, error) {
-	out, err := m.docker(ctx, "service", "ls", "--filter", "label=com.docker.stack.namespace="+stack, "--format", "{{.Name}}")
-	if err != nil {
-		return nil, err
+	var found []string
+	if api := m.api(); api != nil {
+		var err error
+		if found, err = api.ServiceNames(ctx, dockerapi.Filters{"label": {"com.docker.stack.namespace=" + stack}}); err != nil {
+			return nil, err
+		}
+	} else {
+		out, err := m.docker(ctx, "service", "ls", "--filter", "label=com.docker.stack.namespace="+stack, "--format", "{{.Name}}")
+		if err != nil {
+			return nil, err
+		}
+		found = strings.Fields(out)
 	}
 	var names []string
-	for _, svc := range strings.Fields(out) {
+	for _, svc := range found {
 		names = append(names, strings.TrimPrefix(svc, stack+"_"))
 	}
 	return names, nil
@@ -466,21 +500,22 @@ func (m Manager) await(ctx context.Context, api *dockerapi.Client, service strin
 // newestOf is the newest task of service (none yet: the zero task), through the
 // manager's socket when api is not nil.
 func (m Manager) newestOf(ctx context.Context, api *dockerapi.Client, service string) (task, error) {
-	if api == nil {
-		ids, err := m.docker(ctx, "service", "ps", "-q", service)
-		if err != nil || ids == "" {
-			return task{}, err
+	if api != nil {
+		found, err := api.Tasks(ctx, dockerapi.Filters{"service": {service}})
+		if dockerapi.NotFound(err) {
+			return task{}, nil
 		}
-		return m.newestTask(ctx, ids)
+		return newest(tasksOf(found)), err
 	}
-	tasks, err := api.Tasks(ctx, dockerapi.Filters{"service": {service}})
-	var newest task
-	for _, t := range tasks {
-		if newest.ID == "" || t.CreatedAt.After(newest.CreatedAt) {
-			newest = task{ID: t.ID, NodeID: t.NodeID, CreatedAt: t.CreatedAt, State: t.Status.State, Err: t.Status.Err}
-		}
+	ids, err := m.docker(ctx, "service", "ps", "-q", service)
+	if err != nil && strings.Contains(err.Error(), "no such service") {
+		return task{}, nil
 	}
-	return newest, err
+	if err != nil || ids == "" {
+		return task{}, err
+	}
+	tasks, err := m.inspectTasks(ctx, strings.Fields(ids))
+	return newest(tasks), err
 }
 
 // RemoveStack removes the stack's services and networks and waits until none of its

@@ -4,7 +4,11 @@ package swarm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,7 +65,72 @@ exit 0
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", dir+":/usr/bin:/bin")
+	t.Setenv("DOCKER_HOST", "tcp://127.0.0.1:9") // not a socket: every question goes to the command
 	return calls
+}
+
+// fakeManagerSocket serves, on a unix socket, the manager of fakeManager as the Engine
+// API describes it: its nodes, the tasks of a service (an unknown service is a 404), the
+// running tasks and the services of a stack.
+func fakeManagerSocket(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "swarm") // short: a socket path is limited to ~100 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "d.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ta = `{"ID":"ta","NodeID":"n1","Spec":{"Resources":{"Reservations":{"MemoryBytes":1073741824}},"ContainerSpec":{"Labels":{"sandbox.instance":"acme--a"}}},"Status":{"State":"running"}}`
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var f map[string][]string
+		_ = json.Unmarshal([]byte(r.URL.Query().Get("filters")), &f)
+		switch {
+		case r.URL.Path == "/nodes":
+			fmt.Fprint(w, `[{"ID":"n1","Spec":{"Role":"manager","Availability":"active"},"Description":{"Hostname":"host-1","Resources":{"MemoryBytes":4294967296}},"Status":{"State":"ready","Addr":"10.0.0.1"}},`+
+				`{"ID":"n2","Spec":{"Role":"worker","Availability":"drain"},"Description":{"Hostname":"host-2","Resources":{"MemoryBytes":4294967296}},"Status":{"State":"ready","Addr":"10.0.0.2"}}]`)
+		case r.URL.Path == "/tasks" && len(f["service"]) == 1 && f["service"][0] != "acme--a-placement":
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `{"message":"service %s not found"}`, f["service"][0])
+		case r.URL.Path == "/tasks":
+			fmt.Fprint(w, "["+ta+"]")
+		case r.URL.Path == "/services" && strings.Join(f["label"], "") == "com.docker.stack.namespace=acme--a":
+			fmt.Fprint(w, `[{"Spec":{"Name":"acme--a_db"}},{"Spec":{"Name":"acme--a_web"}}]`)
+		default:
+			http.NotFound(w, r)
+		}
+	})}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { srv.Close() })
+	return sock
+}
+
+// Reached through a socket (a tunnel's), the manager is asked through the API, one
+// request a question, and its answers read as the command line's are.
+func TestThroughItsSocketTheManagerIsAskedWithoutTheCommand(t *testing.T) {
+	calls := fakeManager(t)
+	m := Manager{Env: []string{"PATH=" + os.Getenv("PATH"), "DOCKER_HOST=unix://" + fakeManagerSocket(t)}}
+	ctx := context.Background()
+	nodes, err := m.Nodes(ctx)
+	if err != nil || len(nodes) != 2 || nodes[0].Hostname != "host-1" || nodes[0].Reserved != 1<<30 || strings.Join(nodes[0].Instances, "") != "acme--a" ||
+		nodes[1].Availability != "drain" || nodes[1].Reserved != 0 {
+		t.Errorf("Nodes = %+v, %v", nodes, err)
+	}
+	if n, placed, err := m.Placement(ctx, "acme--a"); err != nil || !placed || n.Hostname != "host-1" || n.Addr != "10.0.0.1" {
+		t.Errorf("Placement(acme--a) = %+v, %v, %v; want host-1", n, placed, err)
+	}
+	if _, placed, err := m.Placement(ctx, "acme--none"); err != nil || placed {
+		t.Errorf("Placement of an instance without a placeholder = %v, %v; want not placed, no error", placed, err)
+	}
+	if svcs, err := m.Services(ctx, "acme--a"); err != nil || strings.Join(svcs, " ") != "db web" {
+		t.Errorf("Services = %v, %v", svcs, err)
+	}
+	if b, _ := os.ReadFile(calls); len(b) > 0 {
+		t.Errorf("the docker command was run:\n%s", b)
+	}
 }
 
 func TestNodesCountWhatTheirTasksReserve(t *testing.T) {
