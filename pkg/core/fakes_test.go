@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ktrdr/sandbox/pkg/compose"
+	"github.com/ktrdr/sandbox/pkg/execx"
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/gitx"
 	"github.com/ktrdr/sandbox/pkg/platform"
@@ -358,7 +359,9 @@ func (d *fakeDocker) AddressRoom(context.Context) (int, int, error) {
 	}
 	return max(d.networksFree, 0), 31, nil
 }
-func (d *fakeDocker) Config(context.Context, compose.Project) ([]byte, error) {
+func (d *fakeDocker) Config(_ context.Context, p compose.Project) ([]byte, error) {
+	host, _ := execx.LookupEnv(p.Env, "DOCKER_HOST")
+	d.record("config %s DOCKER_HOST=%s", p.Name, host)
 	if d.config != nil {
 		return d.config, nil
 	}

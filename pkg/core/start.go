@@ -192,21 +192,21 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 	if err := e.composeFileCheck(in); err != nil {
 		return res, err
 	}
-	var placed func() error
+	var head swarmHead
 	switch {
-	case in.Engine.Placed(): // the manager confirms its node while the tunnel there opens
-		placed = e.confirmPlacementAsync(ctx, *in, lc)
+	case in.Engine.Placed():
+		head = e.swarmHeadAsync(ctx, kind, in, o)
 	case in.Engine.Swarm != nil:
 		if err := e.place(ctx, in, lc); err != nil {
 			return res, err
 		}
 	}
 	err = e.on(ctx, in.Engine, true, func(r *Env) error {
-		res, err = r.upHere(ctx, kind, in, o, res, placed)
+		res, err = r.upHere(ctx, kind, in, o, res, head)
 		return err
 	})
-	if placed != nil && err != nil {
-		if perr := placed(); perr != nil {
+	if head.placed != nil && err != nil {
+		if perr := head.placed(); perr != nil {
 			err = perr // its node is down or drained: the manager says so more precisely
 		}
 	}
@@ -222,7 +222,7 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 
 // upHere is up on an Env bound to the instance's engine, up to the gate: every check
 // that can refuse runs before anything starts.
-func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o StartOptions, res StartResult, placed func() error) (_ StartResult, err error) {
+func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o StartOptions, res StartResult, head swarmHead) (_ StartResult, err error) {
 	lc := e.Config.Lifecycle(kind)
 	// Every question to the engine goes out at once; the answers are read in the order
 	// the checks must speak (ports, then memory). Whether Docker and compose are there
@@ -252,8 +252,8 @@ func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o Star
 		return res, err
 	}
 	e.trace("up: memory weighed")
-	if placed != nil {
-		if err := placed(); err != nil {
+	if head.placed != nil {
+		if err := head.placed(); err != nil {
 			return res, err
 		}
 		e.trace("up: placement confirmed")
@@ -277,7 +277,7 @@ func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o Star
 		}
 		prepared = e.prepareAsync(prepCtx, in, verdict.eng.Platform)
 	}
-	return res, e.startStack(ctx, kind, in, o, e.project(in, lc, secretEnv), prepared)
+	return res, e.startStack(ctx, kind, in, o, e.project(in, lc, secretEnv), prepared, head.config)
 }
 
 // portsFree reads the answers about the slot's ports: the instance's own, and on a
@@ -338,10 +338,8 @@ func (e *Env) prepareEarly(ctx context.Context, in *Instance, o StartOptions) (f
 	if len(e.Config.Prepare) == 0 {
 		return nil, platform.Platform{}
 	}
-	if !o.NoHooks {
-		if hs, err := hooks.Find(in.Dir, hooks.PreUp, e.Config.Hooks); err != nil || len(hs) > 0 {
-			return nil, platform.Platform{}
-		}
+	if !e.noPreUpHook(in, o) {
+		return nil, platform.Platform{}
 	}
 	p, known := e.knownPlatform(in.Engine)
 	if !known {
@@ -352,6 +350,16 @@ func (e *Env) prepareEarly(ctx context.Context, in *Instance, o StartOptions) (f
 		p = eng.Platform
 	}
 	return e.prepareAsync(ctx, in, p), p
+}
+
+// noPreUpHook is true when no pre-up hook runs before up starts the stack: nothing
+// can change the files up reads before it starts them.
+func (e *Env) noPreUpHook(in *Instance, o StartOptions) bool {
+	if o.NoHooks {
+		return true
+	}
+	hs, err := hooks.Find(in.Dir, hooks.PreUp, e.Config.Hooks)
+	return err == nil && len(hs) == 0
 }
 
 // prepareAsync runs the prepare commands for p in the background; the result waits
@@ -386,12 +394,13 @@ func (e *Env) checkPorts(in *Instance, own map[int]bool, remoteListening <-chan 
 
 // startStack waits for what the table prepares, syncs a remote instance's files, runs
 // compose up, and forwards a remote instance's ports here.
-func (e *Env) startStack(ctx context.Context, kind config.Kind, in *Instance, o StartOptions, p compose.Project, prepared func() error) error {
+func (e *Env) startStack(ctx context.Context, kind config.Kind, in *Instance, o StartOptions, p compose.Project, prepared func() error, config func() ([]byte, error)) error {
 	var binds func() ([]compose.Bind, error)
-	var config func() ([]byte, error)
 	switch {
 	case in.Engine.Placed(): // one compose config gives the binds and the stack file
-		config = e.configAsync(ctx, p)
+		if config == nil {
+			config = e.configAsync(ctx, p)
+		}
 		binds = func() ([]compose.Bind, error) {
 			c, err := config()
 			if err != nil {

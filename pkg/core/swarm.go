@@ -133,6 +133,32 @@ func (e *Env) confirmPlacementAsync(ctx context.Context, in Instance, lc config.
 	return sync.OnceValue(func() error { return <-done })
 }
 
+// swarmHead is what up on a placed instance starts before the tunnel to its node opens.
+type swarmHead struct {
+	placed func() error           // the manager confirms the instance's node
+	config func() ([]byte, error) // compose's resolved configuration; nil: asked later
+}
+
+// swarmHeadAsync asks the manager to confirm a placed instance's node and, when nothing
+// before the deploy can change the project (no pre-up hook runs, no secrets are
+// fetched), compose for its configuration, while up opens the tunnel and checks the
+// node: the sync waits for the configuration (it names the bind mounts), and the first
+// service is deployed after the sync. The project is the one up would give compose,
+// bound to the node's tunnel.
+func (e *Env) swarmHeadAsync(ctx context.Context, kind config.Kind, in *Instance, o StartOptions) swarmHead {
+	return swarmHead{placed: e.confirmPlacementAsync(ctx, *in, e.Config.Lifecycle(kind)), config: e.earlyConfig(ctx, kind, in, o)}
+}
+
+// earlyConfig is compose's configuration of the project up would give compose on the
+// instance's engine, asked now; nil when a pre-up hook or secrets could change it.
+func (e *Env) earlyConfig(ctx context.Context, kind config.Kind, in *Instance, o StartOptions) func() ([]byte, error) {
+	if !e.noPreUpHook(in, o) || !o.NoSecrets && len(e.Config.Secrets) > 0 {
+		return nil
+	}
+	bound := e.onEngine(e.Tunnel(in.Engine))
+	return bound.configAsync(ctx, bound.project(in, e.Config.Lifecycle(kind), nil))
+}
+
 // nodeUsable refuses to start an instance whose node is drained, paused or down: its
 // volumes are there, so it may run nowhere else, and its placeholder and services wait
 // there until the node is active again.

@@ -8,6 +8,8 @@ import (
 
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
+	"github.com/ktrdr/sandbox/pkg/engine"
+	"github.com/ktrdr/sandbox/pkg/hooks"
 	"github.com/ktrdr/sandbox/pkg/stats"
 	"github.com/ktrdr/sandbox/pkg/swarm"
 )
@@ -42,6 +44,40 @@ func TestTheEarlyComposeConfigCanBeReadTwice(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the second read waits forever")
+	}
+}
+
+// up on a placed instance asks compose for its configuration before the tunnel to its
+// node opens, as it would ask it through the tunnel, unless a pre-up hook or secrets
+// could still change the project.
+func TestASwarmUpAsksComposeEarlyOnlyWhenNothingCanChangeTheProject(t *testing.T) {
+	w := newWorld(t)
+	e := w.at(w.repo)
+	w.docker.config = []byte(`{"services": {}}`)
+	e.Config.Secrets, e.Config.Hooks = nil, nil
+	in := &Instance{ID: "acme--a", Dir: w.repo, Engine: engine.Engine{Endpoint: "ssh://root@10.0.0.2",
+		Swarm: &engine.Swarm{Manager: "ssh://root@10.0.0.1", Node: "node-2"}}}
+	early := e.earlyConfig(context.Background(), config.KindSandbox, in, StartOptions{})
+	if early == nil {
+		t.Fatal("no early configuration with nothing to change the project")
+	}
+	if _, err := early(); err != nil {
+		t.Fatal(err)
+	}
+	want := "config acme--a DOCKER_HOST=" + e.Tunnel(in.Engine).DockerHost()
+	if got := w.docker.called("config"); len(got) != 1 || got[0] != want {
+		t.Errorf("compose was asked %q, want %q (the project up gives compose through the tunnel)", got, want)
+	}
+	e.Config.Secrets = []config.SecretField{{Label: "db_password", Env: "DB_PASSWORD"}}
+	if e.earlyConfig(context.Background(), config.KindSandbox, in, StartOptions{}) != nil {
+		t.Error("asked early although secrets are still to be fetched")
+	}
+	if e.earlyConfig(context.Background(), config.KindSandbox, in, StartOptions{NoSecrets: true}) == nil {
+		t.Error("not asked early with -noSecrets")
+	}
+	e.Config.Hooks = []hooks.Hook{{Event: hooks.PreUp, Name: "gen", Command: "true"}}
+	if e.earlyConfig(context.Background(), config.KindSandbox, in, StartOptions{NoSecrets: true}) != nil {
+		t.Error("asked early although a pre-up hook runs first")
 	}
 }
 
