@@ -153,6 +153,11 @@ func (e *Env) ready(ctx context.Context, in *Instance) error {
 	return e.checkDocker(ctx)
 }
 
+// tunnelHold is how long a TCP check's connection must stay open on a remote engine:
+// the SSH forward accepts it here and closes it one round trip later when nothing
+// listens on the engine's host (a millisecond on a LAN, a WAN's 100 ms or so).
+const tunnelHold = 250 * time.Millisecond
+
 // StartOptions are the flags of up.
 type StartOptions struct {
 	NoWait    bool
@@ -518,7 +523,11 @@ func (e *Env) awaitGate(ctx context.Context, kind config.Kind, in *Instance, o S
 	}
 	e.say("Startability Gate (timeout %s):", timeout)
 	res.Waited = true
-	res.Gate = gate.Run(ctx, gate.Options{Checks: e.Config.Gate, Ports: in.Ports(e.Config), Timeout: timeout, Out: lineWriter{e.Progress}})
+	hold := time.Duration(0) // the gate's default: Docker's port proxy closes at once
+	if !in.Engine.Local() {
+		hold = tunnelHold
+	}
+	res.Gate = gate.Run(ctx, gate.Options{Checks: e.Config.Gate, Ports: in.Ports(e.Config), Timeout: timeout, Hold: hold, Out: lineWriter{e.Progress}})
 	e.trace("up: gate done")
 	res.Elapsed = e.Now().Sub(started)
 	if !res.Gate.Passed() {

@@ -3,10 +3,12 @@ package gate
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -54,12 +56,21 @@ type Options struct {
 	// Poll is the pause between attempts of one check; at most 2 s, 50 ms when unset:
 	// a user waits for the slowest check, and a poll is one connect on loopback.
 	Poll time.Duration
+	// Hold is how long a TCP check's connection must stay open to pass (DefaultHold
+	// when unset): a proxy in front of the port, Docker's for a published port or an SSH
+	// forward to a remote engine, accepts at once and closes the connection when nothing
+	// listens behind it yet (within a millisecond here, one round trip over SSH).
+	Hold time.Duration
 	Host string // "127.0.0.1" when empty
 	Out  io.Writer
 }
 
 // DefaultPoll is the pause between attempts when Options.Poll is unset.
 const DefaultPoll = 50 * time.Millisecond
+
+// DefaultHold is how long a TCP check's connection must stay open when Options.Hold is
+// unset: Docker's port proxy closes it within a millisecond when nothing listens.
+const DefaultHold = 20 * time.Millisecond
 
 // Run runs the checks under one deadline and writes one line per check, in the table's
 // order. Checks that do not depend on each other are polled at the same time (the gate
@@ -75,6 +86,9 @@ func Run(ctx context.Context, o Options) Report {
 	}
 	if o.Host == "" {
 		o.Host = "127.0.0.1"
+	}
+	if o.Hold <= 0 {
+		o.Hold = DefaultHold
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
@@ -122,12 +136,29 @@ func runCheck(ctx context.Context, o Options, client *http.Client, c config.Chec
 	}
 	addr := net.JoinHostPort(o.Host, strconv.Itoa(o.Ports[c.PortEnv]))
 	res.Outcome, res.Detail = poll(ctx, o.Poll, func(actx context.Context) (bool, string) {
-		return probe(actx, client, c, addr)
+		return probe(actx, client, c, addr, o.Hold)
 	})
 	if res.Outcome == Failed && ctx.Err() != nil {
 		res.Detail = fmt.Sprintf("timeout after %s: %s", o.Timeout, res.Detail)
 	}
 	return res
+}
+
+// tcpHeld connects to addr and passes when the connection stays open for hold, or the
+// service speaks first: a connection closed before that was accepted by a proxy with
+// nothing listening behind it.
+func tcpHeld(ctx context.Context, addr string, hold time.Duration) (bool, string) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false, "connect " + addr + ": " + shortErr(err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(hold))
+	if _, err := conn.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return false, "connection to " + addr + " closed at once (nothing listens behind the port's proxy yet)"
+	}
+	return true, "connection accepted on " + addr
 }
 
 // Line renders a result as the user sees it.
@@ -161,16 +192,10 @@ func poll(ctx context.Context, every time.Duration, try func(context.Context) (b
 	}
 }
 
-func probe(ctx context.Context, client *http.Client, c config.Check, addr string) (bool, string) {
+func probe(ctx context.Context, client *http.Client, c config.Check, addr string, hold time.Duration) (bool, string) {
 	switch c.Kind {
 	case config.CheckTCP:
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return false, "connect " + addr + ": " + shortErr(err)
-		}
-		_ = conn.Close()
-		return true, "connection accepted on " + addr
+		return tcpHeld(ctx, addr, hold)
 	case config.CheckHTTP, config.CheckWorkers:
 		url := "http://" + addr + c.Path
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

@@ -137,3 +137,65 @@ func TestIndependentChecksArePolledTogether(t *testing.T) {
 		t.Errorf("lines out of order:\n%s", out.String())
 	}
 }
+
+// A TCP check through a proxy (Docker's for a published port, an SSH forward) sees its
+// connection accepted and closed at once while nothing listens behind it: that is not
+// ready. Here the "proxy" closes its first three connections, then holds them open.
+func TestATCPCheckIsNotFooledByAProxyWithNothingBehindIt(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			if accepted.Add(1) <= 3 {
+				c.Close() // the service behind the proxy refused it
+				continue
+			}
+			go func() { time.Sleep(time.Second); c.Close() }()
+		}
+	}()
+	var out bytes.Buffer
+	rep := Run(context.Background(), Options{
+		Checks:  []config.Check{{Name: "Database", Kind: config.CheckTCP, PortEnv: "DB_PORT"}},
+		Ports:   map[string]int{"DB_PORT": l.Addr().(*net.TCPAddr).Port},
+		Timeout: 5 * time.Second, Poll: 5 * time.Millisecond, Out: &out,
+	})
+	if !rep.Passed() || accepted.Load() != 4 {
+		t.Fatalf("passed=%v after %d connections, want a pass on the 4th (the first held open):\n%s", rep.Passed(), accepted.Load(), out.String())
+	}
+	rep = Run(context.Background(), Options{
+		Checks:  []config.Check{{Name: "Database", Kind: config.CheckTCP, PortEnv: "DB_PORT"}},
+		Ports:   map[string]int{"DB_PORT": closingListener(t)},
+		Timeout: 300 * time.Millisecond, Out: &out,
+	})
+	if rep.Passed() || !strings.Contains(out.String(), "closed at once (nothing listens behind the port's proxy yet)") {
+		t.Fatalf("a port whose every connection is closed at once passed:\n%s", out.String())
+	}
+}
+
+// closingListener is a port that accepts every connection and closes it at once.
+func closingListener(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
+}
