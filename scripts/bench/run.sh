@@ -167,8 +167,11 @@ bench_list() {
 
 # gate_poll makes the startability gate's checks of the KTRDR table, in its order, each
 # polled every 50 ms: what a hand-written script after compose up would do.
+# gate_poll makes the gate's checks every 50 ms, in its order. The tcp check, as the
+# gate's, holds the connection 20 ms (read -t times out, status > 128): Docker's port
+# proxy accepts at once and closes while nothing listens behind it.
 gate_poll() {
-  until (exec 3<>"/dev/tcp/127.0.0.1/$KTRDR_DB_PORT") 2>/dev/null; do sleep 0.05; done
+  until (exec 3<>"/dev/tcp/127.0.0.1/$KTRDR_DB_PORT"; read -r -t 0.02 -u 3; [ $? -gt 128 ]) 2>/dev/null; do sleep 0.05; done
   until curl -sf -o /dev/null "http://127.0.0.1:$KTRDR_API_PORT/api/v1/health"; do sleep 0.05; done
   until [ "$(curl -sf "http://127.0.0.1:$KTRDR_API_PORT/api/v1/workers" | jq '.workers | length' 2>/dev/null || echo 0)" -ge 4 ]; do sleep 0.05; done
   until c=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$KTRDR_JAEGER_UI_PORT/"); [ "$c" = 200 ] || [ "$c" = 302 ]; do sleep 0.05; done
@@ -349,7 +352,8 @@ bench_swarm() {
   ours() { cd "$dir" && "$rbin" sandbox:up; }
   oursdown() { (cd "$dir" && "$rbin" sandbox:down >/dev/null 2>&1); }
   # the reference: the same rendered file with plain docker stack deploy, then the gate's
-  # checks polled every 50 ms on the node's ports
+  # checks polled every 50 ms on the node's ports (straight to the node, no proxy in
+  # front: a bare connect is true there)
   ref() {
     DOCKER_HOST=$manager docker stack deploy --resolve-image never -c "$work/swref.json" remo--swref >/dev/null || return 1
     until (exec 3<>"/dev/tcp/$addr/$REMO_DB_PORT") 2>/dev/null; do sleep 0.05; done
