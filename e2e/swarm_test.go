@@ -172,7 +172,7 @@ func deployDemo(t *testing.T, m swarm.Manager, instance string, node swarm.Node)
 	}
 	t.Cleanup(func() { removeDemo(t, m, instance, tags) })
 	started := time.Now()
-	if err := m.Deploy(ctx, instance, r, nil, &logWriter{t, started}, 3*time.Minute); err != nil {
+	if err := m.Deploy(ctx, instance, r, swarm.DeployOptions{Progress: &logWriter{t, started}, Bound: 3 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("deployed in %s", time.Since(started).Round(time.Millisecond))

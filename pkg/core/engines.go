@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ktrdr/sandbox/pkg/compose"
@@ -284,35 +285,35 @@ func bindsAsync(ctx context.Context, p compose.Project) func() ([]compose.Bind, 
 // syncInstance is Sync on an Env bound to the engine; binds gives the bind mounts of the
 // project up will start.
 func (e *Env) syncInstance(ctx context.Context, in *Instance, bindsOf func() ([]compose.Bind, error)) (SyncResult, error) {
-	res := SyncResult{Instance: in, Engine: in.Engine}
+	res, copied, err := e.startSync(ctx, in, bindsOf)
+	if err != nil {
+		return res, err
+	}
+	return res, copied()
+}
+
+// startSync refuses what the copy could not make right (a bind mount outside the
+// checkout and the shared data, shared data missing on the engine's host, a checkout
+// at the path there) before anything is copied, then starts the copy; copied waits for
+// it (and may be called more than once).
+func (e *Env) startSync(ctx context.Context, in *Instance, bindsOf func() ([]compose.Bind, error)) (res SyncResult, copied func() error, err error) {
+	res = SyncResult{Instance: in, Engine: in.Engine}
 	binds, err := bindsOf()
 	if err != nil {
-		return res, fail.With(fail.CodeError, fail.Say("Fix the compose file; see compose's message"), err)
+		return res, nil, fail.With(fail.CodeError, fail.Say("Fix the compose file; see compose's message"), err)
 	}
 	res.Binds = binds
-	sharedDir := e.SharedPath()
-	var needShared []string
-	for _, b := range binds {
-		switch {
-		case shared.IsWithin(b.Source, in.Dir):
-		case shared.IsWithin(b.Source, sharedDir):
-			needShared = append(needShared, b.Source)
-		default:
-			return res, fail.New(fail.CodeError,
-				fail.Say("Mount files from the checkout or the shared data directory only, or put "+b.Source+" on the engine's host yourself and mount it from a named volume"),
-				"service %s bind-mounts %s, which is outside %s and %s: on engine %s it would be missing or empty", b.Service, b.Source, in.Dir, sharedDir, in.Engine.Name())
-		}
-	}
-	e.say("Syncing %s to %s...", in.Dir, in.Engine.Name())
-	started := e.Now()
-	missing, err := e.tunnel.Mirror(ctx, in.Dir, in.Dir, []string{"/.git"}, needShared, nil)
+	needShared, err := e.sharedMounts(in, binds)
 	if err != nil {
-		if errors.Is(err, engine.ErrCheckout) {
-			return res, fail.With(fail.CodeError, fail.Say("The engine's host has a git checkout at that path (is it this machine?); nothing was copied"), err)
-		}
-		return res, e.unreachable(in.Engine, err)
+		return res, nil, err
 	}
-	e.say("✓ Synced in %s", e.Now().Sub(started).Round(10*time.Millisecond))
+	missing, err := e.tunnel.PrepareMirror(ctx, in.Dir, needShared)
+	if errors.Is(err, engine.ErrCheckout) {
+		return res, nil, fail.With(fail.CodeError, fail.Say("The engine's host has a git checkout at that path (is it this machine?); nothing was copied"), err)
+	}
+	if err != nil {
+		return res, nil, e.unreachable(in.Engine, err)
+	}
 	if len(missing) > 0 {
 		var who []string
 		for _, b := range binds {
@@ -322,10 +323,47 @@ func (e *Env) syncInstance(ctx context.Context, in *Instance, bindsOf func() ([]
 				}
 			}
 		}
-		return res, fail.New(fail.CodeError, fail.Run("Copy the shared data there first: %s", fail.Do(fail.Sandbox, "initShared", "-engine="+in.Engine.Endpoint)),
+		return res, nil, fail.New(fail.CodeError, fail.Run("Copy the shared data there first: %s", fail.Do(fail.Sandbox, "initShared", "-engine="+in.Engine.Endpoint)),
 			"shared data is missing on engine %s: %s", in.Engine.Name(), strings.Join(dedupe(who), "; "))
 	}
-	return res, nil
+	e.say("Syncing %s to %s...", in.Dir, in.Engine.Name())
+	started := e.Now()
+	type copy struct {
+		err  error
+		took time.Duration
+	}
+	done := make(chan copy, 1)
+	go func() {
+		err := e.tunnel.CopyMirror(ctx, in.Dir, in.Dir, []string{"/.git"}, nil)
+		done <- copy{err, e.Now().Sub(started)}
+	}()
+	return res, sync.OnceValue(func() error {
+		c := <-done
+		if c.err != nil {
+			return e.unreachable(in.Engine, c.err)
+		}
+		e.say("✓ Synced in %s", c.took.Round(10*time.Millisecond))
+		return nil
+	}), nil
+}
+
+// sharedMounts are the bind-mounted paths in the shared data directory; a bind mount
+// outside it and the checkout is refused: on the engine's host it would be missing.
+func (e *Env) sharedMounts(in *Instance, binds []compose.Bind) ([]string, error) {
+	sharedDir := e.SharedPath()
+	var needShared []string
+	for _, b := range binds {
+		switch {
+		case shared.IsWithin(b.Source, in.Dir):
+		case shared.IsWithin(b.Source, sharedDir):
+			needShared = append(needShared, b.Source)
+		default:
+			return nil, fail.New(fail.CodeError,
+				fail.Say("Mount files from the checkout or the shared data directory only, or put "+b.Source+" on the engine's host yourself and mount it from a named volume"),
+				"service %s bind-mounts %s, which is outside %s and %s: on engine %s it would be missing or empty", b.Service, b.Source, in.Dir, sharedDir, in.Engine.Name())
+		}
+	}
+	return needShared, nil
 }
 
 func dedupe(list []string) []string {

@@ -15,6 +15,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/registry"
+	"github.com/ktrdr/sandbox/pkg/shared"
 	"github.com/ktrdr/sandbox/pkg/snapshot"
 	"github.com/ktrdr/sandbox/pkg/stack"
 	"github.com/ktrdr/sandbox/pkg/swarm"
@@ -239,8 +240,8 @@ func (e *Env) placeholderImage(ctx context.Context, m swarm.Manager, manager str
 
 // deploy builds the instance's images on its node (through the tunnel e is bound to),
 // renders its stack file from the compose project, and deploys it through the manager,
-// wave after wave.
-func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build bool, configOf func() ([]byte, error)) error {
+// wave after wave (beforeWave runs before each).
+func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build bool, configOf func() ([]byte, error), beforeWave func([]string) error) error {
 	config, err := configOf()
 	if err != nil {
 		return fail.With(fail.CodeError, fail.Say("Check the compose file: docker compose config"), err)
@@ -268,13 +269,33 @@ func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build
 		if err != nil {
 			return err
 		}
-		return m.Deploy(ctx, in.ID, r, idle, e.Out, deployBound)
+		return m.Deploy(ctx, in.ID, r, swarm.DeployOptions{Idle: idle, BeforeWave: beforeWave, Progress: e.Out, Bound: deployBound})
 	})
 	e.trace("up: deployed")
 	if err != nil {
 		return fail.With(fail.CodeError, fail.Say("See the services with: docker -H "+in.Engine.Swarm.Manager+" service ls"), err)
 	}
 	return nil
+}
+
+// afterCopy makes a wave with a service that bind-mounts a file of the checkout (dir,
+// being copied to the node) wait until the copy is done. The shared data is on the node
+// already (up refused otherwise).
+func afterCopy(dir string, mounts []compose.Bind, copied func() error) func([]string) error {
+	mounting := map[string]bool{}
+	for _, b := range mounts {
+		if shared.IsWithin(b.Source, dir) {
+			mounting[b.Service] = true
+		}
+	}
+	return func(wave []string) error {
+		for _, svc := range wave {
+			if mounting[svc] {
+				return copied()
+			}
+		}
+		return nil
+	}
 }
 
 // push puts the images built for the instance into its registry, from its node (a

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +136,24 @@ func TestDoctorCountsNetworksAndJudgesNodesByWhatTheyHold(t *testing.T) {
 	down := swarm.Node{Hostname: "n3", State: "down", Availability: "active"}
 	if f := nodeFinding("Swarm m", down, []string{"acme--b"}); f.OK || !strings.Contains(f.Fix.Text, "the data of acme--b is there") {
 		t.Errorf("a node down holding acme--b: %+v", f)
+	}
+}
+
+// On a Swarm the services that mount nothing of the checkout are deployed while it is
+// copied to the node; a wave with one that does waits for the copy (and its failure).
+func TestOnlyAWaveThatMountsTheCheckoutWaitsForItsCopy(t *testing.T) {
+	copies := 0
+	copyErr := errors.New("copy failed")
+	before := afterCopy("/work/acme--a", []compose.Bind{
+		{Service: "web", Source: "/work/acme--a/site"},
+		{Service: "worker", Source: "/home/u/.acme/shared/data"},
+	}, func() error { copies++; return copyErr })
+	for _, wave := range [][]string{{"db"}, {"worker", "cache"}} {
+		if err := before(wave); err != nil || copies != 0 {
+			t.Errorf("wave %v waited for the copy (%d, %v)", wave, copies, err)
+		}
+	}
+	if err := before([]string{"api", "web"}); !errors.Is(err, copyErr) || copies != 1 {
+		t.Errorf("the wave with web: %v after %d waits, want the copy's failure", err, copies)
 	}
 }

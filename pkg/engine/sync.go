@@ -89,6 +89,17 @@ func (t Tunnel) RemoveMirror(ctx context.Context, remote string) error {
 // It also returns which of the paths in check are missing on that host, asked in the
 // same round trip as its own preparation.
 func (t Tunnel) Mirror(ctx context.Context, local, remote string, excludes, check []string, out io.Writer) (missing []string, err error) {
+	missing, err = t.PrepareMirror(ctx, remote, check)
+	if err != nil {
+		return nil, err
+	}
+	return missing, t.CopyMirror(ctx, local, remote, excludes, out)
+}
+
+// PrepareMirror is Mirror's first half, one round trip: it refuses a remote path that
+// holds a git checkout, makes the directory, and returns which of the paths in check
+// are missing on the engine's host.
+func (t Tunnel) PrepareMirror(ctx context.Context, remote string, check []string) (missing []string, err error) {
 	// A mirror never holds .git (it is excluded): a .git there means the path is a real
 	// checkout, the user's own work if the "remote" is this machine. It is never written.
 	script := fmt.Sprintf("if [ -e %[1]s/.git ]; then echo checkout; exit 0; fi; mkdir -p %[1]s || exit 1; ", Quote(remote))
@@ -107,15 +118,20 @@ func (t Tunnel) Mirror(ctx context.Context, local, remote string, excludes, chec
 			missing = append(missing, strings.TrimPrefix(line, "missing "))
 		}
 	}
+	return missing, nil
+}
+
+// CopyMirror is Mirror's second half: the copy into a directory PrepareMirror made.
+func (t Tunnel) CopyMirror(ctx context.Context, local, remote string, excludes []string, out io.Writer) error {
 	args := []string{}
 	for _, x := range excludes {
 		args = append(args, "--exclude", x)
 	}
 	args = append(args, strings.TrimSuffix(local, "/")+"/", t.dest()+":"+strings.TrimSuffix(remote, "/")+"/")
 	if _, err := t.rsync(ctx, out, args...); err != nil {
-		return nil, fmt.Errorf("copying %s to %s: %w", local, t.Engine.Name(), err)
+		return fmt.Errorf("copying %s to %s: %w", local, t.Engine.Name(), err)
 	}
-	return missing, nil
+	return nil
 }
 
 // Publish makes the remote directory hold the local one's content with the guarantee the

@@ -368,16 +368,28 @@ func (m Manager) Unplace(ctx context.Context, instance string) error {
 	return err
 }
 
-// Deploy deploys the rendered stack as name, wave after wave (idle names the services
-// deployed before that run no container: they are started again, see restart): each wave is deployed with
-// the earlier ones (a redeploy leaves those unchanged, and services of later waves are
-// pruned only by the last), and the next waits until every
-// service that others depend on has reached its condition. The images are the node's
-// own (--resolve-image never: nothing asks a registry), unless the images are in a
-// registry (Rendered.Registry). bound limits the whole deploy.
-func (m Manager) Deploy(ctx context.Context, name string, r stack.Rendered, idle map[string]bool, progress io.Writer, bound time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, bound)
+// DeployOptions are how Deploy goes about it.
+type DeployOptions struct {
+	// Idle names the services deployed before that run no container: they are started
+	// again (see restart).
+	Idle map[string]bool
+	// BeforeWave, when set, runs before each wave is deployed; an error stops the deploy
+	// (a wave whose services mount files still being copied to the node waits there).
+	BeforeWave func(wave []string) error
+	Progress   io.Writer
+	Bound      time.Duration // limits the whole deploy
+}
+
+// Deploy deploys the rendered stack as name, wave after wave: each wave is deployed
+// with the earlier ones (a redeploy leaves those unchanged, and services of later waves
+// are pruned only by the last), and the next waits until every service that others
+// depend on has reached its condition. The images are the node's own (--resolve-image
+// never: nothing asks a registry), unless the images are in a registry
+// (Rendered.Registry).
+func (m Manager) Deploy(ctx context.Context, name string, r stack.Rendered, o DeployOptions) error {
+	ctx, cancel := context.WithTimeout(ctx, o.Bound)
 	defer cancel()
+	idle, progress := o.Idle, o.Progress
 	var full map[string]any
 	if err := json.Unmarshal(r.File, &full); err != nil {
 		return err
@@ -394,6 +406,11 @@ func (m Manager) Deploy(ctx context.Context, name string, r stack.Rendered, idle
 		file, err := json.Marshal(full)
 		if err != nil {
 			return err
+		}
+		if o.BeforeWave != nil {
+			if err := o.BeforeWave(wave); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(progress, "  deploying %s\n", strings.Join(wave, ", "))
 		args := []string{"stack", "deploy", "--resolve-image", "never", "-c", "-", name}
