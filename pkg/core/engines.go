@@ -122,6 +122,12 @@ func (e *Env) onEngineOf(ctx context.Context, id string, fn func(*Env) error) er
 	return e.on(ctx, eng, false, fn)
 }
 
+// tunnelOpening serialises, within this process, the check and start of one kept
+// tunnel (by its socket): up asks a Swarm manager while it opens the tunnel to the
+// instance's node, and the two are one tunnel when the manager is that node. Two
+// handshakes at once would cost twice, and the second master would replace the first.
+var tunnelOpening sync.Map
+
 // connect is at for an engine rather than an instance (list asks every engine; seeding
 // may read from one and write to another).
 func (e *Env) connect(ctx context.Context, eng engine.Engine, open bool) (*Env, func(), error) {
@@ -130,6 +136,11 @@ func (e *Env) connect(ctx context.Context, eng engine.Engine, open bool) (*Env, 
 	}
 	tun := e.Tunnel(eng)
 	release := func() {}
+	if open {
+		opening, _ := tunnelOpening.LoadOrStore(tun.Socket(), &sync.Mutex{})
+		opening.(*sync.Mutex).Lock()
+		defer opening.(*sync.Mutex).Unlock()
+	}
 	_, alive := tun.Alive(ctx)
 	if alive {
 		if err := tun.Ping(ctx); err != nil {
