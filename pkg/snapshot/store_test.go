@@ -3,10 +3,14 @@ package snapshot
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"hash/crc32"
 	"io"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -14,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/ktrdr/sandbox/pkg/shared"
 )
 
@@ -554,6 +559,63 @@ func TestTrimNL(t *testing.T) {
 	for in, want := range map[string]string{"a\n": "a", "a\r\n": "a", "a\n\n": "a", "a": "a", "": "", "\n": "", "a\nb\n": "a\nb"} {
 		if got := string(trimNL([]byte(in))); got != want {
 			t.Errorf("trimNL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The zstd command writes the snapshot's file itself; what is recorded of it (its size
+// and CRC-32C) is read back from the file as it grows, and must be the whole file's.
+func TestTheCompressedFileIsCountedAndChecksummedAsWritten(t *testing.T) {
+	for _, withCLI := range []bool{true, false} {
+		if !withCLI {
+			t.Setenv("PATH", t.TempDir()) // no zstd command: the in-process encoder
+		} else if _, err := exec.LookPath("zstd"); err != nil {
+			t.Log("no zstd command here: only the in-process encoder is tried")
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(t.TempDir(), "v.tar.zst"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zw, stored, err := compressInto(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rnd := rand.NewChaCha8([32]byte{1})
+		var want bytes.Buffer
+		for i := 0; i < 24; i++ { // 24 MiB, half incompressible, written over > followEvery
+			piece := make([]byte, 1<<20)
+			if i%2 == 0 {
+				_, _ = rnd.Read(piece)
+			}
+			want.Write(piece)
+			if _, err := zw.Write(piece); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		n, sum, err := stored()
+		if err != nil {
+			t.Fatal(err)
+		}
+		onDisk, _ := os.ReadFile(f.Name())
+		f.Close()
+		h := crc32.New(castagnoli)
+		h.Write(onDisk)
+		if n != int64(len(onDisk)) || sum != hex.EncodeToString(h.Sum(nil)) {
+			t.Errorf("zstd command %v: recorded %d bytes, CRC %s; the file has %d, CRC %x", withCLI, n, sum, len(onDisk), h.Sum(nil))
+		}
+		dec, err := zstd.NewReader(bytes.NewReader(onDisk))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(dec)
+		dec.Close()
+		if err != nil || !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("zstd command %v: the file does not decompress to what was written (%v)", withCLI, err)
 		}
 	}
 }
