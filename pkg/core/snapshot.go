@@ -74,7 +74,7 @@ func (s *Snapshots) take(ctx context.Context, kind config.Kind, id, name string)
 	}
 	e.trace("snapshot: instance known")
 	v := e.Docker.Volumes()
-	vols, writers, err := s.inventory(ctx, v, id)
+	vols, writers, from, err := s.inventory(ctx, v, id)
 	if err != nil {
 		return snapshot.Manifest{}, err
 	}
@@ -99,6 +99,7 @@ func (s *Snapshots) take(ctx context.Context, kind config.Kind, id, name string)
 			return nil
 		},
 		Thaw: func() { thaw(); e.trace("snapshot: writers thawed") },
+		From: from,
 	}
 	store := s.store
 	store.Step = e.step
@@ -134,7 +135,7 @@ func (s *Snapshots) lastSizes(id string) map[string]int64 {
 // mount one of the volumes: only they can change them. The sizes, for progress, are the
 // last snapshot's: the engine's own (docker system df -v) cost more than the rest of the
 // inventory together.
-func (s *Snapshots) inventory(ctx context.Context, v Volumes, id string) ([]snapshot.Volume, []string, error) {
+func (s *Snapshots) inventory(ctx context.Context, v Volumes, id string) ([]snapshot.Volume, []string, map[string]snapshot.Source, error) {
 	var (
 		vols                  []snapshot.Volume
 		running               []snapshot.Container
@@ -149,24 +150,30 @@ func (s *Snapshots) inventory(ctx context.Context, v Volumes, id string) ([]snap
 	wg.Wait()
 	if volErr != nil || psErr != nil {
 		if err := s.env.checkDocker(ctx); err != nil {
-			return nil, nil, err // says which part of Docker is missing
+			return nil, nil, nil, err // says which part of Docker is missing
 		}
-		return nil, nil, fail.With(fail.CodeError, runDoctor, errors.Join(volErr, psErr))
+		return nil, nil, nil, fail.With(fail.CodeError, runDoctor, errors.Join(volErr, psErr))
 	}
 	for i := range vols {
 		vols[i].Size = sizes[vols[i].Short]
 	}
 	names := snapshot.Names(vols)
 	var writers []string
+	from := map[string]snapshot.Source{} // a volume is read from a writer that mounts it
 	for _, c := range running {
 		if c.Mounting(names) {
 			writers = append(writers, c.ID)
 		}
+		for _, name := range names {
+			if at := c.At[name]; at != "" {
+				from[name] = snapshot.Source{Container: c.ID, Path: at}
+			}
+		}
 	}
 	if imgErr != nil && len(vols) > 0 {
-		return nil, nil, fail.With(fail.CodeError, checkHelper, imgErr)
+		return nil, nil, nil, fail.With(fail.CodeError, checkHelper, imgErr)
 	}
-	return vols, writers, nil
+	return vols, writers, from, nil
 }
 
 // SnapshotList is what snapshots lists.

@@ -198,8 +198,9 @@ type Container struct {
 	ID     string            `json:"Id"`
 	Labels map[string]string `json:"Labels"`
 	Mounts []struct {
-		Name   string `json:"Name"`
-		Source string `json:"Source"`
+		Name        string `json:"Name"`
+		Source      string `json:"Source"`
+		Destination string `json:"Destination"`
 	} `json:"Mounts"`
 	Ports []struct {
 		PublicPort int `json:"PublicPort"` // 0: only exposed

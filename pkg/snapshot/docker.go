@@ -266,6 +266,8 @@ func (d Docker) Start(ctx context.Context, ids []string) error {
 type Container struct {
 	ID     string
 	Mounts []string
+	// At is where it mounts each named volume (known through the API only).
+	At map[string]string
 }
 
 // Mounting reports whether c mounts any of volumes.
@@ -325,7 +327,13 @@ func (d Docker) apiContainers(ctx context.Context, args []string) ([]Container, 
 	cs, err := d.API.Containers(ctx, f, all)
 	out := make([]Container, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, Container{ID: c.ID, Mounts: c.MountNames()})
+		at := map[string]string{}
+		for _, m := range c.Mounts {
+			if m.Name != "" {
+				at[m.Name] = m.Destination
+			}
+		}
+		out = append(out, Container{ID: c.ID, Mounts: c.MountNames(), At: at})
 	}
 	return out, err
 }
@@ -366,23 +374,37 @@ func eachAtOnce(ids []string, fn func(id string) error) error {
 	return errors.Join(errs...)
 }
 
-// Reader is one helper container, created and never started, with every volume of a
-// snapshot mounted read-only: docker cp reads a created container's mounts, so one
-// container serves the whole copy and nothing runs inside it.
+// Reader reads volumes as tars: each from the paused writer that mounts it (Source), the
+// others from one helper container that mounts them read-only: docker cp reads a
+// created container's mounts, so one container serves the whole copy and nothing runs
+// inside it. Either way the tar's entries are relative to the volume's root ("./…").
 type Reader struct {
-	d     Docker
-	id    string
-	paths map[string]string // volume → where it is mounted (its last element is "v", so the tar's entries are under v/)
+	d       Docker
+	id      string            // the helper ("" when every volume has a writer)
+	sources map[string]Source // volume → the container and the path it is read at
 }
 
-// NewReader creates the helper container for volumes. Any helper image will do, of any
-// platform: it never runs.
-func (d Docker) NewReader(ctx context.Context, image string, volumes []string) (*Reader, error) {
-	r := &Reader{d: d, paths: map[string]string{}}
+// Source is a container that mounts a volume, and where.
+type Source struct {
+	Container string
+	Path      string
+}
+
+// NewReader creates the helper container for the volumes not in from. Any helper image
+// will do, of any platform: it never runs.
+func (d Docker) NewReader(ctx context.Context, image string, volumes []string, from map[string]Source) (*Reader, error) {
+	r := &Reader{d: d, sources: map[string]Source{}}
 	var binds []string
 	for i, v := range volumes {
-		r.paths[v] = "/" + strconv.Itoa(i) + "/v"
-		binds = append(binds, v+":"+r.paths[v]+":ro")
+		if src, ok := from[v]; ok {
+			r.sources[v] = src
+			continue
+		}
+		r.sources[v] = Source{Path: "/" + strconv.Itoa(i)}
+		binds = append(binds, v+":/"+strconv.Itoa(i)+":ro")
+	}
+	if len(binds) == 0 {
+		return r, nil
 	}
 	var id string
 	var err error
@@ -399,15 +421,23 @@ func (d Docker) NewReader(ctx context.Context, image string, volumes []string) (
 		return nil, fmt.Errorf("helper container for %s: %w", strings.Join(volumes, ", "), err)
 	}
 	r.id = id
+	for v, src := range r.sources {
+		if src.Container == "" {
+			r.sources[v] = Source{Container: id, Path: src.Path}
+		}
+	}
 	return r, nil
 }
 
-// Save streams the content of volume into w as a tar (its entries under v/).
+// Save streams the content of volume into w as a tar, its entries relative to the
+// volume's root (the path ends in /.: docker cp's "the directory's content").
 func (r *Reader) Save(ctx context.Context, volume string, w io.Writer) error {
+	src := r.sources[volume]
+	path := strings.TrimSuffix(src.Path, "/") + "/."
 	if r.d.API != nil {
 		ctx, cancel := context.WithTimeout(ctx, CopyBound)
 		defer cancel()
-		tar, err := r.d.API.Archive(ctx, r.id, r.paths[volume])
+		tar, err := r.d.API.Archive(ctx, src.Container, path)
 		if err == nil {
 			_, err = io.Copy(w, tar)
 			tar.Close()
@@ -418,7 +448,7 @@ func (r *Reader) Save(ctx context.Context, volume string, w io.Writer) error {
 		return nil
 	}
 	var stderr strings.Builder
-	if err := execx.Run(ctx, execx.Cmd{Name: "docker", Args: []string{"cp", r.id + ":" + r.paths[volume], "-"}, Env: r.d.Env,
+	if err := execx.Run(ctx, execx.Cmd{Name: "docker", Args: []string{"cp", src.Container + ":" + path, "-"}, Env: r.d.Env,
 		Stdout: w, Stderr: &stderr, Timeout: CopyBound}); err != nil {
 		return fmt.Errorf("copy volume %s out: %w", volume, err)
 	}
@@ -427,6 +457,9 @@ func (r *Reader) Save(ctx context.Context, volume string, w io.Writer) error {
 
 // Close removes the helper container (even after ctx ended).
 func (r *Reader) Close(ctx context.Context) {
+	if r.id == "" {
+		return
+	}
 	if r.d.API != nil {
 		_ = r.d.API.Remove(context.WithoutCancel(ctx), r.id)
 		return
@@ -523,8 +556,9 @@ type Staged struct {
 
 // Stage copies the tar read from r into volume's staging area through a helper
 // container, leaving the live data alone, and keeps it only when verify (called once r is
-// drained) says it is whole. Swap puts it in place; Close removes the helper.
-func (d Docker) Stage(ctx context.Context, image, volume string, r io.Reader, verify func() error) (*Staged, error) {
+// drained) says it is whole. root is how the tar names the volume's content (see
+// VolumeEntry.Root). Swap puts it in place; Close removes the helper.
+func (d Docker) Stage(ctx context.Context, image, volume, root string, r io.Reader, verify func() error) (*Staged, error) {
 	// The helper's main process is serve itself, attached: one `docker run` instead of a
 	// detached container and an exec into it. Its name is what docker cp addresses.
 	rnd := make([]byte, 6)
@@ -548,7 +582,11 @@ func (d Docker) Stage(ctx context.Context, image, volume string, r io.Reader, ve
 		st.Close()
 		return nil, fmt.Errorf("stage restore in %s: the helper said %q (%s)", volume, strings.TrimSpace(line), strings.TrimSpace(st.stderr.String()))
 	}
-	if err := execx.Run(ctx, execx.Cmd{Name: "docker", Args: []string{"cp", "-", id + ":/v/.sandbox-restore"}, Env: d.Env,
+	into := "/v/.sandbox-restore" // a tar of v/… (the helper made the empty v)
+	if root == "." {
+		into += "/v"
+	}
+	if err := execx.Run(ctx, execx.Cmd{Name: "docker", Args: []string{"cp", "-", id + ":" + into}, Env: d.Env,
 		Stdin: r, Timeout: CopyBound}); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("copy into volume %s: %w", volume, err)

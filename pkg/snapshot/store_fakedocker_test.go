@@ -19,9 +19,9 @@ import (
 )
 
 // fakeDocker puts a `docker` on PATH that plays the helper container's part with files:
-// volume NAME is the file vol-NAME in the returned directory. `cp ID:/I/v -` prints the
+// volume NAME is the file vol-NAME in the returned directory. `cp ID:/I/. -` prints the
 // I-th volume the helper mounts (a created helper's id is its volumes' names joined by
-// "+"), `run … serve` answers "ready" and, on "swap",
+// "+"), `cp w-NAME:PATH -` volume NAME as its writer w-NAME would, `run … serve` answers "ready" and, on "swap",
 // moves what `cp - ID:/v/…` staged into the volume. A volume with a file NAME.fail
 // beside it cannot be copied out. Every call is appended to calls. With zstdCLI, the
 // zstd command is on PATH too; without it only the fake is, so the in-process decoder runs.
@@ -45,9 +45,11 @@ vols() { id=; while [ $# -gt 0 ]; do [ "$1" = -v ] && id="$id${id:++}${2%%:*}"; 
 case "$1" in
 create) vols "$@" ;;
 cp)
-  if [ "$2" = - ]; then cat > "$S/${3%%:*}.staged"; exit; fi
-  i=$(echo "${2#*:}" | cut -d/ -f2)
-  v=$(echo "${2%%:*}" | cut -d+ -f$((i+1)))
+  if [ "$2" = - ]; then echo "${3#*:}" > "$S/${3%%:*}.into"; cat > "$S/${3%%:*}.staged"; exit; fi
+  case "${2%%:*}" in
+  w-*) v=${2%%:*}; v=${v#w-} ;; # a writer container w-VOLUME, which mounts that volume
+  *) i=$(echo "${2#*:}" | cut -d/ -f2); v=$(echo "${2%%:*}" | cut -d+ -f$((i+1))) ;;
+  esac
   [ -f "$S/$v.fail" ] && { echo "Error: no such volume" >&2; exit 1; }
   cat "$S/vol-$v" ;;
 run)
@@ -311,5 +313,75 @@ func TestTakeThatFailsLeavesNothing(t *testing.T) {
 	}
 	if got, _ := s.List(""); len(got) != 0 {
 		t.Errorf("a failed snapshot is listed: %v", names(got))
+	}
+}
+
+// A volume a running writer mounts is read from that writer while it is paused (it is
+// mounted already); only the others need the helper, and none when every volume has a
+// writer. Its tar holds the volume's root ("./…"), which the restore stages into v.
+func TestAVolumeIsReadFromItsPausedWriter(t *testing.T) {
+	state := fakeDocker(t, false)
+	db, cache := volumeData(1, 50_000), volumeData(2, 10_000)
+	mustWrite(t, filepath.Join(state, "vol-src_db"), string(db))
+	mustWrite(t, filepath.Join(state, "vol-src_cache"), string(cache))
+	vols := []Volume{{Name: "src_db", Short: "db"}, {Name: "src_cache", Short: "cache"}}
+	s := Store{Root: t.TempDir()}
+	ctx := context.Background()
+	q := recordQuiesce(state)
+	q.From = map[string]Source{"src_db": {Container: "w-src_db", Path: "/var/lib/db"}}
+	m, err := s.Take(ctx, Docker{}, "img", "src", "src", "one", vols, t0, nil, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := string(readFile(t, filepath.Join(state, "calls")))
+	if !strings.Contains(calls, "cp w-src_db:/var/lib/db/. -") || !strings.Contains(calls, "create --label "+helperLabel+"=1 --network none -v src_cache:/1:ro img idle") ||
+		strings.Contains(calls, "-v src_db:") {
+		t.Errorf("want db read from its writer, and a helper for cache alone:\n%s", calls)
+	}
+	for _, e := range m.Volumes {
+		if e.Root != "." {
+			t.Errorf("%s: root %q, want \".\"", e.Name, e.Root)
+		}
+	}
+	if err := s.Restore(ctx, Docker{}, "img", m, "dst", nil, func() error { return nil }, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, filepath.Join(state, "vol-dst_db")); string(got) != string(db) {
+		t.Errorf("dst_db holds %d bytes, want %d", len(got), len(db))
+	}
+	intos, _ := filepath.Glob(filepath.Join(state, "*.into"))
+	for _, f := range intos {
+		if into := strings.TrimSpace(string(readFile(t, f))); into != "/v/.sandbox-restore/v" {
+			t.Errorf("a tar of the volume's root was copied into %s, want /v/.sandbox-restore/v", into)
+		}
+	}
+
+	// a snapshot of an older version: its tars hold v/…, copied into the staging area
+	for _, f := range intos {
+		_ = os.Remove(f)
+	}
+	for i := range m.Volumes {
+		m.Volumes[i].Root = ""
+	}
+	if err := s.Restore(ctx, Docker{}, "img", m, "old", nil, func() error { return nil }, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	intos, _ = filepath.Glob(filepath.Join(state, "*.into"))
+	for _, f := range intos {
+		if into := strings.TrimSpace(string(readFile(t, f))); into != "/v/.sandbox-restore" {
+			t.Errorf("an older snapshot's tar was copied into %s, want /v/.sandbox-restore", into)
+		}
+	}
+	if len(intos) != 2 {
+		t.Errorf("%d copies into a staging area, want 2", len(intos))
+	}
+
+	_ = os.Remove(filepath.Join(state, "calls"))
+	q.From["src_cache"] = Source{Container: "w-src_cache", Path: "/cache"}
+	if _, err := s.Take(ctx, Docker{}, "img", "src", "src", "two", vols, t0, nil, q); err != nil {
+		t.Fatal(err)
+	}
+	if calls := string(readFile(t, filepath.Join(state, "calls"))); strings.Contains(calls, "create") || strings.Contains(calls, "rm") {
+		t.Errorf("a helper was made although every volume has a writer:\n%s", calls)
 	}
 }

@@ -250,7 +250,7 @@ bench_snap() {
   # start the database again.
   ref_restore() {
     local c; docker stop -t 10 "$db" >/dev/null; c=$(docker run -d -v "$vol:/v" "$img" idle); docker exec "$c" /sandbox-helper stage /v
-    zstd -d -q -c "$HOME/.ktrdr/snapshots/ktrdr--snapbench/b/postgres_data.tar.zst" | docker cp - "$c:/v/.sandbox-restore"
+    zstd -d -q -c "$HOME/.ktrdr/snapshots/ktrdr--snapbench/b/postgres_data.tar.zst" | docker cp - "$c:/v/.sandbox-restore/v"   # the snapshot tar holds the volume root (./…)
     docker exec "$c" /sandbox-helper swap /v; docker rm -f "$c" >/dev/null; docker start "$db" >/dev/null
   }
   # the reference leaves its copy staged in the volume: cleared (untimed) before each timing

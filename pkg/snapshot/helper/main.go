@@ -85,7 +85,12 @@ func stage(dir string) error {
 	if err := os.RemoveAll(filepath.Join(dir, staging)); err != nil {
 		return err
 	}
-	return os.Mkdir(filepath.Join(dir, staging), 0o700)
+	if err := os.Mkdir(filepath.Join(dir, staging), 0o700); err != nil {
+		return err
+	}
+	// the staged content goes to v: a tar of the volume's root ("./…") is copied into it,
+	// an older snapshot's tar (its entries under v/) into the staging directory
+	return os.Mkdir(filepath.Join(dir, staging, "v"), 0o700)
 }
 
 // swap moves DIR's current entries aside, moves the staged ones in, and removes the old.
