@@ -248,10 +248,10 @@ bench_snap() {
   # The same restore by hand, step after step, with the same helper: stop the database
   # (data is never swapped under a live one), stage the snapshot's copy, swap it in,
   # start the database again.
-  ref_restore() {
-    local c; docker stop -t 10 "$db" >/dev/null; c=$(docker run -d -v "$vol:/v" "$img" idle); docker exec "$c" /sandbox-helper stage /v
-    zstd -d -q -c "$HOME/.ktrdr/snapshots/ktrdr--snapbench/b/postgres_data.tar.zst" | docker cp - "$c:/v/.sandbox-restore/v"   # the snapshot tar holds the volume root (./…)
-    docker exec "$c" /sandbox-helper swap /v; docker rm -f "$c" >/dev/null; docker start "$db" >/dev/null
+  ref_restore() {   # every step must succeed: a failed one is reported, not timed as fast
+    local c; docker stop -t 10 "$db" >/dev/null && c=$(docker run -d -v "$vol:/v" "$img" idle) && docker exec "$c" /sandbox-helper stage /v &&
+    zstd -d -q -c "$HOME/.ktrdr/snapshots/ktrdr--snapbench/b/postgres_data.tar.zst" | docker cp - "$c:/v/.sandbox-restore/v" &&   # the tar holds the volume root (./…)
+    docker exec "$c" /sandbox-helper swap /v && docker rm -f "$c" >/dev/null && docker start "$db" >/dev/null
   }
   # the reference leaves its copy staged in the volume: cleared (untimed) before each timing
   restore_prep() { local c; c=$(docker run -d -v "$vol:/v" "$img" idle); docker exec "$c" /sandbox-helper stage /v >/dev/null 2>&1; docker rm -f "$c" >/dev/null; sync; }
@@ -262,6 +262,10 @@ bench_snap() {
     db=$(docker ps -q --filter label=com.docker.compose.project=ktrdr--snapbench --filter label=com.docker.compose.service=db)
     pairs "$PAIRS" "sandbox:snapshot, $mib MiB volume" ours_snap "docker cp db | zstd -1, sync" ref_snap snap_clear
     ours_snap >/dev/null 2>&1; ref_snap >/dev/null 2>&1   # the copies both restores read
+    # a restore runs this version's helper (a snapshot takes any helper the engine has, so
+    # an older one may be all the warm-up left): the reference uses the same
+    ours_restore >/dev/null 2>&1
+    img=$(docker image ls --filter 'label=sandbox.snapshot-helper' --format '{{.Repository}}:{{.Tag}}' | awk 'NR==1')
     pairs "$PAIRS" "sandbox:restore -noWait, $mib MiB (running stack)" ours_restore "stop, stage, swap, start" ref_restore restore_prep
     restore_prep; snap_clear   # the reference's last staged copy must not be in the next snapshot
   done
