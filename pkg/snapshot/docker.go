@@ -266,7 +266,8 @@ func (d Docker) Start(ctx context.Context, ids []string) error {
 type Container struct {
 	ID     string
 	Mounts []string
-	// At is where it mounts each named volume (known through the API only).
+	// At is where it mounts each named volume that has no other mount beneath it (a
+	// copy from there would take that mount's files too); known through the API only.
 	At map[string]string
 }
 
@@ -329,7 +330,11 @@ func (d Docker) apiContainers(ctx context.Context, args []string) ([]Container, 
 	for _, c := range cs {
 		at := map[string]string{}
 		for _, m := range c.Mounts {
-			if m.Name != "" {
+			nested := false
+			for _, other := range c.Mounts {
+				nested = nested || strings.HasPrefix(other.Destination, strings.TrimSuffix(m.Destination, "/")+"/")
+			}
+			if m.Name != "" && m.Destination != "" && !nested {
 				at[m.Name] = m.Destination
 			}
 		}
