@@ -6,31 +6,18 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ktrdr/sandbox/pkg/dockerapi/fakeengine"
 )
 
 // engine serves handler on a unix socket in a temp dir, as the Docker engine does.
 func engine(t *testing.T, handler http.HandlerFunc) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "api") // short: a socket path is limited to ~100 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "d.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: handler}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { srv.Close() })
-	return sock
+	return fakeengine.Serve(t, handler)
 }
 
 func TestForEnvTakesOnlyASocketItCanTellWithoutDocker(t *testing.T) {

@@ -5,37 +5,23 @@ package snapshot
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/ktrdr/sandbox/pkg/dockerapi"
+	"github.com/ktrdr/sandbox/pkg/dockerapi/fakeengine"
 )
 
 // A volume is read from its writer only at a mount with nothing mounted beneath it: a
 // copy of /data would carry the volume mounted at /data/cache (or a bind mount there)
 // into /data's snapshot.
 func TestAWriterIsReadOnlyAtAMountWithNothingBeneathIt(t *testing.T) {
-	dir, err := os.MkdirTemp("", "snap") // short: a socket path is limited to ~100 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "d.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	sock := fakeengine.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `[{"Id":"c1","Mounts":[`+
 			`{"Name":"p_a","Destination":"/data"},{"Name":"p_b","Destination":"/data/cache"},`+
 			`{"Name":"p_c","Destination":"/srv/"},{"Source":"/host/conf","Destination":"/srv/conf"},`+
 			`{"Name":"p_d","Destination":"/d"},{"Name":"p_e","Destination":"/dd"}]}]`)
-	})}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { srv.Close() })
+	}))
 	cs, err := Docker{API: dockerapi.New(sock)}.Running(context.Background(), "p")
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("Running = %+v, %v", cs, err)

@@ -7,13 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ktrdr/sandbox/pkg/dockerapi/fakeengine"
 )
 
 // fakeManager puts a `docker` on PATH that answers as a manager of two nodes would: n1
@@ -74,18 +75,8 @@ exit 0
 // running tasks and the services of a stack.
 func fakeManagerSocket(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "swarm") // short: a socket path is limited to ~100 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "d.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const ta = `{"ID":"ta","NodeID":"n1","Spec":{"Resources":{"Reservations":{"MemoryBytes":1073741824}},"ContainerSpec":{"Labels":{"sandbox.instance":"acme--a"}}},"Status":{"State":"running"}}`
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return fakeengine.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var f map[string][]string
 		_ = json.Unmarshal([]byte(r.URL.Query().Get("filters")), &f)
 		switch {
@@ -102,10 +93,7 @@ func fakeManagerSocket(t *testing.T) string {
 		default:
 			http.NotFound(w, r)
 		}
-	})}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { srv.Close() })
-	return sock
+	}))
 }
 
 // Reached through a socket (a tunnel's), the manager is asked through the API, one
