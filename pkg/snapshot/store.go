@@ -518,11 +518,18 @@ const writeBehindChunk = 8 << 20
 func (w *writeBehind) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	w.off += int64(n)
-	if w.off-w.flushed >= writeBehindChunk {
-		startWriteback(w.f, w.flushed, w.off-w.flushed)
-		w.flushed = w.off
-	}
+	w.flushed = writeBehindUpTo(w.f, w.flushed, w.off)
 	return n, err
+}
+
+// writeBehindUpTo starts the writeback of f's bytes from flushed up to off once they
+// make a whole chunk, and returns how far writeback has been started.
+func writeBehindUpTo(f *os.File, flushed, off int64) int64 {
+	if off-flushed < writeBehindChunk {
+		return flushed
+	}
+	startWriteback(f, flushed, off-flushed)
+	return off
 }
 
 // compressInto compresses what is written to zw into f at zstd's fastest level: with
@@ -607,10 +614,7 @@ func (fl *follower) catchUp() error {
 			return err
 		}
 	}
-	if fl.off-fl.flushed >= writeBehindChunk {
-		startWriteback(fl.f, fl.flushed, fl.off-fl.flushed)
-		fl.flushed = fl.off
-	}
+	fl.flushed = writeBehindUpTo(fl.f, fl.flushed, fl.off)
 	return nil
 }
 
