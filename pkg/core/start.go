@@ -424,30 +424,14 @@ func (e *Env) startStack(ctx context.Context, kind config.Kind, in *Instance, o 
 	for _, k := range sortedKeys(lc.Env) {
 		e.say("%s=%s", k, lc.Env[k])
 	}
-	copied, mounts := func() error { return nil }, []compose.Bind(nil)
-	if e.tunnel != nil {
-		synced, c, err := e.startSync(ctx, in, binds)
-		if err != nil {
-			return err
-		}
-		copied, mounts = c, synced.Binds
-		if !in.Engine.Placed() {
-			if err := copied(); err != nil {
-				return err
-			}
-			e.trace("up: files synced")
-		}
-	}
 	if in.Engine.Placed() {
-		// services that mount no copied file are deployed while the copy runs
-		err := e.deploy(ctx, in, p, o.Build, config, afterCopy(in.Dir, mounts, copied))
-		if cerr := copied(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		return e.syncAndDeploy(ctx, in, p, o.Build, config, binds)
+	}
+	if e.tunnel != nil {
+		if _, err := e.syncInstance(ctx, in, binds); err != nil {
 			return err
 		}
-		return e.forward(ctx, in)
+		e.trace("up: files synced")
 	}
 	e.say("Running: docker compose up -d%s (project %s)", map[bool]string{true: " --build"}[o.Build], in.ID)
 	if err := e.Docker.Up(ctx, p, o.Build, io.Discard, e.Err); err != nil {

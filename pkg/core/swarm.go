@@ -278,6 +278,24 @@ func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build
 	return nil
 }
 
+// syncAndDeploy copies the checkout to a placed instance's node (through the tunnel e is
+// bound to) while the waves whose services mount none of it are deployed, then forwards
+// the ports here.
+func (e *Env) syncAndDeploy(ctx context.Context, in *Instance, p compose.Project, build bool, config func() ([]byte, error), binds func() ([]compose.Bind, error)) error {
+	synced, copied, err := e.startSync(ctx, in, binds)
+	if err != nil {
+		return err
+	}
+	err = e.deploy(ctx, in, p, build, config, afterCopy(in.Dir, synced.Binds, copied))
+	if cerr := copied(); err == nil { // every file is there before the gate
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return e.forward(ctx, in)
+}
+
 // afterCopy makes a wave with a service that bind-mounts a file of the checkout (dir,
 // being copied to the node) wait until the copy is done. The shared data is on the node
 // already (up refused otherwise).
