@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,5 +75,86 @@ func TestDockerDestroyLeavesNothingLabelled(t *testing.T) {
 		if got := strings.TrimSpace(docker(t, args...)); got != "" {
 			t.Errorf("docker %s still lists %q after destroy", strings.Join(kind, " "), got)
 		}
+	}
+}
+
+// namedImageCompose has one service compose names itself (<project>-own) and one whose
+// image: names a tag other instances share (IMAGE_TAG), both built from the demo with a
+// marker file that differs from worktree to worktree: a build in another worktree gives
+// another image.
+const namedImageCompose = `services:
+  own:
+    build:
+      context: ./demo
+      dockerfile: Dockerfile.marked
+    pull_policy: never
+    command: ["worker"]
+    stop_grace_period: 1s
+  shared:
+    image: ${IMAGE_TAG}
+    build:
+      context: ./demo
+      dockerfile: Dockerfile.marked
+    pull_policy: never
+    command: ["worker"]
+    stop_grace_period: 1s
+`
+
+const markedDockerfile = "FROM scratch\nCOPY bin/demo /demo\nCOPY marker /marker\nENTRYPOINT [\"/demo\"]\n"
+
+// TestDockerDestroyKeepsAnImageTheComposeFileNames: compose's `down --rmi local` removes
+// the image of every service that has build:, even one whose image: names a tag another
+// instance runs; destroy removes only what this instance built under its own name, keeps
+// the named tag and says so, and the next instance's up does not build it again.
+func TestDockerDestroyKeepsAnImageTheComposeFileNames(t *testing.T) {
+	s := newStack(t)
+	s.cleanup("ktrdr--named-a", "ktrdr--named-b")
+	tag := fmt.Sprintf("ktrdr-e2e-named:%d", os.Getpid())
+	s.extra = append(s.extra, "IMAGE_TAG="+tag)
+	t.Cleanup(func() {
+		for _, p := range []string{"ktrdr--named-a", "ktrdr--named-b"} {
+			if out, err := exec.Command("docker", "image", "ls", "-q", "--filter", "label=com.docker.compose.project="+p).Output(); err == nil {
+				if ids := strings.Fields(string(out)); len(ids) > 0 {
+					bounded(t, 60*time.Second, "docker", append([]string{"image", "rm", "-f"}, ids...)...)
+				}
+			}
+		}
+		bounded(t, 60*time.Second, "docker", "image", "rm", "-f", tag)
+	})
+	repo := filepath.Join(s.work, "repo")
+	up := func(name string) (dir, out string) {
+		s.must(repo, "sandbox:create", name)
+		dir = filepath.Join(s.work, "ktrdr--"+name)
+		for file, content := range map[string]string{"docker-compose.sandbox.yml": namedImageCompose,
+			"demo/Dockerfile.marked": markedDockerfile, "demo/marker": name} {
+			if err := os.WriteFile(filepath.Join(dir, file), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir, s.must(dir, "sandbox:up", "-noSecrets", "-noWait")
+	}
+	id := func(ref string) string {
+		return strings.TrimSpace(docker(t, "image", "inspect", "--format", "{{.Id}}", ref))
+	}
+	dirA, _ := up("named-a")
+	built := id(tag)
+
+	out := s.must(dirA, "sandbox:destroy", "-force", "-discardChanges")
+	t.Logf("destroy said:\n%s", out)
+	if !strings.Contains(out, "kept image "+tag) {
+		t.Errorf("destroy did not say it kept %s:\n%s", tag, out)
+	}
+	if got := strings.TrimSpace(docker(t, "image", "ls", "--quiet", "ktrdr--named-a-own")); got != "" {
+		t.Errorf("destroy left the image compose built under the instance's name (%s)", got)
+	}
+	if out, err := exec.Command("docker", "image", "inspect", "--format", "{{.Id}}", tag).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != built {
+		t.Fatalf("destroy removed %s, which the compose file names (other instances run it): %v %s", tag, err, out)
+	}
+
+	// b's marker differs: the shared image would be another if b built it again instead
+	// of running the one a left
+	up("named-b")
+	if got := id(tag); got != built {
+		t.Errorf("the next instance's up built %s again (%s, was %s)", tag, got, built)
 	}
 }

@@ -14,29 +14,50 @@ import (
 )
 
 // Teardown removes everything of the project: containers of every profile (a profile
-// left out would hide its services from down), volumes, networks, the images compose
-// built for it under its own name (--rmi local: an image the compose file tags itself is
-// the user's, and other instances may run it), and the untagged copies its builds left.
+// left out would hide its services from down), volumes, networks, and the images the
+// project alone built (see BuiltFor). compose's own `--rmi local` is not used: it removes
+// the image of every service that has build:, even one whose image: names a tag that
+// other instances run, so the next instance would build it again.
 func (p Project) Teardown(ctx context.Context, label string, out, errw io.Writer) error {
 	all := p
 	all.Profiles = []string{"*"}
-	if err := all.run(ctx, changeTimeout, nil, out, errw, "down", "--remove-orphans", "--volumes", "--rmi", "local"); err != nil {
+	if err := all.run(ctx, changeTimeout, nil, out, errw, "down", "--remove-orphans", "--volumes"); err != nil {
 		return fmt.Errorf("docker compose down (%s): %w", p.Name, err)
 	}
-	// Listed and removed by id, not `docker image prune`: the daemon runs one prune at a
-	// time and refuses a second, so two destroys at once would fail each other.
+	// Listed and removed by name or id, not `docker image prune`: the daemon runs one prune
+	// at a time and refuses a second, so two destroys at once would fail each other.
 	listed, err := execx.Output(ctx, execx.Cmd{Name: "docker", Env: p.Env, Timeout: queryTimeout,
-		Args: []string{"image", "ls", "--quiet", "--filter", "dangling=true", "--filter", "label=" + label + "=" + p.Name}})
+		Args: []string{"image", "ls", "--filter", "label=" + label + "=" + p.Name, "--format", imageFormat}})
 	if err != nil {
-		return fmt.Errorf("list %s's untagged images: %w", p.Name, err)
+		return fmt.Errorf("list %s's images: %w", p.Name, err)
 	}
-	if ids := fields(listed); len(ids) > 0 {
+	var refs []string
+	for _, img := range parseImages(listed) {
+		switch {
+		case strings.HasPrefix(img.Ref, "<none>"):
+			refs = append(refs, img.ID)
+		case BuiltFor(img, p.Name):
+			refs = append(refs, img.Ref) // by name: an id another tag shares would stay tagged
+		}
+	}
+	if len(refs) > 0 {
 		// one a container still runs is refused, as prune would skip it; the check that
 		// follows a teardown names whatever is left
-		_, _ = execx.Output(ctx, execx.Cmd{Name: "docker", Env: p.Env, Timeout: changeTimeout, Args: append([]string{"image", "rm"}, ids...)})
+		_, _ = execx.Output(ctx, execx.Cmd{Name: "docker", Env: p.Env, Timeout: changeTimeout, Args: append([]string{"image", "rm"}, refs...)})
 	}
 	return nil
 }
+
+// BuiltFor reports an image compose built for project under the project's own name
+// (<project>-<service>, <project>_<service> before compose v2) or left untagged: the
+// project's alone. Any other name was given by the compose file (image:), and the image
+// may serve other instances.
+func BuiltFor(img Image, project string) bool {
+	return strings.HasPrefix(img.Ref, project+"-") || strings.HasPrefix(img.Ref, project+"_") || strings.HasPrefix(img.Ref, "<none>")
+}
+
+// imageFormat is what parseImages reads.
+const imageFormat = "{{.Repository}}:{{.Tag}}\t{{.ID}}\t{{.Size}}"
 
 // Image is one image on the engine.
 type Image struct {
@@ -99,7 +120,7 @@ func (e Engine) Labelled(ctx context.Context, label, project string) (Labelled, 
 		{"ps", "--all", "--filter", filter, "--format", "{{.Names}}"},
 		{"volume", "ls", "--filter", filter, "--format", "{{.Name}}"},
 		{"network", "ls", "--filter", filter, "--format", "{{.Name}}"},
-		{"image", "ls", "--filter", filter, "--format", "{{.Repository}}:{{.Tag}}\t{{.ID}}\t{{.Size}}"},
+		{"image", "ls", "--filter", filter, "--format", imageFormat},
 		{"system", "df", "-v", "--format", "{{json .Volumes}}"},
 	}
 	outs := make([]string, len(queries))
@@ -165,7 +186,7 @@ type LabelledImage struct {
 // what it builds with its project.
 func (e Engine) Images(ctx context.Context, label string) ([]LabelledImage, error) {
 	out, err := execx.Output(ctx, execx.Cmd{Name: "docker", Env: e.Env, Timeout: queryTimeout,
-		Args: []string{"image", "ls", "--filter", "label=" + label, "--format", "{{.Repository}}:{{.Tag}}\t{{.ID}}\t{{.Size}}"}})
+		Args: []string{"image", "ls", "--filter", "label=" + label, "--format", imageFormat}})
 	if err != nil {
 		return nil, fmt.Errorf("docker image ls: %w", err)
 	}

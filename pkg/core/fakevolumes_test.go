@@ -286,7 +286,7 @@ func (d *fakeDocker) Teardown(_ context.Context, p compose.Project, _ string, _,
 	delete(d.states, p.Name)
 	var kept []compose.Image
 	for _, img := range d.images[p.Name] {
-		if d.stuck[img.Ref] || !builtFor(img, p.Name) {
+		if d.stuck[img.Ref] || !compose.BuiltFor(img, p.Name) {
 			kept = append(kept, img)
 		}
 	}

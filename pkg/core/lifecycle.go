@@ -659,7 +659,7 @@ func (e *Env) takeDown(ctx context.Context, in *Instance, lc config.Lifecycle, r
 	left := after
 	left.Images, res.Kept = nil, nil
 	for _, img := range after.Images {
-		if builtFor(img, in.ID) {
+		if compose.BuiltFor(img, in.ID) {
 			left.Images = append(left.Images, img)
 		} else {
 			res.Kept = append(res.Kept, img)
@@ -686,13 +686,6 @@ func (e *Env) teardownFailed(ctx context.Context, err error) error {
 		return interrupted(ctx)
 	}
 	return fail.With(fail.CodeError, fail.Say("Nothing else was changed; fix Docker (or the engine) and retry"), err)
-}
-
-// builtFor reports an image compose built for the instance under its own name
-// (<project>-<service>) or left untagged: the instance's to remove. Any other name was
-// given by the compose file, and the image may serve other instances.
-func builtFor(img compose.Image, id string) bool {
-	return strings.HasPrefix(img.Ref, id+"-") || strings.HasPrefix(img.Ref, "<none>")
 }
 
 // freedText is what a teardown removed, counted, with sizes where Docker knows them.
