@@ -108,10 +108,9 @@ const markedDockerfile = "FROM scratch\nCOPY bin/demo /demo\nCOPY marker /marker
 // the named tag and says so, and the next instance's up does not build it again.
 func TestDockerDestroyKeepsAnImageTheComposeFileNames(t *testing.T) {
 	s := newStack(t)
-	s.cleanup("ktrdr--named-a", "ktrdr--named-b")
 	tag := fmt.Sprintf("ktrdr-e2e-named:%d", os.Getpid())
 	s.extra = append(s.extra, "IMAGE_TAG="+tag)
-	t.Cleanup(func() {
+	t.Cleanup(func() { // after the projects' containers are gone (cleanups run last first)
 		for _, p := range []string{"ktrdr--named-a", "ktrdr--named-b"} {
 			if out, err := exec.Command("docker", "image", "ls", "-q", "--filter", "label=com.docker.compose.project="+p).Output(); err == nil {
 				if ids := strings.Fields(string(out)); len(ids) > 0 {
@@ -121,6 +120,7 @@ func TestDockerDestroyKeepsAnImageTheComposeFileNames(t *testing.T) {
 		}
 		bounded(t, 60*time.Second, "docker", "image", "rm", "-f", tag)
 	})
+	s.cleanup("ktrdr--named-a", "ktrdr--named-b")
 	repo := filepath.Join(s.work, "repo")
 	up := func(name string) (dir, out string) {
 		s.must(repo, "sandbox:create", name)
