@@ -3,6 +3,8 @@ package core
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -132,13 +134,20 @@ func (e *Env) fleetFindings(ctx context.Context, manager string, placed map[stri
 		}
 		return []Finding{{Check: name, Detail: err.Error(), Fix: fix}}
 	}
-	out := []Finding{networksFinding("overlay networks ("+name+")", free, total, roomErr)}
+	return append([]Finding{networksFinding("overlay networks ("+name+")", free, total, roomErr)}, nodesFindings(name, nodes, placed)...)
+}
+
+// nodesFindings is a line for each node (in the manager's order, by name), then for the
+// instances not placed yet and for each node that left the Swarm with instances, by name.
+func nodesFindings(name string, nodes []swarm.Node, placed map[string][]string) []Finding {
+	var out []Finding
 	seen := map[string]bool{}
 	for _, n := range nodes {
 		seen[n.Hostname] = true
 		out = append(out, nodeFinding(name, n, placed[n.Hostname]))
 	}
-	for host, ids := range placed {
+	for _, host := range slices.Sorted(maps.Keys(placed)) {
+		ids := placed[host]
 		switch {
 		case host == "":
 			out = append(out, Finding{Check: "not placed yet (" + name + ")", OK: true, Detail: strings.Join(ids, ", ") + ": the first up places them"})
