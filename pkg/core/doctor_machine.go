@@ -84,7 +84,7 @@ func (e *Env) diskOfEngine(ctx context.Context, eng platform.Engine) Finding {
 	if err != nil {
 		fix := fail.Say("the engine cannot run the helper; see the error")
 		if eng.Emulated() {
-			fix = fail.Say(fmt.Sprintf("containers for %s need emulation on this %s engine: Docker Desktop runs them with Rosetta or QEMU; on Linux install qemu-user-static and binfmt-support", eng.Platform, eng.Native))
+			fix = emulationFix(eng)
 		}
 		return Finding{Check: "engine disk", Detail: err.Error(), Fix: fix}
 	}

@@ -243,6 +243,7 @@ type fakeDocker struct {
 	usage        map[string]stats.Usage
 	engine       platform.Engine // zero: an 8 GiB linux/amd64 engine
 	diskFree     int64           // the engine's free disk (0: 40 GiB)
+	helperErr    error           // what running the helper fails with (EngineDisk)
 	vols         *fakeVolumes
 	images       map[string][]compose.Image // project → images labelled with it
 	stuck        map[string]bool            // image refs teardown fails to remove
@@ -290,8 +291,12 @@ func (d *fakeDocker) Engine(context.Context) (platform.Engine, error) {
 }
 
 func (d *fakeDocker) EngineDisk(context.Context) (int64, int64, error) {
+	d.record("engine disk")
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.helperErr != nil {
+		return 0, 0, d.helperErr
+	}
 	if d.diskFree == 0 {
 		return 60 << 30, 40 << 30, nil
 	}

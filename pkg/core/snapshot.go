@@ -79,6 +79,9 @@ func (s *Snapshots) take(ctx context.Context, kind config.Kind, id, name string)
 		return snapshot.Manifest{}, err
 	}
 	e.trace("snapshot: volumes, writers and helper known")
+	if err := e.checkRunsFor(ctx, id); err != nil {
+		return snapshot.Manifest{}, err
+	}
 	if len(vols) == 0 {
 		return snapshot.Manifest{}, fail.New(fail.CodeError, fail.Run("Start it once so compose creates them: %s", fail.Do(string(kind), "up", "")),
 			"%s has no named volumes to snapshot", id)
@@ -350,6 +353,9 @@ func (s *Snapshots) restore(ctx context.Context, kind config.Kind, in *Instance,
 		return RestoreResult{}, fail.With(fail.CodeError, checkHelper, err)
 	}
 	e.trace("restore: helper ready, docker checked")
+	if err := e.checkRunsFor(ctx, in.ID); err != nil {
+		return RestoreResult{}, err
+	}
 	e.say("Restoring %s from snapshot %s of %s (%s)", in.ID, m.Name, m.Instance, shared.FormatSize(m.StoredBytes()))
 	started := e.Now()
 	var users volumeUsers = v
@@ -495,6 +501,9 @@ func (s *Snapshots) seed(ctx context.Context, id, source string) error {
 		v := r.Docker.Volumes()
 		if err := v.Helper(ctx, platform.Platform{}); err != nil {
 			return fail.With(fail.CodeError, checkHelper, err)
+		}
+		if err := r.checkRunsFor(ctx, id); err != nil {
+			return err
 		}
 		r.say("Seeding %s with snapshot %s of %s", id, m.Name, m.Instance)
 		if err := v.Restore(ctx, s.store, m, id, meter{r}, nil, nil); err != nil {

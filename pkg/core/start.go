@@ -256,6 +256,9 @@ func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o Star
 	if err := e.judgeMemory(kind, verdict, o.Force); err != nil {
 		return res, err
 	}
+	if err := e.checkRuns(ctx, in.Engine, verdict.eng); err != nil {
+		return res, err // -force does not help: every container would die at once
+	}
 	e.trace("up: memory weighed")
 	if head.placed != nil {
 		if err := head.placed(); err != nil {
@@ -524,9 +527,16 @@ func (e *Env) awaitGate(ctx context.Context, kind config.Kind, in *Instance, o S
 	if !in.Engine.Local() {
 		hold = tunnelHold
 	}
-	res.Gate = gate.Run(ctx, gate.Options{Checks: e.Config.Gate, Ports: in.Ports(e.Config), Timeout: timeout, Hold: hold, Out: lineWriter{e.Progress}})
+	gateCtx, stopGate := context.WithCancelCause(ctx)
+	defer stopGate(nil)
+	go e.watchCannotExec(gateCtx, kind, in, stopGate)
+	res.Gate = gate.Run(gateCtx, gate.Options{Checks: e.Config.Gate, Ports: in.Ports(e.Config), Timeout: timeout, Hold: hold, Out: lineWriter{e.Progress}})
 	e.trace("up: gate done")
 	res.Elapsed = e.Now().Sub(started)
+	var noExec *cannotExecError
+	if errors.As(context.Cause(gateCtx), &noExec) && ctx.Err() == nil {
+		return res, fail.With(fail.CodeGate, rebuildFor(res.Platform), fmt.Errorf("startability gate ended: %w", noExec))
+	}
 	if !res.Gate.Passed() {
 		var failed []string
 		for _, r := range res.Gate.Results {

@@ -181,3 +181,7 @@ func Learn(ctx context.Context, env []string) (Engine, error) {
 	}
 	return ParseInfo(out, env)
 }
+
+// CannotExec reports the kernel's refusal of a program built for a CPU it neither is nor
+// emulates, as a container's runtime or the program's launcher words it.
+func CannotExec(msg string) bool { return strings.Contains(msg, "exec format error") }
