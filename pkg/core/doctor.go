@@ -59,11 +59,7 @@ func (e *Env) Doctor(ctx context.Context) DoctorReport {
 	if dockerOK {
 		add(Finding{Check: "docker", OK: true, Detail: "engine " + engine + ", compose " + composeV})
 	} else {
-		fix := fail.Say("install Docker Engine and the docker compose v2 plugin")
-		if e.Config.SetupDoc != "" {
-			fix = fail.Say("see " + e.Config.SetupDoc)
-		}
-		add(Finding{Check: "docker", Detail: err.Error(), Fix: fix})
+		add(Finding{Check: "docker", Detail: err.Error(), Fix: dockerFix(e)})
 	}
 	if v, err := execx.Output(ctx, execx.Cmd{Name: "git", Args: []string{"version"}, Env: e.Vars, Timeout: 10 * time.Second}); err == nil {
 		add(Finding{Check: "git", OK: true, Detail: strings.TrimSpace(v)})

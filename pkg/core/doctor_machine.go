@@ -33,7 +33,7 @@ func describePlatform(eng platform.Engine) string {
 func (e *Env) machineFindings(ctx context.Context, reg *registry.File) []Finding {
 	eng, err := e.Docker.Engine(ctx)
 	if err != nil {
-		return []Finding{{Check: "engine", Detail: err.Error(), Fix: runDoctorFix(e)}}
+		return []Finding{{Check: "engine", Detail: err.Error(), Fix: dockerFix(e)}}
 	}
 	what := eng.OperatingSystem
 	if eng.Desktop() {
@@ -52,11 +52,14 @@ func (e *Env) machineFindings(ctx context.Context, reg *registry.File) []Finding
 	return out
 }
 
-func runDoctorFix(e *Env) fail.Remedy {
+// dockerFix is doctor's one remedy for a Docker that does not answer, whichever check
+// found it: the engine may be missing or stopped, or compose v2 missing.
+func dockerFix(e *Env) fail.Remedy {
+	text := "install or start Docker (Docker Engine or Docker Desktop) with the docker compose v2 plugin"
 	if e.Config.SetupDoc != "" {
-		return fail.Say("see " + e.Config.SetupDoc)
+		text += "; see " + e.Config.SetupDoc
 	}
-	return fail.Say("start Docker")
+	return fail.Say(text)
 }
 
 // memoryFinding reports the engine's memory and what running stacks use of it now.

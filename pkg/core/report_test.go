@@ -144,7 +144,7 @@ func TestDoctorFindsUnhealthyContainersAWedgedEngineAndStaleState(t *testing.T) 
 	// and a daemon that is not there at all
 	w.docker.versionErr = errors.New("docker is not installed")
 	got = findings(w.env.Doctor(ctx))
-	if f := got["docker"]; f.OK || f.Fix.Text != "install Docker Engine and the docker compose v2 plugin" {
+	if f := got["docker"]; f.OK || f.Fix.Text != "install or start Docker (Docker Engine or Docker Desktop) with the docker compose v2 plugin" {
 		t.Errorf("docker finding %+v (a table without SetupDoc links nothing)", f)
 	}
 }
