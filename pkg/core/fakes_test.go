@@ -241,9 +241,10 @@ type fakeDocker struct {
 	downErr      error
 	unresponsive bool
 	usage        map[string]stats.Usage
-	engine       platform.Engine // zero: an 8 GiB linux/amd64 engine
-	diskFree     int64           // the engine's free disk (0: 40 GiB)
-	helperErr    error           // what running the helper fails with (EngineDisk)
+	engine       platform.Engine   // zero: an 8 GiB linux/amd64 engine
+	diskFree     int64             // the engine's free disk (0: 40 GiB)
+	helperErr    error             // what running the helper fails with (EngineDisk)
+	logs         map[string]string // service → its last log lines
 	vols         *fakeVolumes
 	images       map[string][]compose.Image // project → images labelled with it
 	stuck        map[string]bool            // image refs teardown fails to remove
@@ -390,9 +391,12 @@ func (d *fakeDocker) Published(context.Context, string, string) (map[int]bool, e
 	}
 	return map[int]bool{}, nil
 }
-func (d *fakeDocker) Logs(_ context.Context, p compose.Project, service string, follow bool, tail int, _, _ io.Writer) error {
+func (d *fakeDocker) Logs(_ context.Context, p compose.Project, service string, follow bool, tail int, out, _ io.Writer) error {
 	d.record("logs %s %s %d", p.Name, service, tail)
-	return nil
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, err := io.WriteString(out, d.logs[service])
+	return err
 }
 func (d *fakeDocker) Usage(context.Context, string) (map[string]stats.Usage, error) {
 	d.mu.Lock()

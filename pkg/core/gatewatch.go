@@ -56,6 +56,9 @@ func (e *Env) watchCannotExec(ctx context.Context, kind config.Kind, in *Instanc
 				}
 				for _, line := range strings.Split(logs.String(), "\n") {
 					if platform.CannotExec(line) {
+						if _, said, ok := strings.Cut(line, "| "); ok {
+							line = said // compose's "web-1  | " before what the container said
+						}
 						stop(&cannotExecError{service: c.Service, line: strings.TrimSpace(line)})
 						return nil
 					}

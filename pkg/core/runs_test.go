@@ -5,7 +5,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/platform"
@@ -83,5 +85,33 @@ func TestTheEnginesOwnPlatformIsNeverProbed(t *testing.T) {
 	w.docker.helperErr = errors.New("build the snapshot helper: go: not found")
 	if _, err := e.Up(ctx, config.KindSandbox, StartOptions{NoWait: true}); err != nil {
 		t.Errorf("a probe that failed for another reason refused up: %v", err)
+	}
+}
+
+// TestAContainerThatCannotRunEndsTheGate: a container that stopped saying "exec format
+// error" (an image built for another CPU) ends the gate at once with that line, exit 4,
+// instead of a wait for a port nothing will ever listen on.
+func TestAContainerThatCannotRunEndsTheGate(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	b := w.create("b").Instance
+	e := w.at(b.Dir)
+	e.Config.Gate = []config.Check{{Name: "Web", Kind: config.CheckTCP, PortEnv: "ACME_WEB_PORT"}}
+	w.docker.containers["acme--b"] = []compose.Container{{Name: "acme--b-db-1", Service: "db", State: "running"},
+		{Name: "acme--b-web-1", Service: "web", State: "exited"}}
+	w.docker.logs = map[string]string{"web": "exec /app: exec format error\n"}
+	started := time.Now()
+	_, err := e.Up(ctx, config.KindSandbox, StartOptions{Timeout: time.Minute})
+	if took := time.Since(started); took > 10*time.Second {
+		t.Errorf("the gate ran %s", took)
+	}
+	if err == nil || fail.Code(err) != fail.CodeGate || !strings.Contains(err.Error(), "service web cannot run on this engine: exec /app: exec format error") {
+		t.Fatalf("up: %v", err)
+	}
+	if fix := fail.FixOf(err).Text; !strings.Contains(fix, "built for another CPU") {
+		t.Errorf("fix: %q", fix)
+	}
+	if logs := w.docker.called("logs acme--b"); len(logs) != 1 || logs[0] != "logs acme--b web 5" {
+		t.Errorf("only the stopped container's logs are read, once: %v", logs)
 	}
 }

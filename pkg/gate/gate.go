@@ -139,7 +139,11 @@ func runCheck(ctx context.Context, o Options, client *http.Client, c config.Chec
 		return probe(actx, client, c, addr, o.Hold)
 	})
 	if res.Outcome == Failed && ctx.Err() != nil {
-		res.Detail = fmt.Sprintf("timeout after %s: %s", o.Timeout, res.Detail)
+		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+			res.Detail = fmt.Sprintf("timeout after %s: %s", o.Timeout, res.Detail)
+		} else { // the caller ended the gate (and says why)
+			res.Detail = "stopped: " + res.Detail
+		}
 	}
 	return res
 }

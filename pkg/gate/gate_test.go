@@ -3,6 +3,7 @@ package gate
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -198,4 +199,23 @@ func closingListener(t *testing.T) int {
 		}
 	}()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// A gate its caller ends (a container died, the user pressed Ctrl-C) says its checks
+// were stopped, not that they timed out.
+func TestAGateEndedByItsCallerSaysStoppedNotTimeout(t *testing.T) {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	ctx, stop := context.WithCancelCause(context.Background())
+	time.AfterFunc(200*time.Millisecond, func() { stop(errors.New("web died")) })
+	var out bytes.Buffer
+	start := time.Now()
+	rep := Run(ctx, Options{Checks: []config.Check{{Name: "Web", Kind: config.CheckTCP, PortEnv: "P"}}, Ports: map[string]int{"P": dead}, Timeout: time.Minute, Out: &out})
+	if d := time.Since(start); rep.Passed() || d > 5*time.Second {
+		t.Fatalf("passed %v after %s", rep.Passed(), d)
+	}
+	if !strings.Contains(out.String(), "✗ Web failed: stopped: connect 127.0.0.1:") || strings.Contains(out.String(), "timeout") {
+		t.Errorf("output:\n%s", out.String())
+	}
 }
