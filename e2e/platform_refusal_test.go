@@ -51,7 +51,7 @@ volumes:
 func TestDockerAPlatformTheEngineCannotRunIsRefusedAtOnce(t *testing.T) {
 	requireNoForeignEmulation(t)
 	s := newStack(t)
-	s.cleanup("ktrdr--cpu")
+	s.cleanup("ktrdr--cpu", "ktrdr--seeded")
 	foreign, _ := platform.Parse(foreignPlatform)
 	t.Cleanup(func() {
 		bounded(t, 60*time.Second, "docker", "image", "rm", "-f", "ktrdr--cpu-web", snapshot.HelperImage(foreign))
@@ -67,9 +67,14 @@ func TestDockerAPlatformTheEngineCannotRunIsRefusedAtOnce(t *testing.T) {
 	running := docker(t, "ps", "-q", "--filter", "label=com.docker.compose.project=ktrdr--cpu")
 
 	s.extra = append(s.extra, "DOCKER_DEFAULT_PLATFORM="+foreignPlatform)
-	for _, args := range [][]string{{"sandbox:up", "-noSecrets"}, {"sandbox:up", "-noSecrets", "-force"}, {"sandbox:restore", "-name=native"}} {
+	for _, args := range [][]string{{"sandbox:up", "-noSecrets"}, {"sandbox:up", "-noSecrets", "-force"}, {"sandbox:restore", "-name=native"},
+		{"sandbox:snapshot", "-name=foreign"}, {"sandbox:create", "seeded", "-slot=9", "-seed=ktrdr--cpu:native"}} {
+		where := dir
+		if args[0] == "sandbox:create" {
+			where = repo
+		}
 		started := time.Now()
-		out, code := s.run(dir, args...)
+		out, code := s.run(where, args...)
 		took := time.Since(started)
 		t.Logf("%v: exit %d after %s\n%s", args, code, took.Round(time.Millisecond), out)
 		if code != 1 || !strings.Contains(out, "Error: engine local (linux/amd64) cannot run "+foreignPlatform+" containers") ||
@@ -85,6 +90,15 @@ func TestDockerAPlatformTheEngineCannotRunIsRefusedAtOnce(t *testing.T) {
 	}
 	if now := docker(t, "ps", "-q", "--filter", "label=com.docker.compose.project=ktrdr--cpu"); now != running || strings.TrimSpace(now) == "" {
 		t.Errorf("the running stack changed: %q, was %q", now, running)
+	}
+	if _, err := os.Stat(filepath.Join(s.work, "ktrdr--seeded")); !os.IsNotExist(err) {
+		t.Errorf("the refused create -seed left its worktree: %v", err)
+	}
+	if out := s.must(repo, "sandbox:snapshots", "-all"); strings.Contains(out, "foreign") {
+		t.Errorf("the refused snapshot was kept:\n%s", out)
+	}
+	if out := docker(t, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=ktrdr--seeded"); strings.TrimSpace(out) != "" {
+		t.Errorf("the refused create -seed left volumes: %s", out)
 	}
 }
 
