@@ -27,23 +27,6 @@ func requireNoForeignEmulation(t *testing.T) {
 	}
 }
 
-// oneServiceCompose is a stack light enough for the engine here: the demo's backend alone
-// with a volume.
-const oneServiceCompose = `services:
-  web:
-    build:
-      context: ./demo
-    pull_policy: never
-    command: ["backend"]
-    environment:
-      DB_ADDR: 127.0.0.1:1
-    volumes:
-      - data:/var/lib/postgresql/data
-    stop_grace_period: 1s
-volumes:
-  data: {}
-`
-
 // TestDockerAPlatformTheEngineCannotRunIsRefusedAtOnce: asked for a CPU the engine has no
 // emulator for, up (even -force) and restore refuse before anything starts or stops,
 // with the fix, instead of starting every container and waiting out the gate; the
@@ -51,15 +34,16 @@ volumes:
 func TestDockerAPlatformTheEngineCannotRunIsRefusedAtOnce(t *testing.T) {
 	requireNoForeignEmulation(t)
 	s := newStack(t)
-	s.cleanup("ktrdr--cpu", "ktrdr--seeded")
 	foreign, _ := platform.Parse(foreignPlatform)
-	t.Cleanup(func() {
-		bounded(t, 60*time.Second, "docker", "image", "rm", "-f", "ktrdr--cpu-web", snapshot.HelperImage(foreign))
+	t.Cleanup(func() { // after the containers are gone (cleanups run last first)
+		removeImagesOf(t, "ktrdr--cpu")
+		bounded(t, 60*time.Second, "docker", "image", "rm", "-f", snapshot.HelperImage(foreign))
 	})
+	s.cleanup("ktrdr--cpu", "ktrdr--seeded")
 	repo := filepath.Join(s.work, "repo")
 	s.must(repo, "sandbox:create", "cpu", "-slot=8")
 	dir := filepath.Join(s.work, "ktrdr--cpu")
-	if err := os.WriteFile(filepath.Join(dir, "docker-compose.sandbox.yml"), []byte(oneServiceCompose), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "docker-compose.sandbox.yml"), []byte(ownImageCompose), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s.must(dir, "sandbox:up", "-noSecrets", "-noWait")
@@ -108,9 +92,9 @@ func TestDockerAPlatformTheEngineCannotRunIsRefusedAtOnce(t *testing.T) {
 func TestDockerAContainerThatCannotRunEndsTheGate(t *testing.T) {
 	requireNoForeignEmulation(t)
 	s := newStack(t)
-	s.cleanup("ktrdr--alien")
 	image := fmt.Sprintf("ktrdr-e2e-alien:%d", os.Getpid())
 	t.Cleanup(func() { bounded(t, 60*time.Second, "docker", "image", "rm", "-f", image) })
+	s.cleanup("ktrdr--alien")
 	buildForeignImage(t, image)
 	repo := filepath.Join(s.work, "repo")
 	s.must(repo, "sandbox:create", "alien", "-slot=9")

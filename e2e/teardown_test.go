@@ -41,13 +41,7 @@ func TestDockerDestroyLeavesNothingLabelled(t *testing.T) {
 	s := newStack(t)
 	s.cleanup("ktrdr--own")
 	label := "label=com.docker.compose.project=ktrdr--own"
-	t.Cleanup(func() {
-		if out, err := exec.Command("docker", "image", "ls", "-q", "--filter", label).Output(); err == nil {
-			if ids := strings.Fields(string(out)); len(ids) > 0 {
-				bounded(t, 60*time.Second, "docker", append([]string{"image", "rm", "-f"}, ids...)...)
-			}
-		}
-	})
+	t.Cleanup(func() { removeImagesOf(t, "ktrdr--own") })
 	repo := filepath.Join(s.work, "repo")
 	s.must(repo, "sandbox:create", "own")
 	dir := filepath.Join(s.work, "ktrdr--own")
@@ -111,13 +105,7 @@ func TestDockerDestroyKeepsAnImageTheComposeFileNames(t *testing.T) {
 	tag := fmt.Sprintf("ktrdr-e2e-named:%d", os.Getpid())
 	s.extra = append(s.extra, "IMAGE_TAG="+tag)
 	t.Cleanup(func() { // after the projects' containers are gone (cleanups run last first)
-		for _, p := range []string{"ktrdr--named-a", "ktrdr--named-b"} {
-			if out, err := exec.Command("docker", "image", "ls", "-q", "--filter", "label=com.docker.compose.project="+p).Output(); err == nil {
-				if ids := strings.Fields(string(out)); len(ids) > 0 {
-					bounded(t, 60*time.Second, "docker", append([]string{"image", "rm", "-f"}, ids...)...)
-				}
-			}
-		}
+		removeImagesOf(t, "ktrdr--named-a", "ktrdr--named-b")
 		bounded(t, 60*time.Second, "docker", "image", "rm", "-f", tag)
 	})
 	s.cleanup("ktrdr--named-a", "ktrdr--named-b")
@@ -156,5 +144,15 @@ func TestDockerDestroyKeepsAnImageTheComposeFileNames(t *testing.T) {
 	up("named-b")
 	if got := id(tag); got != built {
 		t.Errorf("the next instance's up built %s again (%s, was %s)", tag, got, built)
+	}
+}
+
+// removeImagesOf removes the images labelled with the compose projects, whatever failed.
+func removeImagesOf(t *testing.T, projects ...string) {
+	for _, p := range projects {
+		out, err := exec.Command("docker", "image", "ls", "-q", "--filter", "label=com.docker.compose.project="+p).Output()
+		if ids := strings.Fields(string(out)); err == nil && len(ids) > 0 {
+			bounded(t, 60*time.Second, "docker", append([]string{"image", "rm", "-f"}, ids...)...)
+		}
 	}
 }
