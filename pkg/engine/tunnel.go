@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ktrdr/sandbox/pkg/execx"
+	"github.com/ktrdr/sandbox/pkg/lock"
 )
 
 // RemoteSocket is the Docker socket on the engine's host.
@@ -125,16 +126,30 @@ func (t Tunnel) Alive(ctx context.Context) (int, bool) {
 	return 0, true
 }
 
-// Start opens the tunnel unless it answers already; a dead one's leftovers (socket,
-// control socket, pid) are cleared first.
+// startLockWait bounds the wait for another process's start of the same tunnel: its
+// check of a master already there (Alive, Ping) plus a handshake, with room to spare.
+const startLockWait = startTimeout + 3*ConnectTimeout
+
+func (t Tunnel) startLock() string { return filepath.Join(t.Dir, "start.lock") }
+
+// Start opens the tunnel unless a master answers already, the engine's host included
+// (a master whose connection died while a laptop slept does not); a dead one is ended
+// and its leftovers (socket, control socket, pid) cleared first. The check and the
+// start hold the tunnel's lock file: two commands from two terminals start one master,
+// where each would otherwise remove the other's sockets and leave two holding ports.
 func (t Tunnel) Start(ctx context.Context) (started bool, err error) {
-	if _, ok := t.Alive(ctx); ok {
-		return false, nil
-	}
-	t.Kill() // a master that stopped answering (and holds the ports) goes first
 	if err := os.MkdirAll(t.Dir, 0o700); err != nil {
 		return false, err
 	}
+	release, err := lock.Acquire(ctx, t.startLock(), startLockWait, "the tunnel to "+t.Engine.Name())
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	if _, ok := t.Alive(ctx); ok && t.Ping(ctx) == nil {
+		return false, nil
+	}
+	t.Kill() // a master that stopped answering (and holds the ports) goes first
 	logf, err := os.OpenFile(t.logFile(), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return false, err
