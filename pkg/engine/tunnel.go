@@ -211,6 +211,24 @@ func (t Tunnel) clear() {
 	for _, f := range []string{t.control(), t.Socket(), t.pidFile()} {
 		_ = os.Remove(f)
 	}
+	_ = os.RemoveAll(t.forwardsDir()) // the master's forwards end with it
+}
+
+// forwardsDir records the ports the master forwards, one empty file per port (so two
+// commands adding forwards at once need no lock): ssh cannot be asked which it holds.
+func (t Tunnel) forwardsDir() string { return filepath.Join(t.Dir, "forwards") }
+
+// Forwarded are the ports this tunnel's master forwards from this machine, as Forward
+// and Cancel recorded them since the master started.
+func (t Tunnel) Forwarded() map[int]bool {
+	out := map[int]bool{}
+	entries, _ := os.ReadDir(t.forwardsDir())
+	for _, e := range entries {
+		if p, err := strconv.Atoi(e.Name()); err == nil {
+			out[p] = true
+		}
+	}
+	return out
 }
 
 // Forward adds local forwards of ports to the same ports on the remote's loopback. A
@@ -239,7 +257,24 @@ func (t Tunnel) forwards(ctx context.Context, op string, ports []int) error {
 		// The master answers; what failed is a port here (taken since it was checked).
 		return fmt.Errorf("forwarding ports %v from this machine to %s: %s", ports, t.Engine.Name(), strings.TrimSpace(errb.String()))
 	}
+	t.record(op == "forward", ports)
 	return nil
+}
+
+// record notes ports as forwarded, or no longer (a cancel that failed leaves the forward
+// of a master that is gone, whose files Start clears).
+func (t Tunnel) record(forwarded bool, ports []int) {
+	if forwarded {
+		_ = os.MkdirAll(t.forwardsDir(), 0o700)
+	}
+	for _, p := range ports {
+		f := filepath.Join(t.forwardsDir(), strconv.Itoa(p))
+		if forwarded {
+			_ = os.WriteFile(f, nil, 0o600)
+		} else {
+			_ = os.Remove(f)
+		}
+	}
 }
 
 // Stop closes the tunnel and removes its files.
