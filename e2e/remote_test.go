@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -190,6 +191,25 @@ func TestRemoteEngine(t *testing.T) {
 		t.Errorf("a bind mount the engine cannot have:\n%s", out)
 	}
 	writeFile(t, composeFile, orig)
+
+	// An up refused while the instance runs (here a pre-up hook that fails) leaves its
+	// forwards as they were: its localhost URL keeps answering.
+	hook := filepath.Join(wtA, ".sandbox", "hooks", "pre-up")
+	writeFile(t, hook, []byte("#!/bin/sh\necho not now >&2\nexit 1\n"))
+	if err := os.Chmod(hook, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out = run(wtA, 1, "sandbox:up"); !strings.Contains(out, "not now") {
+		t.Errorf("up with a failing pre-up hook:\n%s", out)
+	}
+	// a new connection: get's pooled one from before would pass through a dropped forward
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	if code, body := get(t, "http://127.0.0.1:37181/api/v1/health"); code != 200 {
+		t.Errorf("the running instance's URL after a refused up: %d %s", code, body)
+	}
+	if err := os.RemoveAll(filepath.Join(wtA, ".sandbox")); err != nil {
+		t.Fatal(err)
+	}
 
 	// A second instance: a listener on the engine's host holding its port → exit 3.
 	run(repo, 0, "sandbox:create", "b", "-engine="+testbedEngine)

@@ -17,6 +17,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/execx"
 	"github.com/ktrdr/sandbox/pkg/fail"
+	"github.com/ktrdr/sandbox/pkg/lock"
 	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/registry"
 	"github.com/ktrdr/sandbox/pkg/shared"
@@ -122,12 +123,6 @@ func (e *Env) onEngineOf(ctx context.Context, id string, fn func(*Env) error) er
 	return e.on(ctx, eng, false, fn)
 }
 
-// tunnelOpening serialises, within this process, the check and start of one kept
-// tunnel (by its socket): up asks a Swarm manager while it opens the tunnel to the
-// instance's node, and the two are one tunnel when the manager is that node. Two
-// handshakes at once would cost twice, and the second master would replace the first.
-var tunnelOpening sync.Map
-
 // connect is at for an engine rather than an instance (list asks every engine; seeding
 // may read from one and write to another).
 func (e *Env) connect(ctx context.Context, eng engine.Engine, open bool) (*Env, func(), error) {
@@ -135,44 +130,51 @@ func (e *Env) connect(ctx context.Context, eng engine.Engine, open bool) (*Env, 
 		return e, func() {}, nil
 	}
 	tun := e.Tunnel(eng)
-	release := func() {}
 	if open {
-		opening, _ := tunnelOpening.LoadOrStore(tun.Socket(), &sync.Mutex{})
-		opening.(*sync.Mutex).Lock()
-		defer opening.(*sync.Mutex).Unlock()
-	}
-	_, alive := tun.Alive(ctx)
-	if alive {
-		if err := tun.Ping(ctx); err != nil {
-			// The connection under it is dead (a laptop that slept, a network that
-			// changed): close it. up starts a new one at once; a look (list, status)
-			// reports the engine unreachable and leaves the retry to the next command.
-			tun.Kill()
-			if !open {
-				return nil, nil, e.unreachable(eng, err)
-			}
-			alive = false
+		// Start checks and starts under the tunnel's lock file, so one master serves
+		// every command at once: up asks a Swarm manager while it opens the tunnel to
+		// the instance's node (one tunnel when the manager is that node), and two
+		// terminals may run up together.
+		started, err := tun.Start(ctx)
+		if err != nil {
+			return nil, nil, e.tunnelFailed(eng, err)
 		}
-	}
-	if !alive {
-		if !open {
-			dir, err := os.MkdirTemp("", "sbx-")
-			if err != nil {
-				return nil, nil, err
-			}
-			tun.Dir = dir
-			release = func() { _ = tun.Stop(context.WithoutCancel(ctx)); _ = os.RemoveAll(dir) }
-		}
-		if _, err := tun.Start(ctx); err != nil {
-			release()
-			return nil, nil, e.unreachable(eng, err)
-		}
-		if open {
+		if started {
 			e.say("Tunnel to %s opened (pid %d)", eng.Name(), tun.PID())
 			e.trace("tunnel opened")
 		}
+		return e.onEngine(tun), func() {}, nil
+	}
+	if _, alive := tun.Alive(ctx); alive {
+		if err := tun.Ping(ctx); err != nil {
+			// The connection under it is dead (a laptop that slept, a network that
+			// changed): close it. A look (list, status) reports the engine unreachable
+			// and leaves the retry to the next command; up starts a new one.
+			tun.Kill()
+			return nil, nil, e.unreachable(eng, err)
+		}
+		return e.onEngine(tun), func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "sbx-")
+	if err != nil {
+		return nil, nil, err
+	}
+	tun.Dir = dir
+	release := func() { _ = tun.Stop(context.WithoutCancel(ctx)); _ = os.RemoveAll(dir) }
+	if _, err := tun.Start(ctx); err != nil {
+		release()
+		return nil, nil, e.unreachable(eng, err)
 	}
 	return e.onEngine(tun), release, nil
+}
+
+// tunnelFailed is the error of a tunnel that could not be opened: another command
+// holding its lock too long is said as such, anything else as an unreachable engine.
+func (e *Env) tunnelFailed(eng engine.Engine, err error) error {
+	if errors.Is(err, lock.ErrBusy) {
+		return fail.With(fail.CodeError, fail.Say("Another command of this tool is opening it: retry when it is done"), err)
+	}
+	return e.unreachable(eng, err)
 }
 
 // onEngine is e with every docker call going through the tunnel's socket.

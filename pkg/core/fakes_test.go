@@ -252,6 +252,7 @@ type fakeDocker struct {
 	unshared     string                     // a host directory the engine's containers do not see
 	config       []byte                     // what compose config answers (nil: an error)
 	networksFree int                        // how many more networks the engine can make (0: 25)
+	published    map[int]bool               // the host ports every instance's containers publish
 	calls        []string
 }
 
@@ -389,7 +390,13 @@ func (d *fakeDocker) Published(context.Context, string, string) (map[int]bool, e
 	if d.onPublished != nil {
 		d.onPublished()
 	}
-	return map[int]bool{}, nil
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[int]bool{}
+	for p := range d.published {
+		out[p] = true
+	}
+	return out, nil
 }
 func (d *fakeDocker) Logs(_ context.Context, p compose.Project, service string, follow bool, tail int, out, _ io.Writer) error {
 	d.record("logs %s %s %d", p.Name, service, tail)

@@ -243,7 +243,7 @@ func (e *Env) upHere(ctx context.Context, kind config.Kind, in *Instance, o Star
 		}
 		stopPrepare()
 	}()
-	remoteListening := e.remoteListeningAsync(ctx, in)
+	remoteListening := e.remoteListeningAsync(ctx)
 	snaps := e.Snapshots()
 	if err := snaps.checkRestore(kind, in); err != nil {
 		return res, err
@@ -312,15 +312,11 @@ func (e *Env) dockerFailed(ctx context.Context, err error) error {
 }
 
 // remoteListeningAsync asks a remote engine's host what listens there (nil when local).
-// Forwards this tunnel kept for the instance would hold its ports here and read as busy
-// when its containers are gone: they are dropped, and come back after compose up.
-func (e *Env) remoteListeningAsync(ctx context.Context, in *Instance) <-chan listening {
+func (e *Env) remoteListeningAsync(ctx context.Context) <-chan listening {
 	if e.tunnel == nil {
 		return nil
 	}
-	l := e.listeningAsync(ctx)
-	_ = e.tunnel.Cancel(ctx, slotPorts(e, in))
-	return l
+	return e.listeningAsync(ctx)
 }
 
 // publishedReply is the host ports the instance's own containers publish.
@@ -381,7 +377,7 @@ func (e *Env) prepareAsync(ctx context.Context, in *Instance, p platform.Platfor
 // checkPorts refuses (exit 3) when a port of the slot is held here by anything but the
 // instance's own containers, or, on a remote engine, on the engine's host.
 func (e *Env) checkPorts(in *Instance, own map[int]bool, remoteListening <-chan listening) error {
-	if busy := ports.Busy(in.Assignments(e.Config), own); len(busy) > 0 {
+	if busy := ports.Busy(in.Assignments(e.Config), e.heldHere(own)); len(busy) > 0 {
 		return fail.With(fail.CodePorts,
 			fail.Run("Another instance or program holds them: see %s (or: ss -ltnp), stop it, then retry", fail.Do(fail.Sandbox, "doctor", "")),
 			&ports.ConflictError{Slot: in.Slot, Busy: busy})
@@ -398,6 +394,23 @@ func (e *Env) checkPorts(in *Instance, own map[int]bool, remoteListening <-chan 
 			&ports.ConflictError{Slot: in.Slot, Busy: busy, Where: "engine " + in.Engine.Name()})
 	}
 	return nil
+}
+
+// heldHere are the ports this machine holds for the instance itself: its containers'
+// (published here, or on a remote engine's host and forwarded), and on a remote engine
+// whatever its tunnel forwards, which holds them here even when the containers went
+// away behind the tool's back. The forwards stay through up (a refused or failed up
+// leaves a running instance reachable as it was); compose up publishes on the engine's
+// host, where the forwards hold nothing.
+func (e *Env) heldHere(own map[int]bool) map[int]bool {
+	if e.tunnel == nil {
+		return own
+	}
+	held := e.tunnel.Forwarded()
+	for p := range own {
+		held[p] = true
+	}
+	return held
 }
 
 // startStack waits for what the table prepares, syncs a remote instance's files, runs

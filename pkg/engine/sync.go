@@ -30,7 +30,11 @@ func (t Tunnel) rsync(ctx context.Context, out io.Writer, args ...string) (strin
 	}
 	// rsync splits -e on spaces: the control path lives under the tool's home.
 	shell := "ssh " + strings.Join(t.options(), " ")
-	all := append([]string{"-a", "--delete", fmt.Sprintf("--timeout=%d", int(stallTimeout/time.Second)), "-e", shell}, args...)
+	// -s (--protect-args, --secluded-args since 3.2.7; one letter in every rsync 3): the
+	// paths go to the remote rsync over its protocol, not through the remote shell, which
+	// every rsync before 3.2.4 hands them to as they are, so a checkout path with a space
+	// lands elsewhere and one with $(…) runs it on the engine's host.
+	all := append([]string{"-a", "-s", "--delete", fmt.Sprintf("--timeout=%d", int(stallTimeout/time.Second)), "-e", shell}, args...)
 	err := execx.Run(ctx, execx.Cmd{Name: "rsync", Args: all, Env: t.Env, Stdout: w})
 	return stdout.String(), t.classify(err)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ktrdr/sandbox/pkg/execx"
+	"github.com/ktrdr/sandbox/pkg/lock"
 )
 
 // RemoteSocket is the Docker socket on the engine's host.
@@ -125,16 +126,30 @@ func (t Tunnel) Alive(ctx context.Context) (int, bool) {
 	return 0, true
 }
 
-// Start opens the tunnel unless it answers already; a dead one's leftovers (socket,
-// control socket, pid) are cleared first.
+// startLockWait bounds the wait for another process's start of the same tunnel: its
+// check of a master already there (Alive, Ping) plus a handshake, with room to spare.
+const startLockWait = startTimeout + 3*ConnectTimeout
+
+func (t Tunnel) startLock() string { return filepath.Join(t.Dir, "start.lock") }
+
+// Start opens the tunnel unless a master answers already, the engine's host included
+// (a master whose connection died while a laptop slept does not); a dead one is ended
+// and its leftovers (socket, control socket, pid) cleared first. The check and the
+// start hold the tunnel's lock file: two commands from two terminals start one master,
+// where each would otherwise remove the other's sockets and leave two holding ports.
 func (t Tunnel) Start(ctx context.Context) (started bool, err error) {
-	if _, ok := t.Alive(ctx); ok {
-		return false, nil
-	}
-	t.Kill() // a master that stopped answering (and holds the ports) goes first
 	if err := os.MkdirAll(t.Dir, 0o700); err != nil {
 		return false, err
 	}
+	release, err := lock.Acquire(ctx, t.startLock(), startLockWait, "the tunnel to "+t.Engine.Name())
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	if _, ok := t.Alive(ctx); ok && t.Ping(ctx) == nil {
+		return false, nil
+	}
+	t.Kill() // a master that stopped answering (and holds the ports) goes first
 	logf, err := os.OpenFile(t.logFile(), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return false, err
@@ -196,6 +211,24 @@ func (t Tunnel) clear() {
 	for _, f := range []string{t.control(), t.Socket(), t.pidFile()} {
 		_ = os.Remove(f)
 	}
+	_ = os.RemoveAll(t.forwardsDir()) // the master's forwards end with it
+}
+
+// forwardsDir records the ports the master forwards, one empty file per port (so two
+// commands adding forwards at once need no lock): ssh cannot be asked which it holds.
+func (t Tunnel) forwardsDir() string { return filepath.Join(t.Dir, "forwards") }
+
+// Forwarded are the ports this tunnel's master forwards from this machine, as Forward
+// and Cancel recorded them since the master started.
+func (t Tunnel) Forwarded() map[int]bool {
+	out := map[int]bool{}
+	entries, _ := os.ReadDir(t.forwardsDir())
+	for _, e := range entries {
+		if p, err := strconv.Atoi(e.Name()); err == nil {
+			out[p] = true
+		}
+	}
+	return out
 }
 
 // Forward adds local forwards of ports to the same ports on the remote's loopback. A
@@ -224,7 +257,24 @@ func (t Tunnel) forwards(ctx context.Context, op string, ports []int) error {
 		// The master answers; what failed is a port here (taken since it was checked).
 		return fmt.Errorf("forwarding ports %v from this machine to %s: %s", ports, t.Engine.Name(), strings.TrimSpace(errb.String()))
 	}
+	t.record(op == "forward", ports)
 	return nil
+}
+
+// record notes ports as forwarded, or no longer (a cancel that failed leaves the forward
+// of a master that is gone, whose files Start clears).
+func (t Tunnel) record(forwarded bool, ports []int) {
+	if forwarded {
+		_ = os.MkdirAll(t.forwardsDir(), 0o700)
+	}
+	for _, p := range ports {
+		f := filepath.Join(t.forwardsDir(), strconv.Itoa(p))
+		if forwarded {
+			_ = os.WriteFile(f, nil, 0o600)
+		} else {
+			_ = os.Remove(f)
+		}
+	}
 }
 
 // Stop closes the tunnel and removes its files.

@@ -81,11 +81,20 @@ func TestTunnelOnTestbed(t *testing.T) {
 	if err := tun.Forward(ctx, []int{free}); err != nil {
 		t.Fatalf("forwarding the same port twice: %v", err)
 	}
+	if got := tun.Forwarded(); !got[free] || len(got) != 1 {
+		t.Fatalf("forwards recorded: %v, want %d", got, free)
+	}
 	listening, err := tun.Listening(ctx)
 	if err != nil || !listening[22] {
 		t.Fatalf("remote listeners %v %v", listening, err)
 	}
 	if err := tun.Cancel(ctx, []int{free}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tun.Forwarded(); len(got) != 0 {
+		t.Fatalf("forwards recorded after cancel: %v", got)
+	}
+	if err := tun.Forward(ctx, []int{free}); err != nil { // for the dead master below
 		t.Fatal(err)
 	}
 
@@ -117,6 +126,9 @@ func TestTunnelOnTestbed(t *testing.T) {
 	}
 	if started, err := tun.Start(ctx); err != nil || !started {
 		t.Fatalf("restart: %v %v", started, err)
+	}
+	if got := tun.Forwarded(); len(got) != 0 {
+		t.Fatalf("a new master inherits the dead one's forwards: %v", got)
 	}
 
 	// A master that stops answering (stopped here; a laptop's sleep, a wedged process)
