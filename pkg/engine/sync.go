@@ -88,19 +88,12 @@ func (t Tunnel) RemoveMirror(ctx context.Context, remote string) error {
 	return err
 }
 
-// Mirror makes the remote directory (the same path on the engine's host) equal to the
-// local one, leaving out the excluded patterns (rsync syntax). Only what changed moves.
-// It also returns which of the paths in check are missing on that host, asked in the
-// same round trip as its own preparation.
-func (t Tunnel) Mirror(ctx context.Context, local, remote string, excludes, check []string, out io.Writer) (missing []string, err error) {
-	missing, err = t.PrepareMirror(ctx, remote, check)
-	if err != nil {
-		return nil, err
-	}
-	return missing, t.CopyMirror(ctx, local, remote, excludes, out)
-}
+// A mirror is a remote directory (the same path on the engine's host) made equal to the
+// local one, leaving out the excluded patterns (rsync syntax); only what changed moves.
+// It takes two steps, so that a caller can refuse what the first finds missing before
+// anything is copied, or copy while it does other work.
 
-// PrepareMirror is Mirror's first half, one round trip: it refuses a remote path that
+// PrepareMirror is a mirror's first step, one round trip: it refuses a remote path that
 // holds a git checkout, makes the directory, and returns which of the paths in check
 // are missing on the engine's host.
 func (t Tunnel) PrepareMirror(ctx context.Context, remote string, check []string) (missing []string, err error) {
@@ -125,7 +118,7 @@ func (t Tunnel) PrepareMirror(ctx context.Context, remote string, check []string
 	return missing, nil
 }
 
-// CopyMirror is Mirror's second half: the copy into a directory PrepareMirror made.
+// CopyMirror is a mirror's second step: the copy into a directory PrepareMirror made.
 func (t Tunnel) CopyMirror(ctx context.Context, local, remote string, excludes []string, out io.Writer) error {
 	args := []string{}
 	for _, x := range excludes {

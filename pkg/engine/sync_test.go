@@ -39,7 +39,10 @@ func mirrorKeepsAPathAsIs(t *testing.T, e Engine, rsyncArgs string) {
 	// there leaves pwned in it
 	t.Cleanup(func() { _, _ = tun.Run(context.Background(), nil, "rm -rf -- "+Quote(base)+" ~/pwned") })
 
-	if _, err := tun.Mirror(ctx, checkout, checkout, []string{"/.git"}, nil, nil); err != nil {
+	if _, err := tun.PrepareMirror(ctx, checkout, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := tun.CopyMirror(ctx, checkout, checkout, []string{"/.git"}, nil); err != nil {
 		t.Errorf("mirror: %v", err)
 	}
 	got, err := tun.Run(ctx, nil, "cat "+Quote(filepath.Join(checkout, "compose.yml"))+"; ls -A "+Quote(base))

@@ -98,7 +98,7 @@ func TestTunnelOnTestbed(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Mirror and Publish.
+	// Publish.
 	src := shortDir(t)
 	os.WriteFile(filepath.Join(src, "a.txt"), []byte("one"), 0o644)
 	remote := "/tmp/engine-test-" + e.Key() + "/data"
