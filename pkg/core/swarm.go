@@ -75,8 +75,11 @@ func (e *Env) place(ctx context.Context, in *Instance, lc config.Lifecycle) erro
 	var node swarm.Node
 	err := e.onManager(ctx, in.Engine, func(m swarm.Manager) error {
 		n, placed, err := m.Placement(ctx, in.ID)
-		if err != nil || placed {
-			node = n
+		if err != nil {
+			return err
+		}
+		if placed {
+			node, err = e.reserveAgain(ctx, m, in, lc, n)
 			return err
 		}
 		on := ""
@@ -115,6 +118,54 @@ func (e *Env) place(ctx context.Context, in *Instance, lc config.Lifecycle) erro
 	e.trace("up: placed")
 	in.Engine = eng
 	return nil
+}
+
+// reserveAgain gives a placed instance's placeholder what its compose file reserves
+// now, on its node n, or refuses with every node's figures. Only the compose file's
+// figure counts: the most a run used changes with every run, and a placeholder updated
+// at each up would be restarted for nothing.
+func (e *Env) reserveAgain(ctx context.Context, m swarm.Manager, in *Instance, lc config.Lifecycle, n swarm.Node) (swarm.Node, error) {
+	mem, fromFile := e.composeReservation(ctx, in, lc)
+	if !fromFile {
+		return n, nil
+	}
+	placed, err := m.Reserve(ctx, in.ID, mem, placeBound)
+	if errors.Is(err, swarm.ErrNoRoom) {
+		return n, fail.With(fail.CodeError, fail.Say("Reserve less in the compose file, or free memory on "+n.Hostname+" (down or destroy an instance there): its volumes are there"), err)
+	}
+	return placed, err
+}
+
+// unplaceFailedFirstUp releases the node of an instance whose first up failed after
+// placing it, unless that up made volumes there (the instance's data keeps it on that
+// node): its placeholder would otherwise hold memory there for an instance that never
+// ran, and its next up would take it as placed, with that old reservation.
+func (e *Env) unplaceFailedFirstUp(ctx context.Context, in *Instance) {
+	ctx = context.WithoutCancel(ctx)
+	var volumes []string
+	err := e.on(ctx, in.Engine, false, func(r *Env) error {
+		var err error
+		volumes, err = r.Docker.VolumesOf(ctx, in.ID)
+		return err
+	})
+	switch {
+	case err != nil:
+		e.warn("could not tell whether %s has volumes on node %s (%v): its placement stays", in.ID, in.Engine.Swarm.Node, err)
+		return
+	case len(volumes) > 0:
+		e.say("%s stays placed on node %s: its volumes are there (%s)", in.ID, in.Engine.Swarm.Node, strings.Join(volumes, ", "))
+		return
+	}
+	if err := e.unstack(ctx, in.Engine, in.ID, true); err != nil {
+		e.warn("could not release the placement of %s: %v", in.ID, err)
+		return
+	}
+	unplaced := engine.Engine{Endpoint: in.Engine.Swarm.Manager, Swarm: &engine.Swarm{Manager: in.Engine.Swarm.Manager, Registry: in.Engine.Swarm.Registry}}
+	if err := e.updateRegistry(ctx, func(*registry.File) error { return e.records().Set(in.ID, unplaced) }); err != nil {
+		e.warn("could not record %s as not placed: %v", in.ID, err)
+		return
+	}
+	e.say("Released the room of %s on node %s (its first up failed)", in.ID, in.Engine.Swarm.Node)
 }
 
 // confirmPlacementAsync asks the manager, while up opens the tunnel to the node and
@@ -199,18 +250,30 @@ func nodeEndpoint(manager, addr string) string {
 // instance being seeded) the compose file is not read yet.
 func (e *Env) reservation(ctx context.Context, in *Instance, lc config.Lifecycle) (int64, string) {
 	atLeast := func(b int64) int64 { return max(b, minReservation) }
-	if in.Dir != "" {
-		c, err := e.Docker.Config(ctx, e.project(in, lc, nil))
-		if err == nil {
-			if mem, err := stack.Reservations(c); err == nil && mem > 0 {
-				return atLeast(mem), "what its compose file reserves"
-			}
-		}
+	if mem, fromFile := e.composeReservation(ctx, in, lc); fromFile {
+		return mem, "what its compose file reserves"
 	}
 	if seen := e.usageHistory().Load()[in.ID]; seen.MemBytes > 0 {
 		return atLeast(seen.MemBytes), "the most it used when it last ran"
 	}
 	return defaultReservation, "nothing says what it uses yet"
+}
+
+// composeReservation is what the instance's compose file reserves (at least the Swarm's
+// floor), and whether it says anything.
+func (e *Env) composeReservation(ctx context.Context, in *Instance, lc config.Lifecycle) (int64, bool) {
+	if in.Dir == "" {
+		return 0, false
+	}
+	c, err := e.Docker.Config(ctx, e.project(in, lc, nil))
+	if err != nil {
+		return 0, false
+	}
+	mem, err := stack.Reservations(c)
+	if err != nil || mem <= 0 {
+		return 0, false
+	}
+	return max(mem, minReservation), true
 }
 
 // placeholderImage makes sure every node that could be chosen has the snapshot helper
@@ -238,19 +301,32 @@ func (e *Env) placeholderImage(ctx context.Context, m swarm.Manager, manager str
 	return image, nil
 }
 
-// deploy builds the instance's images on its node (through the tunnel e is bound to),
-// renders its stack file from the compose project, and deploys it through the manager,
-// wave after wave (beforeWave runs before each).
-func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build bool, configOf func() ([]byte, error), beforeWave func([]string) error) error {
+// renderStack renders the instance's stack file from compose's configuration of it
+// (configOf); what a Swarm cannot run is refused, with the whole list of it.
+func renderStack(in *Instance, configOf func() ([]byte, error)) (stack.Rendered, error) {
 	config, err := configOf()
 	if err != nil {
-		return fail.With(fail.CodeError, fail.Say("Check the compose file: docker compose config"), err)
+		return stack.Rendered{}, fail.With(fail.CodeError, fail.Say("Check the compose file: docker compose config"), err)
 	}
-	r, err := stack.Render([]byte(config), stack.Options{Project: in.ID, Node: in.Engine.Swarm.Node, Registry: in.Engine.Swarm.Registry})
+	r, err := stack.Render(config, stack.Options{Project: in.ID, Node: in.Engine.Swarm.Node, Registry: in.Engine.Swarm.Registry})
 	if err != nil {
-		return fail.With(fail.CodeError, fail.Say("Change the compose file for a Swarm (docs/SWARM.md says what it can run)"), err)
+		return r, fail.With(fail.CodeError, fail.Say("Change the compose file for a Swarm (docs/SWARM.md says what it can run)"), err)
 	}
-	e.trace("up: rendered for the Swarm")
+	return r, nil
+}
+
+// refuseUndeployable renders an instance not yet placed before its placeholder reserves
+// memory on a node and its checkout is copied there: a compose file the Swarm cannot run
+// is refused with nothing to undo.
+func (e *Env) refuseUndeployable(ctx context.Context, in *Instance, lc config.Lifecycle) error {
+	_, err := renderStack(in, func() ([]byte, error) { return e.Docker.Config(ctx, e.project(in, lc, nil)) })
+	return err
+}
+
+// deploy builds the instance's images on its node (through the tunnel e is bound to)
+// and deploys its rendered stack through the manager, wave after wave (beforeWave runs
+// before each).
+func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build bool, r stack.Rendered, beforeWave func([]string) error) error {
 	if build || !e.hasImages(ctx, r.Built) { // as compose up builds what is missing
 		if err := e.Docker.Build(ctx, p, e.Err); err != nil {
 			return fail.With(fail.CodeError, fail.Say("See the build output above"), err)
@@ -264,7 +340,7 @@ func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build
 	}
 	e.say("Running: docker stack deploy (stack %s, on %s)", in.ID, in.Engine.Swarm.Node)
 	e.trace("up: images on the node")
-	err = e.onManager(ctx, in.Engine, func(m swarm.Manager) error {
+	err := e.onManager(ctx, in.Engine, func(m swarm.Manager) error {
 		idle, err := e.idleServices(ctx, in, m)
 		if err != nil {
 			return err
@@ -282,11 +358,16 @@ func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build
 // bound to) while the waves whose services mount none of it are deployed, then forwards
 // the ports here.
 func (e *Env) syncAndDeploy(ctx context.Context, in *Instance, p compose.Project, build bool, config func() ([]byte, error), binds func() ([]compose.Bind, error)) error {
+	r, err := renderStack(in, config) // refused before anything is copied
+	if err != nil {
+		return err
+	}
+	e.trace("up: rendered for the Swarm")
 	synced, copied, err := e.startSync(ctx, in, binds)
 	if err != nil {
 		return err
 	}
-	err = e.deploy(ctx, in, p, build, config, afterCopy(in.Dir, synced.Binds, copied))
+	err = e.deploy(ctx, in, p, build, r, afterCopy(in.Dir, synced.Binds, copied))
 	if cerr := copied(); err == nil { // every file is there before the gate
 		err = cerr
 	}

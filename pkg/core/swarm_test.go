@@ -157,3 +157,31 @@ func TestOnlyAWaveThatMountsTheCheckoutWaitsForItsCopy(t *testing.T) {
 		t.Errorf("the wave with web: %v after %d waits, want the copy's failure", err, copies)
 	}
 }
+
+// A compose file the Swarm cannot run is refused before anything is asked of the Swarm:
+// no placeholder reserves memory for it, nothing is copied to a node. The manager here
+// does not even answer; the refusal must come first.
+func TestASwarmUpRefusesWhatItCannotDeployBeforePlacing(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	withDeadSSH(t, w)
+	res := w.create("far")
+	e := w.at(res.Instance.Dir)
+	var out strings.Builder
+	e.Out = &out
+	onSwarm := engine.Engine{Endpoint: downEngine, Swarm: &engine.Swarm{Manager: downEngine}}
+	if err := e.records().Set("acme--far", onSwarm); err != nil {
+		t.Fatal(err)
+	}
+	w.docker.config = []byte(`{"services": {"db": {"image": "postgres", "ipc": "host"}, "web": {"image": "web", "privileged": true}}}`)
+	_, err := e.Up(ctx, config.KindSandbox, StartOptions{NoWait: true, NoSecrets: true})
+	if err == nil || !strings.Contains(err.Error(), "not deployable on a Swarm") || !strings.Contains(err.Error(), "privileged") || !strings.Contains(err.Error(), "ipc") {
+		t.Fatalf("up = %v, want the renderer's refusal naming privileged and ipc", err)
+	}
+	if strings.Contains(out.String(), "Placing") || strings.Contains(out.String(), "Syncing") {
+		t.Errorf("placed or synced before refusing:\n%s", out.String())
+	}
+	if got, _ := e.EngineOf("acme--far"); got.Placed() {
+		t.Errorf("recorded as placed: %+v", got.Swarm)
+	}
+}
