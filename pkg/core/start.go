@@ -226,6 +226,7 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 	if err != nil && !in.Engine.Local() {
 		// An up that fails leaves no tunnel behind that nothing uses.
 		e.closeTunnelIfIdle(context.WithoutCancel(ctx), in.Engine, "")
+		e.closeManagerTunnelIfIdle(context.WithoutCancel(ctx), in.Engine, "")
 	}
 	if err != nil || o.NoWait {
 		return res, err

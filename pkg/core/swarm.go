@@ -61,7 +61,13 @@ var registryName = regexp.MustCompile(`^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+|localho
 // as a remote engine's (each docker call through DOCKER_HOST=ssh:// would cost an SSH
 // connection, ~0.3 s, and an up speaks to the manager before and after the node).
 func (e *Env) onManager(ctx context.Context, eng engine.Engine, fn func(swarm.Manager) error) error {
-	return e.on(ctx, engine.Engine{Endpoint: eng.Swarm.Manager}, true, func(r *Env) error {
+	return e.atManager(ctx, eng, true, fn)
+}
+
+// atManager is onManager that, unless open, keeps no tunnel it had to start: removing a
+// stack (down, destroy, gc) is the last word to the manager for a while.
+func (e *Env) atManager(ctx context.Context, eng engine.Engine, open bool, fn func(swarm.Manager) error) error {
+	return e.on(ctx, engine.Engine{Endpoint: eng.Swarm.Manager}, open, func(r *Env) error {
 		return fn(swarm.Manager{Env: r.Vars, Poll: 100 * time.Millisecond})
 	})
 }
@@ -474,7 +480,7 @@ func (e *Env) unstack(ctx context.Context, eng engine.Engine, id string, unplace
 	if eng.Swarm == nil {
 		return nil
 	}
-	err := e.onManager(ctx, eng, func(m swarm.Manager) error {
+	err := e.atManager(ctx, eng, false, func(m swarm.Manager) error {
 		if err := m.RemoveStack(ctx, id, removeBound); err != nil {
 			return err
 		}
@@ -487,6 +493,48 @@ func (e *Env) unstack(ctx context.Context, eng engine.Engine, id string, unplace
 		return fail.With(fail.CodeError, fail.Say("Check the Swarm from its manager: docker stack ls, docker service ls"), err)
 	}
 	return nil
+}
+
+// closeManagerTunnelIfIdle stops the tunnel to the manager of eng's Swarm when no other
+// instance there (but except) has a stack deployed: up, down and destroy speak to the
+// manager through it, and the node's tunnel closing does not close it (they are two,
+// unless the node is the manager). When the manager cannot say, it stays.
+func (e *Env) closeManagerTunnelIfIdle(ctx context.Context, eng engine.Engine, except string) {
+	if eng.Swarm == nil {
+		return
+	}
+	tun := e.Tunnel(engine.Engine{Endpoint: eng.Swarm.Manager})
+	if _, alive := tun.Alive(ctx); !alive {
+		return
+	}
+	records, err := e.records().Load()
+	if err != nil {
+		return
+	}
+	var others []string
+	for id, other := range records {
+		if id != except && other.Swarm != nil && other.Swarm.Manager == eng.Swarm.Manager {
+			others = append(others, id)
+		}
+	}
+	deployed := false
+	if len(others) > 0 {
+		err := e.onManager(ctx, eng, func(m swarm.Manager) error {
+			for _, id := range others {
+				services, err := m.Services(ctx, id)
+				if err != nil || len(services) > 0 {
+					deployed = true
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil || deployed {
+			return
+		}
+	}
+	_ = tun.Stop(ctx)
+	e.say("Tunnel to %s closed (no instance on its Swarm runs)", tun.Engine.Name())
 }
 
 // awaitStackGone waits, on the node e is bound to, until the Swarm has removed the

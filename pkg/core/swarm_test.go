@@ -3,6 +3,8 @@ package core
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -183,5 +185,45 @@ func TestASwarmUpRefusesWhatItCannotDeployBeforePlacing(t *testing.T) {
 	}
 	if got, _ := e.EngineOf("acme--far"); got.Placed() {
 		t.Errorf("recorded as placed: %+v", got.Swarm)
+	}
+}
+
+// withLiveSSH puts on PATH an ssh whose every master answers (as `ssh -O check` does for
+// a live one) and whose other commands succeed; each call is appended to the returned file.
+func withLiveSSH(t *testing.T, w *world) string {
+	t.Helper()
+	bin := t.TempDir()
+	calls := filepath.Join(bin, "calls")
+	mustWrite(t, filepath.Join(bin, "ssh"), "#!/bin/sh\necho \"$*\" >> '"+calls+"'\ncase \"$*\" in *'-O check'*) echo 'Master running (pid=999999)' >&2 ;; esac\nexit 0\n")
+	if err := os.Chmod(filepath.Join(bin, "ssh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := bin + ":" + os.Getenv("PATH")
+	t.Setenv("PATH", path)
+	w.env.Vars = []string{"PATH=" + path}
+	return calls
+}
+
+// When the last instance on a Swarm stops, the tunnel to its manager (which up, down and
+// destroy speak through) closes with the one to its node: nothing of the tool stays.
+func TestReleasingTheLastInstanceOnASwarmClosesTheManagersTunnelToo(t *testing.T) {
+	w := newWorld(t)
+	withLiveSSH(t, w)
+	e := w.at(w.repo)
+	const manager = "ssh://root@10.0.0.1"
+	in := &Instance{ID: "acme--a", Dir: w.repo, Engine: engine.Engine{Endpoint: "ssh://root@10.0.0.2", Swarm: &engine.Swarm{Manager: manager, Node: "node-2"}}}
+	mustMkdir(t, e.StateDir())
+	if err := e.records().Set(in.ID, in.Engine); err != nil {
+		t.Fatal(err)
+	}
+	tunnels := map[string]engine.Tunnel{"node": e.Tunnel(in.Engine), "manager": e.Tunnel(engine.Engine{Endpoint: manager})}
+	for _, tun := range tunnels {
+		mustWrite(t, filepath.Join(tun.Dir, "ctl"), "")
+	}
+	e.releaseEngine(context.Background(), in)
+	for which, tun := range tunnels {
+		if _, alive := tun.Alive(context.Background()); alive {
+			t.Errorf("the tunnel to the %s (%s) is left open", which, tun.Engine.Endpoint)
+		}
 	}
 }
