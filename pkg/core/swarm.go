@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/ktrdr/sandbox/pkg/atomicfile"
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/engine"
@@ -344,9 +347,13 @@ func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build
 	for _, line := range r.Ignored {
 		e.say("  left out on a Swarm: %s", line)
 	}
-	e.say("Running: docker stack deploy (stack %s, on %s)", in.ID, in.Engine.Swarm.Node)
+	file, err := e.keepStackFile(in, r.File)
+	if err != nil {
+		return fail.With(fail.CodeError, fail.Say("Check that "+e.StateDir()+" is writable"), err)
+	}
+	e.say("Running: docker stack deploy (stack %s, on %s, file %s)", in.ID, in.Engine.Swarm.Node, file)
 	e.trace("up: images on the node")
-	err := e.onManager(ctx, in.Engine, func(m swarm.Manager) error {
+	err = e.onManager(ctx, in.Engine, func(m swarm.Manager) error {
 		idle, err := e.idleServices(ctx, in, m)
 		if err != nil {
 			return err
@@ -358,6 +365,22 @@ func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build
 		return fail.With(fail.CodeError, fail.Say("See the services with: docker -H "+in.Engine.Swarm.Manager+" service ls"), err)
 	}
 	return nil
+}
+
+// stackFile is where the stack file an instance's up deploys is kept: deployed through
+// stdin, wave by wave, it is otherwise nowhere a user could read or compare it.
+func (e *Env) stackFile(id string) string {
+	return filepath.Join(e.StateDir(), "stacks", id+".json")
+}
+
+// keepStackFile writes the whole rendered stack file of the instance (what the last wave
+// deploys) to its stackFile, and returns that path.
+func (e *Env) keepStackFile(in *Instance, file []byte) (string, error) {
+	path := e.stackFile(in.ID)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", err
+	}
+	return path, atomicfile.WriteFile(path, file, 0o644)
 }
 
 // syncAndDeploy copies the checkout to a placed instance's node (through the tunnel e is

@@ -227,3 +227,43 @@ func TestReleasingTheLastInstanceOnASwarmClosesTheManagersTunnelToo(t *testing.T
 		}
 	}
 }
+
+// The stack file up deploys is kept where status says (a user compares it with what
+// docker stack deploy would make of the compose file), and destroy takes it away.
+func TestTheDeployedStackFileIsKeptWhereStatusSays(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	res := w.create("a")
+	e := w.at(res.Instance.Dir)
+	in := &Instance{ID: "acme--a", Engine: engine.Engine{Endpoint: "ssh://root@10.0.0.2", Swarm: &engine.Swarm{Manager: "ssh://root@10.0.0.1", Node: "node-2"}}}
+	path, err := e.keepStackFile(in, []byte("{\"services\": {}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "{\"services\": {}}\n" {
+		t.Fatalf("the stack file at %s: %q %v", path, b, err)
+	}
+	if !strings.HasPrefix(path, e.StateDir()) {
+		t.Errorf("the stack file %s is not under the tool's state %s", path, e.StateDir())
+	}
+	rep, err := e.Status(ctx, config.KindSandbox)
+	if err != nil || rep.StackFile != "" {
+		t.Errorf("status of a local instance names a stack file: %q %v", rep.StackFile, err)
+	}
+	withDeadSSH(t, w)
+	if err := e.records().Set(in.ID, in.Engine); err != nil {
+		t.Fatal(err)
+	}
+	if rep, _ := e.Status(ctx, config.KindSandbox); rep.StackFile != path {
+		t.Errorf("status -json stack_file = %q, want %s", rep.StackFile, path)
+	}
+	if err := e.records().Set(in.ID, engine.Engine{}); err != nil { // local again: destroy runs here
+		t.Fatal(err)
+	}
+	if _, err := e.Destroy(ctx, config.KindSandbox, DestroyOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("destroy left the stack file: %v", err)
+	}
+}
