@@ -16,7 +16,9 @@ import (
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/engine"
+	"github.com/ktrdr/sandbox/pkg/execx"
 	"github.com/ktrdr/sandbox/pkg/fail"
+	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/registry"
 	"github.com/ktrdr/sandbox/pkg/shared"
 	"github.com/ktrdr/sandbox/pkg/snapshot"
@@ -286,28 +288,42 @@ func (e *Env) composeReservation(ctx context.Context, in *Instance, lc config.Li
 }
 
 // placeholderImage makes sure every node that could be chosen has the snapshot helper
-// (the placeholders' image: a node can run only what it has, nothing is pulled).
+// (the placeholders' image: a node can run only what it has, nothing is pulled), built
+// for that node's own platform and tagged there under one name, the helper's without a
+// platform: on a Swarm of arm64 and amd64 nodes the placeholder then starts on whichever
+// node the scheduler picks (a service created with --no-resolve-image has no platform
+// constraint).
 func (e *Env) placeholderImage(ctx context.Context, m swarm.Manager, manager string) (string, error) {
 	nodes, err := m.Nodes(ctx)
 	if err != nil {
 		return "", fail.With(fail.CodeError, fail.Say("Check the Swarm from its manager: docker node ls"), err)
 	}
-	var image string
+	image := snapshot.HelperImage(platform.Platform{})
+	usable := 0
 	for _, n := range nodes {
 		if n.State != "ready" || n.Availability != "active" {
 			continue
 		}
+		usable++
 		env := mergeEnv(e.Vars, map[string]string{"DOCKER_HOST": nodeEndpoint(manager, n.Addr), "DOCKER_CONTEXT": ""})
-		_, tag, err := NewCLI(env).helper(ctx) // the one helper builder, as doctor uses it
-		image = tag
-		if err != nil {
+		if err := helperAs(ctx, NewCLI(env), image); err != nil {
 			return "", fail.With(fail.CodeError, fail.Say("Check the node with: ssh "+n.Addr+" docker version"), fmt.Errorf("node %s: %w", n.Hostname, err))
 		}
 	}
-	if image == "" {
+	if usable == 0 {
 		return "", fail.New(fail.CodeError, fail.Say("Make a node ready and active (docker node ls on the manager)"), "no node of the Swarm is ready and active")
 	}
 	return image, nil
+}
+
+// helperAs builds the helper for the platform of the engine c reaches, if missing (the
+// one helper builder, as doctor uses it), and tags it there as image.
+func helperAs(ctx context.Context, c CLI, image string) error {
+	_, own, err := c.helper(ctx)
+	if err != nil || own == image {
+		return err
+	}
+	return execx.Run(ctx, execx.Cmd{Name: "docker", Args: []string{"image", "tag", own, image}, Env: c.Env, Timeout: 30 * time.Second})
 }
 
 // renderStack renders the instance's stack file from compose's configuration of it

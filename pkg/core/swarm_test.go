@@ -13,6 +13,8 @@ import (
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/hooks"
+	"github.com/ktrdr/sandbox/pkg/platform"
+	"github.com/ktrdr/sandbox/pkg/snapshot"
 	"github.com/ktrdr/sandbox/pkg/stats"
 	"github.com/ktrdr/sandbox/pkg/swarm"
 )
@@ -265,5 +267,50 @@ func TestTheDeployedStackFileIsKeptWhereStatusSays(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("destroy left the stack file: %v", err)
+	}
+}
+
+// On a Swarm of arm64 and amd64 nodes the placeholder must start on whichever node the
+// scheduler picks: each node has the helper built for its own platform, under the one
+// name every placeholder runs (nothing is pulled, and a node of the other platform
+// could not run the first's).
+func TestThePlaceholderRunsOnANodeOfEitherPlatform(t *testing.T) {
+	w := newWorld(t)
+	bin := t.TempDir()
+	calls := filepath.Join(bin, "calls")
+	node := func(id, host, addr string) string {
+		return `{"ID":"` + id + `","Spec":{"Role":"worker","Availability":"active"},"Description":{"Hostname":"` + host + `","Resources":{"MemoryBytes":4294967296}},"Status":{"State":"ready","Addr":"` + addr + `"}}`
+	}
+	mustWrite(t, filepath.Join(bin, "docker"), `#!/bin/sh
+echo "$DOCKER_HOST $*" >> '`+calls+`'
+case "$1 $2" in
+"node ls") echo n1; echo n2 ;;
+"node inspect") echo '`+node("n1", "arm-1", "10.0.0.1")+`'; echo '`+node("n2", "amd-2", "10.0.0.2")+`' ;;
+"info --format") case "$DOCKER_HOST" in *10.0.0.1*) arch=aarch64 ;; *) arch=x86_64 ;; esac; printf 'linux\n%s\n4294967296\n2\nDebian\n' $arch ;;
+esac
+exit 0
+`)
+	if err := os.Chmod(filepath.Join(bin, "docker"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := bin + ":" + os.Getenv("PATH")
+	t.Setenv("PATH", path)
+	w.env.Vars = []string{"PATH=" + path}
+	e := w.at(w.repo)
+	m := swarm.Manager{Env: []string{"PATH=" + path, "DOCKER_HOST=tcp://127.0.0.1:9"}}
+	image, err := e.placeholderImage(context.Background(), m, "ssh://root@10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(calls)
+	for addr, p := range map[string]string{"10.0.0.1": "linux/arm64", "10.0.0.2": "linux/amd64"} {
+		parsed, err := platform.Parse(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own := snapshot.HelperImage(parsed)
+		if image != own && !strings.Contains(string(b), "ssh://root@"+addr+" image tag "+own+" "+image) {
+			t.Errorf("the placeholder runs %s, which node %s (%s) does not have: its helper is %s\n%s", image, addr, p, own, b)
+		}
 	}
 }
