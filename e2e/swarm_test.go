@@ -711,3 +711,154 @@ func nothingLeftOn(t *testing.T, m swarm.Manager, node swarm.Node, project strin
 		t.Errorf("the placeholder of %s is left: its room stays reserved", project)
 	}
 }
+
+// A sandbox on the Swarm through the targets, for what its first up leaves behind: a
+// compose file the Swarm cannot run is refused before anything is placed or copied; a
+// first up that fails after placing releases the room; a reservation raised past every
+// node is refused with the nodes' figures; the stack file up deployed is where status
+// -json says; and once the last sandbox is destroyed no ssh process of the tool is left.
+func TestSwarmSandboxLeavesNothingItDoesNotUse(t *testing.T) {
+	requireSwarm(t)
+	ctx := context.Background()
+	m := swarm.Manager{Env: append(os.Environ(), "DOCKER_HOST="+swarmManager)}
+	nodes, err := m.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	helper := helperEverywhere(t, nodes)
+	// the manager keeps only 256 MiB free: the sandbox lands on a worker, whose tunnel is
+	// not the manager's
+	t.Cleanup(func() { _ = m.Unplace(context.Background(), "swe2e-full1") })
+	on(t, swarmManager, "service", "create", "--detach", "--no-resolve-image", "--name", swarm.PlaceholderName("swe2e-full1"),
+		"--constraint", "node.hostname==sbx-sw1", "--reserve-memory", fmt.Sprint(nodes[0].MemBytes-256<<20), helper, "idle")
+	waitFor(t, time.Minute, "sbx-sw1 nearly full", func() bool { _, ok, _ := m.Placement(ctx, "swe2e-full1"); return ok })
+	work, err := os.MkdirTemp("", "sw") // short: the tunnel's control socket path is limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(work) })
+	home, repo := filepath.Join(work, "home"), filepath.Join(work, "repo")
+	example := filepath.Join(repoRoot, "examples", "remote")
+	copyExample(t, example, repo, "docker-compose.sandbox.yml", "demo/Dockerfile", ".gitignore", "go.sum", "site/index.html")
+	src := filepath.Join(work, "data")
+	writeFile(t, filepath.Join(src, "assets", "a.txt"), []byte("asset one\n"))
+	bin := filepath.Join(work, "bin", "remo")
+	compile := exec.Command("go", "tool", "mage", "-compile", bin)
+	compile.Dir = example
+	if out, err := compile.CombinedOutput(); err != nil {
+		t.Fatalf("compiling the targets: %v\n%s", err, out)
+	}
+	const image = "remo-demo:swe2e-left"
+	environ := projectEnv(home, "REMO_DEMO_IMAGE="+image)
+	git := gitRunner(t, environ)
+	git(repo, "init", "-q", "-b", "main")
+	git(repo, "add", "-A")
+	git(repo, "commit", "-q", "-m", "remo")
+	var transcript strings.Builder
+	run := func(dir string, wantCode int, args ...string) string {
+		t.Helper()
+		return runBin(t, bin, environ, &transcript, dir, wantCode, args...)
+	}
+	const id = "remo--left"
+	tool := filepath.Join(home, ".remo") // every tunnel's control socket is under it
+	t.Cleanup(func() {
+		_ = exec.Command("pkill", "-f", tool).Run()
+		_ = m.RemoveStack(context.Background(), id, time.Minute)
+		_ = m.Unplace(context.Background(), id)
+		for _, n := range nodes {
+			_ = exec.Command("docker", "-H", nodeEngine(n), "volume", "rm", "-f", id+"_db_data").Run()
+			_ = exec.Command("docker", "-H", nodeEngine(n), "image", "rm", "-f", image).Run()
+		}
+		if t.Failed() {
+			t.Logf("transcript:\n%s", transcript.String())
+		}
+	})
+	for _, n := range nodes {
+		run(repo, 0, "sandbox:initShared", "-engine="+nodeEngine(n), "-from="+src)
+	}
+	run(repo, 0, "sandbox:create", "left", "-engine="+swarmManager, "-swarm")
+	wt := filepath.Join(work, id)
+	composeFile := filepath.Join(wt, "docker-compose.sandbox.yml")
+	original, err := os.ReadFile(composeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(old, new string) {
+		t.Helper()
+		changed := strings.Replace(string(original), old, new, 1)
+		if changed == string(original) {
+			t.Fatalf("the compose file has no %q", old)
+		}
+		writeFile(t, composeFile, []byte(changed))
+	}
+	placed := func() (swarm.Node, bool) {
+		n, ok, err := m.Placement(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, ok
+	}
+
+	// refused before anything is placed or copied
+	edit(`    command: ["backend"]`, "    command: [\"backend\"]\n    privileged: true\n    ipc: host")
+	out := run(wt, 1, "sandbox:up")
+	if !strings.Contains(out, "not deployable on a Swarm") || !strings.Contains(out, "privileged") || strings.Contains(out, "Placing") || strings.Contains(out, "Syncing") {
+		t.Errorf("up of a compose file the Swarm cannot run:\n%s", out)
+	}
+	if n, ok := placed(); ok {
+		t.Errorf("the refused sandbox holds room on %s", n.Hostname)
+	}
+
+	// a first up that fails after placing releases its room
+	writeFile(t, composeFile, original)
+	dockerfile := filepath.Join(wt, "demo", "Dockerfile")
+	goodDockerfile, err := os.ReadFile(dockerfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dockerfile, []byte("FROM scratch\nCOPY no-such-file /x\n"))
+	out = run(wt, 1, "sandbox:up")
+	if !strings.Contains(out, "Placing "+id) || !strings.Contains(out, "Released the room of "+id) {
+		t.Errorf("a first up whose build fails:\n%s", out)
+	}
+	if n, ok := placed(); ok {
+		t.Errorf("the failed first up left its room on %s", n.Hostname)
+	}
+
+	// placed and running; the stack file it deployed is where status -json says
+	writeFile(t, dockerfile, goodDockerfile)
+	out = run(wt, 0, "sandbox:up")
+	if !strings.Contains(out, "Placing "+id) || !strings.Contains(out, "Startability Gate: PASSED") {
+		t.Errorf("up:\n%s", out)
+	}
+	node, ok := placed()
+	if !ok || node.Hostname == "sbx-sw1" {
+		t.Fatalf("placed on %+v (%v): the manager sbx-sw1 has no room", node, ok)
+	}
+	var status struct {
+		StackFile string `json:"stack_file"`
+	}
+	decode(t, run(wt, 0, "sandbox:status", "-json"), &status)
+	if b, err := os.ReadFile(status.StackFile); err != nil || !strings.Contains(string(b), "node.hostname == "+node.Hostname) {
+		t.Errorf("status -json stack_file %q: %v\n%s", status.StackFile, err, b)
+	}
+
+	// a reservation no node can give is refused, with every node's figures
+	edit(`    command: ["backend"]`, "    command: [\"backend\"]\n    deploy:\n      resources:\n        reservations:\n          memory: 500G")
+	out = run(wt, 1, "sandbox:up")
+	for _, want := range []string{"it reserves 512000 MiB", "sbx-sw1 (", "sbx-sw2 (", "sbx-sw3 ("} {
+		if !strings.Contains(out, want) {
+			t.Errorf("up reserving 500G does not say %q:\n%s", want, out)
+		}
+	}
+	if n, ok := placed(); !ok || n.Hostname != node.Hostname {
+		t.Errorf("the refused reservation moved or dropped the placement: %+v %v", n, ok)
+	}
+	writeFile(t, composeFile, original)
+
+	run(wt, 0, "sandbox:destroy", "-force")
+	nothingLeftOn(t, m, node, id)
+	if b, _ := exec.Command("pgrep", "-af", tool).Output(); len(b) > 0 {
+		t.Errorf("ssh processes of the tool are left after the last destroy:\n%s", b)
+	}
+}

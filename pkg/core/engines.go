@@ -400,6 +400,7 @@ func (e *Env) releaseEngine(ctx context.Context, in *Instance) {
 		_ = tun.Cancel(ctx, slotPorts(e, in))
 	}
 	e.closeTunnelIfIdle(ctx, in.Engine, in.ID)
+	e.closeManagerTunnelIfIdle(ctx, in.Engine, in.ID)
 }
 
 // InitSharedOn fills the shared data directory on a remote engine's host (the same path

@@ -614,6 +614,7 @@ func (e *Env) stackGone(ctx context.Context, kind config.Kind, in *Instance, ent
 	if err := e.unstack(ctx, eng, entry.InstanceID, true); err != nil {
 		return err
 	}
+	_ = os.Remove(e.stackFile(entry.InstanceID)) // what its last up deployed; gone with the stack
 	if eng.Local() {
 		if err := e.checkDocker(ctx); err != nil {
 			res.DockerSkipped = err.Error()

@@ -198,13 +198,18 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 		return res, err
 	}
 	var head swarmHead
+	placedNow := false
 	switch {
 	case in.Engine.Placed():
 		head = e.swarmHeadAsync(ctx, kind, in, o)
 	case in.Engine.Swarm != nil:
+		if err := e.refuseUndeployable(ctx, in, lc); err != nil {
+			return res, err
+		}
 		if err := e.place(ctx, in, lc); err != nil {
 			return res, err
 		}
+		placedNow = true
 	}
 	err = e.on(ctx, in.Engine, true, func(r *Env) error {
 		res, err = r.upHere(ctx, kind, in, o, res, head)
@@ -215,9 +220,13 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 			err = perr // its node is down or drained: the manager says so more precisely
 		}
 	}
+	if err != nil && placedNow {
+		e.unplaceFailedFirstUp(ctx, in)
+	}
 	if err != nil && !in.Engine.Local() {
 		// An up that fails leaves no tunnel behind that nothing uses.
 		e.closeTunnelIfIdle(context.WithoutCancel(ctx), in.Engine, "")
+		e.closeManagerTunnelIfIdle(context.WithoutCancel(ctx), in.Engine, "")
 	}
 	if err != nil || o.NoWait {
 		return res, err

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"os"
 	"sort"
 
 	"github.com/ktrdr/sandbox/pkg/compose"
@@ -44,6 +45,9 @@ type StatusReport struct {
 	// Node is the Swarm node a sandbox on a Swarm runs on, as its manager sees it
 	// (state, availability, memory); nil otherwise or when the manager did not answer.
 	Node *swarm.Node `json:"swarm_node,omitempty"`
+	// StackFile is the stack file the last up of a sandbox on a Swarm deployed (kept
+	// under the tool's state directory); "" otherwise.
+	StackFile string `json:"stack_file,omitempty"`
 }
 
 // Status reports on the instance of kind. A Docker problem becomes State Unknown with
@@ -62,6 +66,11 @@ func (e *Env) Status(ctx context.Context, kind config.Kind) (StatusReport, error
 		rep.Shared = shared.Inspect(e.SharedPath(), e.sharedNames())
 	}
 	rep.Node = <-node
+	if in.Engine.Swarm != nil {
+		if _, err := os.Stat(e.stackFile(in.ID)); err == nil {
+			rep.StackFile = e.stackFile(in.ID)
+		}
+	}
 	return rep, nil
 }
 

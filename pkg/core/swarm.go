@@ -5,15 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/ktrdr/sandbox/pkg/atomicfile"
 	"github.com/ktrdr/sandbox/pkg/compose"
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/engine"
+	"github.com/ktrdr/sandbox/pkg/execx"
 	"github.com/ktrdr/sandbox/pkg/fail"
+	"github.com/ktrdr/sandbox/pkg/platform"
 	"github.com/ktrdr/sandbox/pkg/registry"
 	"github.com/ktrdr/sandbox/pkg/shared"
 	"github.com/ktrdr/sandbox/pkg/snapshot"
@@ -61,7 +66,13 @@ var registryName = regexp.MustCompile(`^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+|localho
 // as a remote engine's (each docker call through DOCKER_HOST=ssh:// would cost an SSH
 // connection, ~0.3 s, and an up speaks to the manager before and after the node).
 func (e *Env) onManager(ctx context.Context, eng engine.Engine, fn func(swarm.Manager) error) error {
-	return e.on(ctx, engine.Engine{Endpoint: eng.Swarm.Manager}, true, func(r *Env) error {
+	return e.atManager(ctx, eng, true, fn)
+}
+
+// atManager is onManager that, unless open, keeps no tunnel it had to start: removing a
+// stack (down, destroy, gc) is the last word to the manager for a while.
+func (e *Env) atManager(ctx context.Context, eng engine.Engine, open bool, fn func(swarm.Manager) error) error {
+	return e.on(ctx, engine.Engine{Endpoint: eng.Swarm.Manager}, open, func(r *Env) error {
 		return fn(swarm.Manager{Env: r.Vars, Poll: 100 * time.Millisecond})
 	})
 }
@@ -75,8 +86,11 @@ func (e *Env) place(ctx context.Context, in *Instance, lc config.Lifecycle) erro
 	var node swarm.Node
 	err := e.onManager(ctx, in.Engine, func(m swarm.Manager) error {
 		n, placed, err := m.Placement(ctx, in.ID)
-		if err != nil || placed {
-			node = n
+		if err != nil {
+			return err
+		}
+		if placed {
+			node, err = e.reserveAgain(ctx, m, in, lc, n)
 			return err
 		}
 		on := ""
@@ -115,6 +129,54 @@ func (e *Env) place(ctx context.Context, in *Instance, lc config.Lifecycle) erro
 	e.trace("up: placed")
 	in.Engine = eng
 	return nil
+}
+
+// reserveAgain gives a placed instance's placeholder what its compose file reserves
+// now, on its node n, or refuses with every node's figures. Only the compose file's
+// figure counts: the most a run used changes with every run, and a placeholder updated
+// at each up would be restarted for nothing.
+func (e *Env) reserveAgain(ctx context.Context, m swarm.Manager, in *Instance, lc config.Lifecycle, n swarm.Node) (swarm.Node, error) {
+	mem, fromFile := e.composeReservation(ctx, in, lc)
+	if !fromFile {
+		return n, nil
+	}
+	placed, err := m.Reserve(ctx, in.ID, mem, placeBound)
+	if errors.Is(err, swarm.ErrNoRoom) {
+		return n, fail.With(fail.CodeError, fail.Say("Reserve less in the compose file, or free memory on "+n.Hostname+" (down or destroy an instance there): its volumes are there"), err)
+	}
+	return placed, err
+}
+
+// unplaceFailedFirstUp releases the node of an instance whose first up failed after
+// placing it, unless that up made volumes there (the instance's data keeps it on that
+// node): its placeholder would otherwise hold memory there for an instance that never
+// ran, and its next up would take it as placed, with that old reservation.
+func (e *Env) unplaceFailedFirstUp(ctx context.Context, in *Instance) {
+	ctx = context.WithoutCancel(ctx)
+	var volumes []string
+	err := e.on(ctx, in.Engine, false, func(r *Env) error {
+		var err error
+		volumes, err = r.Docker.VolumesOf(ctx, in.ID)
+		return err
+	})
+	switch {
+	case err != nil:
+		e.warn("could not tell whether %s has volumes on node %s (%v): its placement stays", in.ID, in.Engine.Swarm.Node, err)
+		return
+	case len(volumes) > 0:
+		e.say("%s stays placed on node %s: its volumes are there (%s)", in.ID, in.Engine.Swarm.Node, strings.Join(volumes, ", "))
+		return
+	}
+	if err := e.unstack(ctx, in.Engine, in.ID, true); err != nil {
+		e.warn("could not release the placement of %s: %v", in.ID, err)
+		return
+	}
+	unplaced := engine.Engine{Endpoint: in.Engine.Swarm.Manager, Swarm: &engine.Swarm{Manager: in.Engine.Swarm.Manager, Registry: in.Engine.Swarm.Registry}}
+	if err := e.updateRegistry(ctx, func(*registry.File) error { return e.records().Set(in.ID, unplaced) }); err != nil {
+		e.warn("could not record %s as not placed: %v", in.ID, err)
+		return
+	}
+	e.say("Released the room of %s on node %s (its first up failed)", in.ID, in.Engine.Swarm.Node)
 }
 
 // confirmPlacementAsync asks the manager, while up opens the tunnel to the node and
@@ -199,13 +261,8 @@ func nodeEndpoint(manager, addr string) string {
 // instance being seeded) the compose file is not read yet.
 func (e *Env) reservation(ctx context.Context, in *Instance, lc config.Lifecycle) (int64, string) {
 	atLeast := func(b int64) int64 { return max(b, minReservation) }
-	if in.Dir != "" {
-		c, err := e.Docker.Config(ctx, e.project(in, lc, nil))
-		if err == nil {
-			if mem, err := stack.Reservations(c); err == nil && mem > 0 {
-				return atLeast(mem), "what its compose file reserves"
-			}
-		}
+	if mem, fromFile := e.composeReservation(ctx, in, lc); fromFile {
+		return mem, "what its compose file reserves"
 	}
 	if seen := e.usageHistory().Load()[in.ID]; seen.MemBytes > 0 {
 		return atLeast(seen.MemBytes), "the most it used when it last ran"
@@ -213,44 +270,88 @@ func (e *Env) reservation(ctx context.Context, in *Instance, lc config.Lifecycle
 	return defaultReservation, "nothing says what it uses yet"
 }
 
+// composeReservation is what the instance's compose file reserves (at least the Swarm's
+// floor), and whether it says anything.
+func (e *Env) composeReservation(ctx context.Context, in *Instance, lc config.Lifecycle) (int64, bool) {
+	if in.Dir == "" {
+		return 0, false
+	}
+	c, err := e.Docker.Config(ctx, e.project(in, lc, nil))
+	if err != nil {
+		return 0, false
+	}
+	mem, err := stack.Reservations(c)
+	if err != nil || mem <= 0 {
+		return 0, false
+	}
+	return max(mem, minReservation), true
+}
+
 // placeholderImage makes sure every node that could be chosen has the snapshot helper
-// (the placeholders' image: a node can run only what it has, nothing is pulled).
+// (the placeholders' image: a node can run only what it has, nothing is pulled), built
+// for that node's own platform and tagged there under one name, the helper's without a
+// platform: on a Swarm of arm64 and amd64 nodes the placeholder then starts on whichever
+// node the scheduler picks (a service created with --no-resolve-image has no platform
+// constraint).
 func (e *Env) placeholderImage(ctx context.Context, m swarm.Manager, manager string) (string, error) {
 	nodes, err := m.Nodes(ctx)
 	if err != nil {
 		return "", fail.With(fail.CodeError, fail.Say("Check the Swarm from its manager: docker node ls"), err)
 	}
-	var image string
+	image := snapshot.HelperImage(platform.Platform{})
+	usable := 0
 	for _, n := range nodes {
 		if n.State != "ready" || n.Availability != "active" {
 			continue
 		}
+		usable++
 		env := mergeEnv(e.Vars, map[string]string{"DOCKER_HOST": nodeEndpoint(manager, n.Addr), "DOCKER_CONTEXT": ""})
-		_, tag, err := NewCLI(env).helper(ctx) // the one helper builder, as doctor uses it
-		image = tag
-		if err != nil {
+		if err := helperAs(ctx, NewCLI(env), image); err != nil {
 			return "", fail.With(fail.CodeError, fail.Say("Check the node with: ssh "+n.Addr+" docker version"), fmt.Errorf("node %s: %w", n.Hostname, err))
 		}
 	}
-	if image == "" {
+	if usable == 0 {
 		return "", fail.New(fail.CodeError, fail.Say("Make a node ready and active (docker node ls on the manager)"), "no node of the Swarm is ready and active")
 	}
 	return image, nil
 }
 
-// deploy builds the instance's images on its node (through the tunnel e is bound to),
-// renders its stack file from the compose project, and deploys it through the manager,
-// wave after wave (beforeWave runs before each).
-func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build bool, configOf func() ([]byte, error), beforeWave func([]string) error) error {
+// helperAs builds the helper for the platform of the engine c reaches, if missing (the
+// one helper builder, as doctor uses it), and tags it there as image.
+func helperAs(ctx context.Context, c CLI, image string) error {
+	_, own, err := c.helper(ctx)
+	if err != nil || own == image {
+		return err
+	}
+	return execx.Run(ctx, execx.Cmd{Name: "docker", Args: []string{"image", "tag", own, image}, Env: c.Env, Timeout: 30 * time.Second})
+}
+
+// renderStack renders the instance's stack file from compose's configuration of it
+// (configOf); what a Swarm cannot run is refused, with the whole list of it.
+func renderStack(in *Instance, configOf func() ([]byte, error)) (stack.Rendered, error) {
 	config, err := configOf()
 	if err != nil {
-		return fail.With(fail.CodeError, fail.Say("Check the compose file: docker compose config"), err)
+		return stack.Rendered{}, fail.With(fail.CodeError, fail.Say("Check the compose file: docker compose config"), err)
 	}
-	r, err := stack.Render([]byte(config), stack.Options{Project: in.ID, Node: in.Engine.Swarm.Node, Registry: in.Engine.Swarm.Registry})
+	r, err := stack.Render(config, stack.Options{Project: in.ID, Node: in.Engine.Swarm.Node, Registry: in.Engine.Swarm.Registry})
 	if err != nil {
-		return fail.With(fail.CodeError, fail.Say("Change the compose file for a Swarm (docs/SWARM.md says what it can run)"), err)
+		return r, fail.With(fail.CodeError, fail.Say("Change the compose file for a Swarm (docs/SWARM.md says what it can run)"), err)
 	}
-	e.trace("up: rendered for the Swarm")
+	return r, nil
+}
+
+// refuseUndeployable renders an instance not yet placed before its placeholder reserves
+// memory on a node and its checkout is copied there: a compose file the Swarm cannot run
+// is refused with nothing to undo.
+func (e *Env) refuseUndeployable(ctx context.Context, in *Instance, lc config.Lifecycle) error {
+	_, err := renderStack(in, func() ([]byte, error) { return e.Docker.Config(ctx, e.project(in, lc, nil)) })
+	return err
+}
+
+// deploy builds the instance's images on its node (through the tunnel e is bound to)
+// and deploys its rendered stack through the manager, wave after wave (beforeWave runs
+// before each).
+func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build bool, r stack.Rendered, beforeWave func([]string) error) error {
 	if build || !e.hasImages(ctx, r.Built) { // as compose up builds what is missing
 		if err := e.Docker.Build(ctx, p, e.Err); err != nil {
 			return fail.With(fail.CodeError, fail.Say("See the build output above"), err)
@@ -262,7 +363,11 @@ func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build
 	for _, line := range r.Ignored {
 		e.say("  left out on a Swarm: %s", line)
 	}
-	e.say("Running: docker stack deploy (stack %s, on %s)", in.ID, in.Engine.Swarm.Node)
+	file, err := e.keepStackFile(in, r.File)
+	if err != nil {
+		return fail.With(fail.CodeError, fail.Say("Check that "+e.StateDir()+" is writable"), err)
+	}
+	e.say("Running: docker stack deploy (stack %s, on %s, file %s)", in.ID, in.Engine.Swarm.Node, file)
 	e.trace("up: images on the node")
 	err = e.onManager(ctx, in.Engine, func(m swarm.Manager) error {
 		idle, err := e.idleServices(ctx, in, m)
@@ -278,15 +383,36 @@ func (e *Env) deploy(ctx context.Context, in *Instance, p compose.Project, build
 	return nil
 }
 
+// stackFile is where the stack file an instance's up deploys is kept: deployed through
+// stdin, wave by wave, it is otherwise nowhere a user could read or compare it.
+func (e *Env) stackFile(id string) string {
+	return filepath.Join(e.StateDir(), "stacks", id+".json")
+}
+
+// keepStackFile writes the whole rendered stack file of the instance (what the last wave
+// deploys) to its stackFile, and returns that path.
+func (e *Env) keepStackFile(in *Instance, file []byte) (string, error) {
+	path := e.stackFile(in.ID)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", err
+	}
+	return path, atomicfile.WriteFile(path, file, 0o644)
+}
+
 // syncAndDeploy copies the checkout to a placed instance's node (through the tunnel e is
 // bound to) while the waves whose services mount none of it are deployed, then forwards
 // the ports here.
 func (e *Env) syncAndDeploy(ctx context.Context, in *Instance, p compose.Project, build bool, config func() ([]byte, error), binds func() ([]compose.Bind, error)) error {
+	r, err := renderStack(in, config) // refused before anything is copied
+	if err != nil {
+		return err
+	}
+	e.trace("up: rendered for the Swarm")
 	synced, copied, err := e.startSync(ctx, in, binds)
 	if err != nil {
 		return err
 	}
-	err = e.deploy(ctx, in, p, build, config, afterCopy(in.Dir, synced.Binds, copied))
+	err = e.deploy(ctx, in, p, build, r, afterCopy(in.Dir, synced.Binds, copied))
 	if cerr := copied(); err == nil { // every file is there before the gate
 		err = cerr
 	}
@@ -393,7 +519,7 @@ func (e *Env) unstack(ctx context.Context, eng engine.Engine, id string, unplace
 	if eng.Swarm == nil {
 		return nil
 	}
-	err := e.onManager(ctx, eng, func(m swarm.Manager) error {
+	err := e.atManager(ctx, eng, false, func(m swarm.Manager) error {
 		if err := m.RemoveStack(ctx, id, removeBound); err != nil {
 			return err
 		}
@@ -406,6 +532,48 @@ func (e *Env) unstack(ctx context.Context, eng engine.Engine, id string, unplace
 		return fail.With(fail.CodeError, fail.Say("Check the Swarm from its manager: docker stack ls, docker service ls"), err)
 	}
 	return nil
+}
+
+// closeManagerTunnelIfIdle stops the tunnel to the manager of eng's Swarm when no other
+// instance there (but except) has a stack deployed: up, down and destroy speak to the
+// manager through it, and the node's tunnel closing does not close it (they are two,
+// unless the node is the manager). When the manager cannot say, it stays.
+func (e *Env) closeManagerTunnelIfIdle(ctx context.Context, eng engine.Engine, except string) {
+	if eng.Swarm == nil {
+		return
+	}
+	tun := e.Tunnel(engine.Engine{Endpoint: eng.Swarm.Manager})
+	if _, alive := tun.Alive(ctx); !alive {
+		return
+	}
+	records, err := e.records().Load()
+	if err != nil {
+		return
+	}
+	var others []string
+	for id, other := range records {
+		if id != except && other.Swarm != nil && other.Swarm.Manager == eng.Swarm.Manager {
+			others = append(others, id)
+		}
+	}
+	deployed := false
+	if len(others) > 0 {
+		err := e.onManager(ctx, eng, func(m swarm.Manager) error {
+			for _, id := range others {
+				services, err := m.Services(ctx, id)
+				if err != nil || len(services) > 0 {
+					deployed = true
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil || deployed {
+			return
+		}
+	}
+	_ = tun.Stop(ctx)
+	e.say("Tunnel to %s closed (no instance on its Swarm runs)", tun.Engine.Name())
 }
 
 // awaitStackGone waits, on the node e is bound to, until the Swarm has removed the

@@ -3,6 +3,8 @@ package core
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,8 @@ import (
 	"github.com/ktrdr/sandbox/pkg/config"
 	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/hooks"
+	"github.com/ktrdr/sandbox/pkg/platform"
+	"github.com/ktrdr/sandbox/pkg/snapshot"
 	"github.com/ktrdr/sandbox/pkg/stats"
 	"github.com/ktrdr/sandbox/pkg/swarm"
 )
@@ -155,5 +159,158 @@ func TestOnlyAWaveThatMountsTheCheckoutWaitsForItsCopy(t *testing.T) {
 	}
 	if err := before([]string{"api", "web"}); !errors.Is(err, copyErr) || copies != 1 {
 		t.Errorf("the wave with web: %v after %d waits, want the copy's failure", err, copies)
+	}
+}
+
+// A compose file the Swarm cannot run is refused before anything is asked of the Swarm:
+// no placeholder reserves memory for it, nothing is copied to a node. The manager here
+// does not even answer; the refusal must come first.
+func TestASwarmUpRefusesWhatItCannotDeployBeforePlacing(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	withDeadSSH(t, w)
+	res := w.create("far")
+	e := w.at(res.Instance.Dir)
+	var out strings.Builder
+	e.Out = &out
+	onSwarm := engine.Engine{Endpoint: downEngine, Swarm: &engine.Swarm{Manager: downEngine}}
+	if err := e.records().Set("acme--far", onSwarm); err != nil {
+		t.Fatal(err)
+	}
+	w.docker.config = []byte(`{"services": {"db": {"image": "postgres", "ipc": "host"}, "web": {"image": "web", "privileged": true}}}`)
+	_, err := e.Up(ctx, config.KindSandbox, StartOptions{NoWait: true, NoSecrets: true})
+	if err == nil || !strings.Contains(err.Error(), "not deployable on a Swarm") || !strings.Contains(err.Error(), "privileged") || !strings.Contains(err.Error(), "ipc") {
+		t.Fatalf("up = %v, want the renderer's refusal naming privileged and ipc", err)
+	}
+	if strings.Contains(out.String(), "Placing") || strings.Contains(out.String(), "Syncing") {
+		t.Errorf("placed or synced before refusing:\n%s", out.String())
+	}
+	if got, _ := e.EngineOf("acme--far"); got.Placed() {
+		t.Errorf("recorded as placed: %+v", got.Swarm)
+	}
+}
+
+// withLiveSSH puts on PATH an ssh whose every master answers (as `ssh -O check` does for
+// a live one) and whose other commands succeed; each call is appended to the returned file.
+func withLiveSSH(t *testing.T, w *world) string {
+	t.Helper()
+	bin := t.TempDir()
+	calls := filepath.Join(bin, "calls")
+	mustWrite(t, filepath.Join(bin, "ssh"), "#!/bin/sh\necho \"$*\" >> '"+calls+"'\ncase \"$*\" in *'-O check'*) echo 'Master running (pid=999999)' >&2 ;; esac\nexit 0\n")
+	if err := os.Chmod(filepath.Join(bin, "ssh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := bin + ":" + os.Getenv("PATH")
+	t.Setenv("PATH", path)
+	w.env.Vars = []string{"PATH=" + path}
+	return calls
+}
+
+// When the last instance on a Swarm stops, the tunnel to its manager (which up, down and
+// destroy speak through) closes with the one to its node: nothing of the tool stays.
+func TestReleasingTheLastInstanceOnASwarmClosesTheManagersTunnelToo(t *testing.T) {
+	w := newWorld(t)
+	withLiveSSH(t, w)
+	e := w.at(w.repo)
+	const manager = "ssh://root@10.0.0.1"
+	in := &Instance{ID: "acme--a", Dir: w.repo, Engine: engine.Engine{Endpoint: "ssh://root@10.0.0.2", Swarm: &engine.Swarm{Manager: manager, Node: "node-2"}}}
+	mustMkdir(t, e.StateDir())
+	if err := e.records().Set(in.ID, in.Engine); err != nil {
+		t.Fatal(err)
+	}
+	tunnels := map[string]engine.Tunnel{"node": e.Tunnel(in.Engine), "manager": e.Tunnel(engine.Engine{Endpoint: manager})}
+	for _, tun := range tunnels {
+		mustWrite(t, filepath.Join(tun.Dir, "ctl"), "")
+	}
+	e.releaseEngine(context.Background(), in)
+	for which, tun := range tunnels {
+		if _, alive := tun.Alive(context.Background()); alive {
+			t.Errorf("the tunnel to the %s (%s) is left open", which, tun.Engine.Endpoint)
+		}
+	}
+}
+
+// The stack file up deploys is kept where status says (a user compares it with what
+// docker stack deploy would make of the compose file), and destroy takes it away.
+func TestTheDeployedStackFileIsKeptWhereStatusSays(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	res := w.create("a")
+	e := w.at(res.Instance.Dir)
+	in := &Instance{ID: "acme--a", Engine: engine.Engine{Endpoint: "ssh://root@10.0.0.2", Swarm: &engine.Swarm{Manager: "ssh://root@10.0.0.1", Node: "node-2"}}}
+	path, err := e.keepStackFile(in, []byte("{\"services\": {}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "{\"services\": {}}\n" {
+		t.Fatalf("the stack file at %s: %q %v", path, b, err)
+	}
+	if !strings.HasPrefix(path, e.StateDir()) {
+		t.Errorf("the stack file %s is not under the tool's state %s", path, e.StateDir())
+	}
+	rep, err := e.Status(ctx, config.KindSandbox)
+	if err != nil || rep.StackFile != "" {
+		t.Errorf("status of a local instance names a stack file: %q %v", rep.StackFile, err)
+	}
+	withDeadSSH(t, w)
+	if err := e.records().Set(in.ID, in.Engine); err != nil {
+		t.Fatal(err)
+	}
+	if rep, _ := e.Status(ctx, config.KindSandbox); rep.StackFile != path {
+		t.Errorf("status -json stack_file = %q, want %s", rep.StackFile, path)
+	}
+	if err := e.records().Set(in.ID, engine.Engine{}); err != nil { // local again: destroy runs here
+		t.Fatal(err)
+	}
+	if _, err := e.Destroy(ctx, config.KindSandbox, DestroyOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("destroy left the stack file: %v", err)
+	}
+}
+
+// On a Swarm of arm64 and amd64 nodes the placeholder must start on whichever node the
+// scheduler picks: each node has the helper built for its own platform, under the one
+// name every placeholder runs (nothing is pulled, and a node of the other platform
+// could not run the first's).
+func TestThePlaceholderRunsOnANodeOfEitherPlatform(t *testing.T) {
+	w := newWorld(t)
+	bin := t.TempDir()
+	calls := filepath.Join(bin, "calls")
+	node := func(id, host, addr string) string {
+		return `{"ID":"` + id + `","Spec":{"Role":"worker","Availability":"active"},"Description":{"Hostname":"` + host + `","Resources":{"MemoryBytes":4294967296}},"Status":{"State":"ready","Addr":"` + addr + `"}}`
+	}
+	mustWrite(t, filepath.Join(bin, "docker"), `#!/bin/sh
+echo "$DOCKER_HOST $*" >> '`+calls+`'
+case "$1 $2" in
+"node ls") echo n1; echo n2 ;;
+"node inspect") echo '`+node("n1", "arm-1", "10.0.0.1")+`'; echo '`+node("n2", "amd-2", "10.0.0.2")+`' ;;
+"info --format") case "$DOCKER_HOST" in *10.0.0.1*) arch=aarch64 ;; *) arch=x86_64 ;; esac; printf 'linux\n%s\n4294967296\n2\nDebian\n' $arch ;;
+esac
+exit 0
+`)
+	if err := os.Chmod(filepath.Join(bin, "docker"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := bin + ":" + os.Getenv("PATH")
+	t.Setenv("PATH", path)
+	w.env.Vars = []string{"PATH=" + path}
+	e := w.at(w.repo)
+	m := swarm.Manager{Env: []string{"PATH=" + path, "DOCKER_HOST=tcp://127.0.0.1:9"}}
+	image, err := e.placeholderImage(context.Background(), m, "ssh://root@10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(calls)
+	for addr, p := range map[string]string{"10.0.0.1": "linux/arm64", "10.0.0.2": "linux/amd64"} {
+		parsed, err := platform.Parse(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own := snapshot.HelperImage(parsed)
+		if image != own && !strings.Contains(string(b), "ssh://root@"+addr+" image tag "+own+" "+image) {
+			t.Errorf("the placeholder runs %s, which node %s (%s) does not have: its helper is %s\n%s", image, addr, p, own, b)
+		}
 	}
 }

@@ -359,6 +359,60 @@ func (m Manager) noRoom(ctx context.Context, mem int64, why string) error {
 
 func mib(b int64) string { return fmt.Sprintf("%d MiB", b>>20) }
 
+// Reserve makes the running placeholder of a placed instance reserve mem, on the node it
+// is kept on (the instance's volumes are there): unchanged when it already does; refused
+// with every node's figures, the old reservation kept, when that node has not mem free
+// besides what the placeholder holds now; otherwise updated and waited for.
+func (m Manager) Reserve(ctx context.Context, instance string, mem int64, bound time.Duration) (Node, error) {
+	name := PlaceholderName(instance)
+	t, err := m.newestOf(ctx, m.api(), name)
+	if err != nil {
+		return Node{}, err
+	}
+	if t.State != "running" {
+		return Node{}, fmt.Errorf("the placeholder %s is not running (%s)", name, t.State)
+	}
+	nodes, err := m.Nodes(ctx)
+	if err != nil {
+		return Node{}, err
+	}
+	var n Node
+	for _, node := range nodes {
+		if node.ID == t.NodeID {
+			n = node
+		}
+	}
+	if n.ID == "" {
+		return Node{}, fmt.Errorf("the placeholder %s runs on node %s, which the Swarm does not list", name, t.NodeID)
+	}
+	if t.Reserved == mem {
+		return n, nil
+	}
+	if n.Free()+t.Reserved < mem {
+		return Node{}, m.noRoom(ctx, mem, fmt.Sprintf("its volumes are on %s, where it reserves %s now", n.Hostname, mib(t.Reserved)))
+	}
+	if _, err := m.docker(ctx, "service", "update", "--detach", "--reserve-memory", fmt.Sprint(mem), name); err != nil {
+		return Node{}, fmt.Errorf("reserve %s for %s: %w", mib(mem), instance, err)
+	}
+	deadline := time.Now().Add(bound)
+	for {
+		placed, ok, pending, err := m.where(ctx, instance)
+		switch {
+		case err != nil:
+			return Node{}, err
+		case ok:
+			return placed, nil
+		case time.Now().After(deadline):
+			return Node{}, m.noRoom(ctx, mem, pending)
+		}
+		select {
+		case <-ctx.Done():
+			return Node{}, ctx.Err()
+		case <-time.After(m.poll()):
+		}
+	}
+}
+
 // Unplace removes instance's placeholder, releasing its room.
 func (m Manager) Unplace(ctx context.Context, instance string) error {
 	_, err := m.docker(ctx, "service", "rm", PlaceholderName(instance))

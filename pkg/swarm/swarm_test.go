@@ -238,3 +238,34 @@ func TestOnlyIdleServicesAreStartedAgain(t *testing.T) {
 		t.Error("db's task before the restart was not noted: a wait could take it for the new one")
 	}
 }
+
+// A placed instance whose compose file now reserves another figure gets it: its
+// placeholder is updated where its node has room beside what it already holds, and
+// refused with every node's figures where it has not (the old reservation then stays).
+func TestAChangedReservationIsReservedAgainOrRefusedWithEachNodesFigures(t *testing.T) {
+	calls := fakeManager(t)
+	m := Manager{Poll: time.Millisecond}
+	ctx := context.Background()
+	log := func() string { b, _ := os.ReadFile(calls); return string(b) }
+	if n, err := m.Reserve(ctx, "acme--a", 1<<30, time.Minute); err != nil || n.Hostname != "host-1" || strings.Contains(log(), "service update") {
+		t.Errorf("the same reservation: %+v, %v; want host-1 and no update:\n%s", n, err, log())
+	}
+	_, err := m.Reserve(ctx, "acme--a", 8<<30, time.Minute)
+	if !errors.Is(err, ErrNoRoom) {
+		t.Fatalf("8 GiB on a node of 4: %v, want no room", err)
+	}
+	for _, want := range []string{"it reserves 8192 MiB", "host-1 (ready, active): 3072 MiB free of 4096 MiB", "host-2 (ready, drain)", "1024 MiB"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal does not say %q: %v", want, err)
+		}
+	}
+	if strings.Contains(log(), "service update") || strings.Contains(log(), "service rm") {
+		t.Errorf("a refused reservation changed the placeholder:\n%s", log())
+	}
+	if n, err := m.Reserve(ctx, "acme--a", 4<<30, time.Minute); err != nil || n.Hostname != "host-1" {
+		t.Fatalf("4 GiB where 3 are free beside its 1: %+v, %v", n, err)
+	}
+	if !strings.Contains(log(), "service update --detach --reserve-memory 4294967296 acme--a-placement") {
+		t.Errorf("the placeholder was not given its new reservation:\n%s", log())
+	}
+}

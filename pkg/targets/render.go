@@ -181,6 +181,9 @@ func (s *screen) status(rep core.StatusReport, asJSON bool) error {
 	if n := rep.Node; n != nil {
 		fmt.Fprintf(w, "Node: %s, %s and %s on its Swarm (%d MiB of %d MiB reserved by its tasks)\n", n.Hostname, n.State, n.Availability, n.Reserved>>20, n.MemBytes>>20)
 	}
+	if rep.StackFile != "" {
+		fmt.Fprintf(w, "Stack file: %s (what its last up deployed)\n", rep.StackFile)
+	}
 	if rep.Native != "" {
 		fmt.Fprintf(w, "Platform: %s (emulated on the engine's %s)\n", rep.Platform, rep.Native)
 	} else if rep.Platform != "" {
