@@ -344,7 +344,7 @@ func (d *fakeDocker) RemoveImage(_ context.Context, id string) error {
 			if img.ID == id && d.stuck[img.Ref] {
 				return fmt.Errorf("image is being used by a container")
 			}
-			if img.ID != id {
+			if img.ID != id && img.Ref != id { // by id, or one tag by name
 				kept = append(kept, img)
 			}
 		}

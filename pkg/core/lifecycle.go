@@ -653,6 +653,7 @@ func (e *Env) takeDown(ctx context.Context, in *Instance, lc config.Lifecycle, r
 	if err := e.Docker.Teardown(ctx, e.project(in, lc, nil), label, io.Discard, e.Err); err != nil {
 		return e.teardownFailed(ctx, err)
 	}
+	e.untagPushed(ctx, in, before.Images)
 	after, err := e.Docker.Labelled(ctx, label, in.ID)
 	if err != nil {
 		return e.teardownFailed(ctx, err)
@@ -680,6 +681,20 @@ func (e *Env) takeDown(ctx context.Context, in *Instance, lc config.Lifecycle, r
 			"destroy left %s on engine %s: %s", in.ID, in.Engine.Name(), left)
 	}
 	return nil
+}
+
+// untagPushed removes the tags up gave the instance's images in its Swarm's registry
+// (<registry>/<tag>, see -registry): they are the tool's, where the tag the compose file
+// names is the user's. By name: the image itself stays under that other tag.
+func (e *Env) untagPushed(ctx context.Context, in *Instance, images []compose.Image) {
+	if in.Engine.Swarm == nil || in.Engine.Swarm.Registry == "" {
+		return
+	}
+	for _, img := range images {
+		if strings.HasPrefix(img.Ref, in.Engine.Swarm.Registry+"/") {
+			_ = e.Docker.RemoveImage(ctx, img.Ref) // what is left is named by the check that follows
+		}
+	}
 }
 
 func (e *Env) teardownFailed(ctx context.Context, err error) error {
