@@ -58,6 +58,7 @@ exec "` + realGit + `" "$@"
 	for !exists(marker) {
 		if time.Now().After(deadline) {
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			_ = cmd.Wait() // its output is whole (and no longer written) once it is gone
 			t.Fatalf("create never reached git worktree add:\n%s", out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -71,6 +72,7 @@ exec "` + realGit + `" "$@"
 	case err = <-done:
 	case <-time.After(20 * time.Second):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
 		t.Fatalf("create did not stop within 20s of Ctrl-C:\n%s", out.String())
 	}
 	if err == nil {
