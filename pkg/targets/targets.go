@@ -155,11 +155,7 @@ func run(fn func(e *core.Env, s *screen) error) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
-	if fix := fail.FixOf(err); !fix.IsZero() {
-		msg += "\nHint: " + Invocation.Render(fix)
-	}
-	return mg.Fatal(fail.Code(err), msg)
+	return mg.Fatal(fail.Code(err), fail.Message(err, Invocation.Spell))
 }
 
 func val[T any](p *T) T {
