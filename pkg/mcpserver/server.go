@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -74,6 +75,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		version = "dev"
 	}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: e.Config.Project + "-sandbox", Version: version}, &mcp.ServerOptions{
+		// Resources are announced even while no instance exists, so that a client opens
+		// its subscription at connect and hears of the first sandbox created.
+		Capabilities: &mcp.ServerCapabilities{Resources: &mcp.ResourceCapabilities{ListChanged: true}},
 		Instructions: "Sandboxes of the repository at " + repo + ": isolated Docker Compose stacks, one per git worktree. " +
 			"Tools name an instance by its name or id; without one they act on the sandbox the server started in. " +
 			"A refused call says why and what to run instead (Hint).",
@@ -205,7 +209,14 @@ func (s *Server) call(ctx context.Context, req *mcp.CallToolRequest, tool, insta
 }
 
 func (s *Server) run(ctx context.Context, req *mcp.CallToolRequest, tool, instance string, changes bool,
-	op func(ctx context.Context, e *core.Env, t target) (any, string, error)) (any, string, error) {
+	op func(ctx context.Context, e *core.Env, t target) (any, string, error)) (_ any, _ string, err error) {
+	// A bug in one call must not end every agent's session: the SDK does not recover.
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(s.o.Log, "panic in %s: %v\n%s", tool, p, debug.Stack())
+			err = fmt.Errorf("internal error in %s (a bug; please report it): %v", tool, p)
+		}
+	}()
 	t, err := s.resolve(instance)
 	if err != nil {
 		return nil, "", err

@@ -27,16 +27,13 @@ const (
 	MaxExecTimeout    = 30 * time.Minute
 )
 
-// Instance is the argument every tool that acts on one instance takes.
-type Instance struct {
-	Instance string `json:"instance,omitempty" jsonschema:"the sandbox's name or id, or local-prod; default: the sandbox the server was started in"`
-}
-
 type (
 	// ListInput takes nothing: every registered instance is listed.
 	ListInput struct{}
 	// StatusInput names the instance.
-	StatusInput struct{ Instance }
+	StatusInput struct {
+		Instance string `json:"instance,omitempty" jsonschema:"the sandbox's name or id, or local-prod; default: the sandbox the server was started in"`
+	}
 	// CreateInput are create's options.
 	CreateInput struct {
 		Name      string `json:"name" jsonschema:"the new sandbox's name (letters, digits, dashes), e.g. feat-x"`
@@ -48,7 +45,7 @@ type (
 	}
 	// UpInput are up's options.
 	UpInput struct {
-		Instance
+		Instance  string `json:"instance,omitempty" jsonschema:"the sandbox's name or id, or local-prod; default: the sandbox the server was started in"`
 		NoWait    bool   `json:"noWait,omitempty" jsonschema:"return once the containers are started, without waiting for the startability gate"`
 		Build     bool   `json:"build,omitempty" jsonschema:"rebuild the images first"`
 		Timeout   string `json:"timeout,omitempty" jsonschema:"how long the gate may take, e.g. 2m"`
@@ -57,19 +54,19 @@ type (
 	}
 	// DownInput are down's options.
 	DownInput struct {
-		Instance
-		Volumes bool `json:"volumes,omitempty" jsonschema:"also remove the volumes (their data is lost)"`
+		Instance string `json:"instance,omitempty" jsonschema:"the sandbox's name or id, or local-prod; default: the sandbox the server was started in"`
+		Volumes  bool   `json:"volumes,omitempty" jsonschema:"also remove the volumes (their data is lost)"`
 	}
 	// LogsInput bounds the logs returned.
 	LogsInput struct {
-		Instance
+		Instance string `json:"instance,omitempty" jsonschema:"the sandbox's name or id, or local-prod; default: the sandbox the server was started in"`
 		Service  string `json:"service,omitempty" jsonschema:"one compose service; default: all"`
 		Tail     int    `json:"tail,omitempty" jsonschema:"lines per service, at most 2000; default 100"`
 		MaxBytes int    `json:"maxBytes,omitempty" jsonschema:"at most this many bytes are returned (the end); default 65536, at most 1048576"`
 	}
 	// ExecInput is a command to run in a service.
 	ExecInput struct {
-		Instance
+		Instance       string   `json:"instance,omitempty" jsonschema:"the sandbox's name or id, or local-prod; default: the sandbox the server was started in"`
 		Service        string   `json:"service,omitempty" jsonschema:"the compose service; default: the configuration's default service"`
 		Command        []string `json:"command" jsonschema:"the program and its arguments, run without a shell"`
 		TimeoutSeconds int      `json:"timeoutSeconds,omitempty" jsonschema:"stop waiting after this many seconds; default 120, at most 1800"`
@@ -77,17 +74,17 @@ type (
 	}
 	// SnapshotInput names the snapshot to take.
 	SnapshotInput struct {
-		Instance
-		Name string `json:"name,omitempty" jsonschema:"the snapshot's name; default: the time"`
+		Instance string `json:"instance,omitempty" jsonschema:"the sandbox's name or id, or local-prod; default: the sandbox the server was started in"`
+		Name     string `json:"name,omitempty" jsonschema:"the snapshot's name; default: the time"`
 	}
 	// SnapshotsInput chooses whose snapshots are listed.
 	SnapshotsInput struct {
-		Instance
-		All bool `json:"all,omitempty" jsonschema:"every instance's snapshots, destroyed ones' included"`
+		Instance string `json:"instance,omitempty" jsonschema:"the sandbox's name or id, or local-prod; default: the sandbox the server was started in"`
+		All      bool   `json:"all,omitempty" jsonschema:"every instance's snapshots, destroyed ones' included"`
 	}
 	// RestoreInput names the snapshot to restore.
 	RestoreInput struct {
-		Instance
+		Instance  string `json:"instance,omitempty" jsonschema:"the sandbox's name or id, or local-prod; default: the sandbox the server was started in"`
 		Name      string `json:"name" jsonschema:"the snapshot to restore"`
 		From      string `json:"from,omitempty" jsonschema:"the id of the instance the snapshot was taken of; default: this one"`
 		NoWait    bool   `json:"noWait,omitempty" jsonschema:"do not wait for the startability gate"`
@@ -98,7 +95,7 @@ type (
 	DoctorInput struct{}
 	// DestroyInput asks twice for what cannot be undone.
 	DestroyInput struct {
-		Instance
+		Instance       string `json:"instance,omitempty" jsonschema:"the sandbox's name or id, or local-prod; default: the sandbox the server was started in"`
 		Confirm        string `json:"confirm" jsonschema:"the instance's name or id, repeated: destroy refuses anything else"`
 		DiscardChanges bool   `json:"discardChanges,omitempty" jsonschema:"remove the worktree even though it holds uncommitted work (lost for good)"`
 		KeepWorktree   bool   `json:"keepWorktree,omitempty" jsonschema:"keep the worktree directory"`
@@ -230,7 +227,7 @@ func (s *Server) addTools() {
 		})
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "status", Description: "One instance's state, containers, URLs and shared data (the JSON of sandbox:status -json)."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in StatusInput) (*mcp.CallToolResult, any, error) {
-			return s.call(ctx, req, "status", in.Instance.Instance, false, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
+			return s.call(ctx, req, "status", in.Instance, false, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
 				rep, err := e.Status(ctx, t.kind)
 				if err != nil {
 					return nil, "", err
@@ -255,7 +252,7 @@ func (s *Server) addTools() {
 		})
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "up", Description: "Start an instance and wait for its startability gate; the result has the gate's checks and the URLs. Sends progress; cancelling stops it as Ctrl-C does."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in UpInput) (*mcp.CallToolResult, any, error) {
-			return s.call(ctx, req, "up", in.Instance.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
+			return s.call(ctx, req, "up", in.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
 				timeout, err := duration("timeout", in.Timeout)
 				if err != nil {
 					return nil, "", err
@@ -270,7 +267,7 @@ func (s *Server) addTools() {
 		})
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "down", Description: "Stop an instance; its volumes are kept unless volumes is true."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in DownInput) (*mcp.CallToolResult, any, error) {
-			return s.call(ctx, req, "down", in.Instance.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
+			return s.call(ctx, req, "down", in.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
 				r, err := e.Down(ctx, t.kind, core.DownOptions{Volumes: in.Volumes})
 				if err != nil {
 					return nil, "", err
@@ -284,7 +281,7 @@ func (s *Server) addTools() {
 		})
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "logs", Description: "The end of an instance's compose logs, bounded in lines and bytes (no follow)."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in LogsInput) (*mcp.CallToolResult, any, error) {
-			return s.call(ctx, req, "logs", in.Instance.Instance, false, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
+			return s.call(ctx, req, "logs", in.Instance, false, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
 				buf := newTailBuffer(capped(in.MaxBytes, DefaultOutputCap, MaxOutputCap))
 				e.Out, e.Err = buf, buf
 				if err := e.Logs(ctx, t.kind, core.LogOptions{Service: in.Service, Tail: capped(in.Tail, DefaultLogLines, MaxLogLines)}); err != nil {
@@ -300,13 +297,13 @@ func (s *Server) addTools() {
 		})
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "exec", Description: "Run a command (no shell) in a running service of an instance, e.g. the tests in the backend; returns its exit code and the end of its output. A non-zero exit is a result, not an error."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in ExecInput) (*mcp.CallToolResult, any, error) {
-			return s.call(ctx, req, "exec", in.Instance.Instance, false, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
+			return s.call(ctx, req, "exec", in.Instance, false, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
 				return s.exec(ctx, e, t, in)
 			})
 		})
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "snapshot", Description: "Copy an instance's volumes into a named snapshot (writers paused meanwhile). Sends progress."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in SnapshotInput) (*mcp.CallToolResult, any, error) {
-			return s.call(ctx, req, "snapshot", in.Instance.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
+			return s.call(ctx, req, "snapshot", in.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
 				m, err := e.Snapshots().Take(ctx, t.kind, in.Name)
 				if err != nil {
 					return nil, "", err
@@ -316,14 +313,14 @@ func (s *Server) addTools() {
 		})
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "snapshots", Description: "An instance's snapshots, or every instance's with all (the JSON of sandbox:snapshots -json)."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in SnapshotsInput) (*mcp.CallToolResult, any, error) {
-			return s.call(ctx, req, "snapshots", in.Instance.Instance, false, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
+			return s.call(ctx, req, "snapshots", in.Instance, false, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
 				l, err := e.Snapshots().List(t.kind, in.All)
 				return l, fmt.Sprintf("%d snapshot(s)", len(l.Snapshots)), err
 			})
 		})
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "restore", Description: "Give an instance the data of a snapshot, then start it and run the gate. Sends progress."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in RestoreInput) (*mcp.CallToolResult, any, error) {
-			return s.call(ctx, req, "restore", in.Instance.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
+			return s.call(ctx, req, "restore", in.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
 				if in.Name == "" {
 					return nil, "", fail.New(fail.CodeUsage, fail.Say("Name the snapshot (the snapshots tool lists them)"), "name is required")
 				}
@@ -348,7 +345,7 @@ func (s *Server) addTools() {
 		})
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "destroy", Description: "Remove an instance: containers, volumes, worktree (never its branch) and registry entry. Needs confirm equal to its name; refuses uncommitted work unless discardChanges is true too."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in DestroyInput) (*mcp.CallToolResult, any, error) {
-			return s.call(ctx, req, "destroy", in.Instance.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
+			return s.call(ctx, req, "destroy", in.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
 				return s.destroy(ctx, e, t, in)
 			})
 		})
