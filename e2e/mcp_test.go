@@ -165,3 +165,120 @@ func TestMCPALineThatIsNotJSONEndsOrIsAnswered(t *testing.T) {
 		t.Fatal("no answer and no end 20s after a line that is not JSON")
 	}
 }
+
+// mcpLightCompose is one idle service from the demo image: enough for exec and a
+// snapshot, light on the engine.
+const mcpLightCompose = `services:
+  backend:
+    image: ${KTRDR_DEMO_IMAGE:-ktrdr-sandbox-demo:dev}
+    build:
+      context: ./demo
+    pull_policy: never
+    command: ["idle"]
+    volumes:
+      - data:/data
+    stop_grace_period: 1s
+volumes:
+  data: {}
+`
+
+// TestDockerMCPCreateUpExecSnapshotDestroy is an agent's session on the real engine:
+// create on slot 6, up (progress notifications heard), exec in the backend, snapshot,
+// then destroy refused for a wrong confirm and for uncommitted work, and done with both
+// arguments; nothing labelled with the sandbox is left.
+func TestDockerMCPCreateUpExecSnapshotDestroy(t *testing.T) {
+	s := newStack(t)
+	const id = "ktrdr--mcp-e2e"
+	s.cleanup(id)
+	var mu sync.Mutex
+	var progress []string
+	cs := mcpSession(t, s.work, filepath.Join(s.work, "repo"), &mcp.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+			mu.Lock()
+			progress = append(progress, req.Params.Message)
+			mu.Unlock()
+		},
+	})
+	res := callTool(t, cs, "create", map[string]any{"name": "mcp-e2e", "slot": 6})
+	if res.IsError {
+		t.Fatalf("create: %s", resultText(res))
+	}
+	dir := filepath.Join(s.work, id)
+	if err := os.WriteFile(filepath.Join(dir, "docker-compose.sandbox.yml"), []byte(mcpLightCompose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	up := &mcp.CallToolParams{Name: "up", Arguments: map[string]any{"instance": "mcp-e2e", "noWait": true, "noSecrets": true}}
+	up.SetProgressToken("up-1")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := cs.CallTool(ctx, up)
+	if err != nil || res.IsError {
+		t.Fatalf("up: %v %s", err, resultText(res))
+	}
+	var started struct {
+		InstanceID string `json:"instance_id"`
+		URLs       []struct {
+			URL string `json:"url"`
+		} `json:"urls"`
+	}
+	structuredAs(t, res, &started)
+	if started.InstanceID != id || len(started.URLs) == 0 {
+		t.Errorf("up result %+v", started)
+	}
+	mu.Lock()
+	heard := len(progress)
+	mu.Unlock()
+	if heard == 0 {
+		t.Error("up sent no progress notification")
+	}
+
+	res = callTool(t, cs, "exec", map[string]any{"instance": "mcp-e2e", "command": []string{"ls", "/"}, "timeoutSeconds": 60})
+	var ran struct {
+		ExitCode int    `json:"exit_code"`
+		Stdout   string `json:"stdout"`
+	}
+	structuredAs(t, res, &ran)
+	if res.IsError || ran.ExitCode != 0 || !strings.Contains(ran.Stdout, "data") {
+		t.Errorf("exec ls /: error=%v %+v %s", res.IsError, ran, resultText(res))
+	}
+
+	res = callTool(t, cs, "snapshot", map[string]any{"instance": "mcp-e2e", "name": "base"})
+	if res.IsError || !strings.Contains(resultText(res), "Snapshot base of "+id) {
+		t.Errorf("snapshot: %s", resultText(res))
+	}
+
+	res = callTool(t, cs, "destroy", map[string]any{"instance": "mcp-e2e", "confirm": "mcp-other"})
+	if !res.IsError || !strings.Contains(resultText(res), "Nothing was deleted") {
+		t.Errorf("destroy with a wrong confirm: %s", resultText(res))
+	}
+	// the compose file was changed above: uncommitted work
+	res = callTool(t, cs, "destroy", map[string]any{"instance": "mcp-e2e", "confirm": "mcp-e2e"})
+	if !res.IsError || !strings.Contains(resultText(res), "uncommitted") {
+		t.Errorf("destroy of a worktree with uncommitted work: %s", resultText(res))
+	}
+	res = callTool(t, cs, "destroy", map[string]any{"instance": "mcp-e2e", "confirm": "mcp-e2e", "discardChanges": true})
+	if res.IsError {
+		t.Fatalf("destroy: %s", resultText(res))
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("worktree still there after destroy: %v", err)
+	}
+	for _, kind := range [][]string{{"ps", "-a"}, {"volume", "ls"}} {
+		args := append(kind, "-q", "--filter", "label=com.docker.compose.project="+id)
+		if got := strings.TrimSpace(docker(t, args...)); got != "" {
+			t.Errorf("docker %s still lists %q after destroy", strings.Join(kind, " "), got)
+		}
+	}
+}
+
+func structuredAs(t *testing.T, res *mcp.CallToolResult, v any) {
+	t.Helper()
+	data, err := json.Marshal(res.StructuredContent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("structured content %s: %v", data, err)
+	}
+}
