@@ -38,6 +38,10 @@ type fakeDocker struct {
 	execHang bool   // Exec blocks until its context ends
 	execCmd  []string
 	logs     string
+	execDone chan struct{} // closed when a hanging Exec saw its context end
+	execRuns chan struct{} // closed when a hanging Exec starts waiting
+	teardown chan struct{} // when set, Teardown waits for it to close
+	tearing  chan struct{} // closed when Teardown starts waiting
 }
 
 func (d *fakeDocker) Versions(context.Context) (string, string, error) {
@@ -59,7 +63,13 @@ func (d *fakeDocker) Exec(ctx context.Context, _ compose.Project, _ string, cmd 
 	_, _ = io.WriteString(out, d.execOut)
 	_, _ = io.WriteString(errw, d.execErr)
 	if d.execHang {
+		if d.execRuns != nil {
+			close(d.execRuns)
+		}
 		<-ctx.Done()
+		if d.execDone != nil {
+			close(d.execDone)
+		}
 		return ctx.Err()
 	}
 	if d.execCode != 0 {
@@ -237,6 +247,10 @@ func (d *fakeDocker) Labelled(context.Context, string, string) (compose.Labelled
 	return compose.Labelled{}, nil
 }
 func (d *fakeDocker) Teardown(context.Context, compose.Project, string, io.Writer, io.Writer) error {
+	if d.teardown != nil {
+		close(d.tearing)
+		<-d.teardown
+	}
 	return nil
 }
 func (d *fakeDocker) Images(context.Context, string) ([]compose.LabelledImage, error) {

@@ -240,3 +240,53 @@ func TestDoctorIsTheJSONOfDoctorJSON(t *testing.T) {
 		t.Fatal("doctor reported no finding")
 	}
 }
+
+// TestACancelledCallCancelsTheOperation: the client's notifications/cancelled reaches the
+// core operation's context, as Ctrl-C does, and the server serves the next call.
+func TestACancelledCallCancelsTheOperation(t *testing.T) {
+	h := newHarness(t, false)
+	mustSucceed(t, "create", h.call("create", map[string]any{"name": "feat-c", "slot": 2}))
+	h.docker.execHang, h.docker.execDone, h.docker.execRuns = true, make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	called := make(chan error, 1)
+	go func() {
+		_, err := h.client.CallTool(ctx, &mcp.CallToolParams{Name: "exec", Arguments: map[string]any{"instance": "feat-c", "command": []string{"sleep", "999"}}})
+		called <- err
+	}()
+	select { // cancel once the call is running
+	case <-h.docker.execRuns:
+	case <-time.After(5 * time.Second):
+		t.Fatal("exec never reached the engine")
+	}
+	cancel()
+	if err := <-called; err == nil {
+		t.Error("a cancelled call returned no error to its client")
+	}
+	select {
+	case <-h.docker.execDone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the operation's context was not cancelled")
+	}
+	mustSucceed(t, "list", h.call("list", nil))
+}
+
+// TestTwoChangingCallsOnOneSandboxAreRefusedClearly: while a destroy works on a sandbox,
+// another changing call on it through the same server is refused with what is busy.
+func TestTwoChangingCallsOnOneSandboxAreRefusedClearly(t *testing.T) {
+	h := newHarness(t, false)
+	mustSucceed(t, "create", h.call("create", map[string]any{"name": "feat-b", "slot": 2}))
+	h.docker.teardown, h.docker.tearing = make(chan struct{}), make(chan struct{})
+	first := make(chan *mcp.CallToolResult, 1)
+	go func() {
+		res, _ := h.client.CallTool(context.Background(), &mcp.CallToolParams{Name: "destroy", Arguments: map[string]any{"instance": "feat-b", "confirm": "feat-b"}})
+		first <- res
+	}()
+	<-h.docker.tearing
+	mustRefuse(t, "down", h.call("down", map[string]any{"instance": "feat-b"}), "ktrdr--feat-b is busy: a destroy call is working on it")
+	// reading is not held up
+	mustSucceed(t, "list", h.call("list", nil))
+	close(h.docker.teardown)
+	if res := <-first; res == nil || res.IsError {
+		t.Fatalf("the first destroy: %v", res)
+	}
+}
