@@ -18,7 +18,7 @@ import (
 
 // mcpSession starts `sandbox sandbox:mcp` in dir as an agent's client would, and connects
 // the SDK's own client to it over the process's stdin and stdout.
-func mcpSession(t *testing.T, work, dir string, opts *mcp.ClientOptions, args ...string) *mcp.ClientSession {
+func mcpSession(t testing.TB, work, dir string, opts *mcp.ClientOptions, args ...string) *mcp.ClientSession {
 	t.Helper()
 	cmd := sandboxCmd(work, dir, append([]string{"sandbox:mcp"}, args...)...)
 	stderr, err := os.Create(filepath.Join(work, "mcp-stderr.log"))
