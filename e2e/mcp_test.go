@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,7 +21,12 @@ import (
 // the SDK's own client to it over the process's stdin and stdout.
 func mcpSession(t testing.TB, work, dir string, opts *mcp.ClientOptions, args ...string) *mcp.ClientSession {
 	t.Helper()
-	cmd := sandboxCmd(work, dir, append([]string{"sandbox:mcp"}, args...)...)
+	return mcpSessionOf(t, work, sandboxCmd(work, dir, append([]string{"sandbox:mcp"}, args...)...), opts)
+}
+
+// mcpSessionOf connects to the server cmd runs; its stderr goes to work/mcp-stderr.log.
+func mcpSessionOf(t testing.TB, work string, cmd *exec.Cmd, opts *mcp.ClientOptions) *mcp.ClientSession {
+	t.Helper()
 	stderr, err := os.Create(filepath.Join(work, "mcp-stderr.log"))
 	if err != nil {
 		t.Fatal(err)
