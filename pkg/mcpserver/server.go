@@ -49,8 +49,9 @@ type Server struct {
 	mcp  *mcp.Server
 
 	mu   sync.Mutex
-	busy map[string]string // instance id -> the tool changing it now
-	res  map[string]bool   // resource URIs served now
+	busy  map[string]string // instance id -> the tool changing it now
+	res   map[string]bool   // resource URIs served now
+	usage usageCache
 }
 
 // New checks o and builds the server with its tools and resources.
@@ -84,6 +85,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	})
 	s.addTools()
 	s.refreshResources()
+	// Measured once now, so that the first status an agent asks for answers at once.
+	s.usage.refreshing = true
+	go s.usage.refresh(e.Docker, e.Config.ComposeProjectLabel)
 	return s, nil
 }
 
@@ -166,6 +170,9 @@ func (s *Server) claim(id, tool string) (func(), error) {
 	}, nil
 }
 
+// cachedUsageTools report usage figures from the server's cache (see usageCache).
+var cachedUsageTools = map[string]bool{"status": true, "list": true}
+
 // readOnly are the tools that may act on local-prod without AllowLocalProd.
 var readOnly = map[string]bool{"status": true, "logs": true, "snapshots": true}
 
@@ -240,6 +247,9 @@ func (s *Server) run(ctx context.Context, req *mcp.CallToolRequest, tool, instan
 	e, err := s.envAt(ctx, req, t.dir)
 	if err != nil {
 		return nil, "", err
+	}
+	if cachedUsageTools[tool] {
+		e.Docker = cachedUsage{Docker: e.Docker, cache: &s.usage}
 	}
 	out, line, err := op(ctx, e, t)
 	if n, ok := e.Progress.(*notifier); ok && len(n.warnings) > 0 && err == nil {
