@@ -48,7 +48,7 @@ type Server struct {
 	repo string // the main repository the server is scoped to
 	mcp  *mcp.Server
 
-	mu   sync.Mutex
+	mu    sync.Mutex
 	busy  map[string]string // instance id -> the tool changing it now
 	res   map[string]bool   // resource URIs served now
 	usage usageCache
