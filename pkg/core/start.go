@@ -771,6 +771,9 @@ func (e *Env) Exec(ctx context.Context, kind config.Kind, o ExecOptions) (ExecRe
 		if err := e.ready(ctx, in); err != nil {
 			return err
 		}
+		if err := e.serviceRunning(ctx, kind, in, o.Service); err != nil {
+			return err
+		}
 		p := e.project(in, e.Config.Lifecycle(kind), nil)
 		return e.Docker.Exec(ctx, p, o.Service, o.Command, false, nil, o.Out, o.Err)
 	})
@@ -785,4 +788,20 @@ func (e *Env) Exec(ctx context.Context, kind config.Kind, o ExecOptions) (ExecRe
 		return res, fail.With(fail.CodeError, fail.Run(fmt.Sprintf("Is %s running, and is the command in its image? See: %%s", o.Service), fail.Do(string(kind), "status", "")), err)
 	}
 	return res, err
+}
+
+// serviceRunning refuses a service with no running container: compose exec would exit 1,
+// which a caller cannot tell from the command's own failure.
+func (e *Env) serviceRunning(ctx context.Context, kind config.Kind, in *Instance, service string) error {
+	cs, err := e.Docker.Containers(ctx, e.Config.ComposeProjectLabel, in.ID)
+	if err != nil {
+		return e.dockerFailed(ctx, err)
+	}
+	for _, c := range cs {
+		if c.Service == service && c.State == "running" {
+			return nil
+		}
+	}
+	return fail.New(fail.CodeError, fail.Run("Start it with %s, or see what runs: %s", fail.Do(string(kind), "up", ""), fail.Do(string(kind), "status", "")),
+		"service %s of %s is not running", service, in.ID)
 }

@@ -37,6 +37,7 @@ type fakeDocker struct {
 	execCode int    // Exec's exit status
 	execHang bool   // Exec blocks until its context ends
 	execCmd  []string
+	running  []compose.Container // what Containers lists
 	logs     string
 	execDone chan struct{} // closed when a hanging Exec saw its context end
 	execRuns chan struct{} // closed when a hanging Exec starts waiting
@@ -51,7 +52,9 @@ func (d *fakeDocker) ProjectStates(context.Context, string) (map[string]compose.
 	return map[string]compose.Counts{}, nil
 }
 func (d *fakeDocker) Containers(context.Context, string, string) ([]compose.Container, error) {
-	return nil, nil
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.running, nil
 }
 func (d *fakeDocker) Engine(context.Context) (platform.Engine, error) {
 	return platform.Engine{}, nil
@@ -114,7 +117,8 @@ func git(t *testing.T, dir string, args ...string) {
 
 func newHarness(t *testing.T, allowLocalProd bool) *harness {
 	t.Helper()
-	h := &harness{t: t, home: t.TempDir(), cfg: config.KTRDR(), docker: &fakeDocker{}, changed: make(chan struct{}, 1)}
+	backend := compose.Container{Name: "backend-1", Service: "backend", State: "running"}
+	h := &harness{t: t, home: t.TempDir(), cfg: config.KTRDR(), docker: &fakeDocker{running: []compose.Container{backend}}, changed: make(chan struct{}, 1)}
 	h.repo = filepath.Join(t.TempDir(), "repo")
 	if err := os.MkdirAll(h.repo, 0o755); err != nil {
 		t.Fatal(err)

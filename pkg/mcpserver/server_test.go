@@ -290,3 +290,13 @@ func TestTwoChangingCallsOnOneSandboxAreRefusedClearly(t *testing.T) {
 		t.Fatalf("the first destroy: %v", res)
 	}
 }
+
+func TestExecInAServiceThatIsNotRunningIsRefusedBeforeItRuns(t *testing.T) {
+	h := newHarness(t, false)
+	mustSucceed(t, "create", h.call("create", map[string]any{"name": "feat-n", "slot": 5}))
+	mustRefuse(t, "exec", h.call("exec", map[string]any{"instance": "feat-n", "service": "db", "command": []string{"true"}}),
+		"service db of ktrdr--feat-n is not running", "go tool mage sandbox:up")
+	if h.docker.execCmd != nil {
+		t.Errorf("ran %v in a service that is not running", h.docker.execCmd)
+	}
+}
