@@ -233,6 +233,9 @@ func (s *Server) run(ctx context.Context, req *mcp.CallToolRequest, tool, instan
 	}
 	if changes {
 		key := t.id
+		if in, err := core.Load(s.cfg, t.kind, t.dir); key == "" && err == nil {
+			key = in.ID // the same key whether the call named it or not
+		}
 		if key == "" {
 			key = t.dir
 		}

@@ -283,6 +283,7 @@ func TestTwoChangingCallsOnOneSandboxAreRefusedClearly(t *testing.T) {
 	}()
 	<-h.docker.tearing
 	mustRefuse(t, "down", h.call("down", map[string]any{"instance": "feat-b"}), "ktrdr--feat-b is busy: a destroy call is working on it")
+	mustRefuse(t, "up", h.call("up", map[string]any{"instance": "ktrdr--feat-b"}), "ktrdr--feat-b is busy") // named by its id
 	// reading is not held up
 	mustSucceed(t, "list", h.call("list", nil))
 	close(h.docker.teardown)
