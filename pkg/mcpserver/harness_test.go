@@ -134,9 +134,17 @@ func newHarness(t *testing.T, allowLocalProd bool) *harness {
 		return core.New(core.Env{Config: h.cfg, Home: h.home, Cwd: dir, Vars: vars, Docker: h.docker,
 			Git: gitx.Git{Env: vars}, Secrets: noSecrets{}, LockWait: time.Second})
 	}
+	h.client = h.serve(h.repo, allowLocalProd)
+	return h
+}
+
+// serve starts a server at dir over the harness's fakes and connects a client to it.
+func (h *harness) serve(dir string, allowLocalProd bool) *mcp.ClientSession {
+	t := h.t
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	srv, err := mcpserver.New(ctx, mcpserver.Options{Env: h.env, Dir: h.repo, Spell: targets.Invocation.Spell, AllowLocalProd: allowLocalProd, Log: testLog{t}})
+	srv, err := mcpserver.New(ctx, mcpserver.Options{Env: h.env, Dir: dir, Spell: targets.Invocation.Spell, AllowLocalProd: allowLocalProd, Log: testLog{t}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,12 +163,12 @@ func newHarness(t *testing.T, allowLocalProd bool) *harness {
 			h.mu.Unlock()
 		},
 	})
-	h.client, err = client.Connect(ctx, ct, nil)
+	cs, err := client.Connect(ctx, ct, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = h.client.Close() })
-	return h
+	t.Cleanup(func() { _ = cs.Close() })
+	return cs
 }
 
 // call calls a tool and fails the test on a protocol error.

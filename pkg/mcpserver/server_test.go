@@ -301,3 +301,29 @@ func TestExecInAServiceThatIsNotRunningIsRefusedBeforeItRuns(t *testing.T) {
 		t.Errorf("ran %v in a service that is not running", h.docker.execCmd)
 	}
 }
+
+// TestAServerStartedInASandboxActsOnItByDefault: an agent working in a sandbox's
+// worktree names nothing; destroy still needs the confirm.
+func TestAServerStartedInASandboxActsOnItByDefault(t *testing.T) {
+	h := newHarness(t, false)
+	res := h.call("create", map[string]any{"name": "feat-d", "slot": 2})
+	mustSucceed(t, "create", res)
+	var c mcpserver.Created
+	structured(t, res, &c)
+	inside := h.serve(c.Path, false)
+	status, err := inside.CallTool(context.Background(), &mcp.CallToolParams{Name: "status"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSucceed(t, "status", status)
+	var rep core.StatusReport
+	structured(t, status, &rep)
+	if rep.InstanceID != "ktrdr--feat-d" || rep.Path != c.Path {
+		t.Fatalf("status %+v", rep)
+	}
+	destroy, err := inside.CallTool(context.Background(), &mcp.CallToolParams{Name: "destroy", Arguments: map[string]any{"confirm": "feat-x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRefuse(t, "destroy", destroy, `confirm set to "feat-d"`)
+}
