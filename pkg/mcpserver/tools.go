@@ -217,138 +217,151 @@ func capped(n, def, max int) int {
 	return n
 }
 
+// addTools registers every tool; each handler is a method below.
 func (s *Server) addTools() {
-	mcp.AddTool(s.mcp, &mcp.Tool{Name: "list", Description: "Every instance with its slot, state, API port, usage and path (the JSON of sandbox:list -json)."},
-		func(ctx context.Context, req *mcp.CallToolRequest, _ ListInput) (*mcp.CallToolResult, any, error) {
-			return s.callAt(ctx, req, "list", func(ctx context.Context, e *core.Env) (any, string, error) {
-				l, err := e.List(ctx)
-				return l, fmt.Sprintf("%d instance(s)", len(l.Instances)), err
-			})
-		})
-	mcp.AddTool(s.mcp, &mcp.Tool{Name: "status", Description: "One instance's state, containers, URLs and shared data (the JSON of sandbox:status -json)."},
-		func(ctx context.Context, req *mcp.CallToolRequest, in StatusInput) (*mcp.CallToolResult, any, error) {
-			return s.call(ctx, req, "status", in.Instance, false, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
-				rep, err := e.Status(ctx, t.kind)
-				if err != nil {
-					return nil, "", err
-				}
-				return rep, fmt.Sprintf("%s: %s, %d/%d containers running", rep.InstanceID, rep.State, rep.Running, rep.Total), nil
-			})
-		})
-	mcp.AddTool(s.mcp, &mcp.Tool{Name: "create", Description: "Create a sandbox: a git worktree beside the repository on its own port slot, registered, not started (call up next). Sends progress."},
-		func(ctx context.Context, req *mcp.CallToolRequest, in CreateInput) (*mcp.CallToolResult, any, error) {
-			return s.callAt(ctx, req, "create", func(ctx context.Context, e *core.Env) (any, string, error) {
-				defer s.refreshResources()
-				r, err := e.Create(ctx, in.Name, core.CreateOptions{Branch: in.Branch, Slot: in.Slot, NoInclude: in.NoInclude, NoHooks: in.NoHooks, Seed: in.Seed})
-				if err != nil {
-					return nil, "", err
-				}
-				out := Created{InstanceID: r.Instance.ID, Name: strings.TrimPrefix(r.Instance.ID, e.Config.IDPrefix), Slot: r.Instance.Slot, Path: r.Instance.Dir, URLs: r.Headline}
-				if r.Included != nil {
-					out.IncludedFiles = r.Included.Files
-				}
-				return out, fmt.Sprintf("Created sandbox %s on slot %d at %s", out.InstanceID, out.Slot, out.Path), nil
-			})
-		})
-	mcp.AddTool(s.mcp, &mcp.Tool{Name: "up", Description: "Start an instance and wait for its startability gate; the result has the gate's checks and the URLs. Sends progress; cancelling stops it as Ctrl-C does."},
-		func(ctx context.Context, req *mcp.CallToolRequest, in UpInput) (*mcp.CallToolResult, any, error) {
-			return s.call(ctx, req, "up", in.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
-				timeout, err := duration("timeout", in.Timeout)
-				if err != nil {
-					return nil, "", err
-				}
-				r, err := e.Up(ctx, t.kind, core.StartOptions{NoWait: in.NoWait, Build: in.Build, Timeout: timeout, NoSecrets: in.NoSecrets, NoHooks: in.NoHooks})
-				out := started(r)
-				if out == nil {
-					return nil, "", err
-				}
-				return out, out.line(), err
-			})
-		})
-	mcp.AddTool(s.mcp, &mcp.Tool{Name: "down", Description: "Stop an instance; its volumes are kept unless volumes is true."},
-		func(ctx context.Context, req *mcp.CallToolRequest, in DownInput) (*mcp.CallToolResult, any, error) {
-			return s.call(ctx, req, "down", in.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
-				r, err := e.Down(ctx, t.kind, core.DownOptions{Volumes: in.Volumes})
-				if err != nil {
-					return nil, "", err
-				}
-				out := Stopped{InstanceID: r.Instance.ID, VolumesRemoved: r.VolumesRemoved, Snapshot: r.Snapshot}
-				if out.VolumesRemoved {
-					return out, out.InstanceID + " stopped; volumes removed", nil
-				}
-				return out, out.InstanceID + " stopped (volumes kept)", nil
-			})
-		})
-	mcp.AddTool(s.mcp, &mcp.Tool{Name: "logs", Description: "The end of an instance's compose logs, bounded in lines and bytes (no follow)."},
-		func(ctx context.Context, req *mcp.CallToolRequest, in LogsInput) (*mcp.CallToolResult, any, error) {
-			return s.call(ctx, req, "logs", in.Instance, false, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
-				buf := newTailBuffer(capped(in.MaxBytes, DefaultOutputCap, MaxOutputCap))
-				e.Out, e.Err = buf, buf
-				if err := e.Logs(ctx, t.kind, core.LogOptions{Service: in.Service, Tail: capped(in.Tail, DefaultLogLines, MaxLogLines)}); err != nil {
-					return nil, "", err
-				}
-				in, err := e.Current(t.kind)
-				if err != nil {
-					return nil, "", err
-				}
-				text, cut := buf.text()
-				return Logs{InstanceID: in.ID, Logs: text, Truncated: cut}, fmt.Sprintf("%d bytes of %s's logs", len(text), in.ID), nil
-			})
-		})
-	mcp.AddTool(s.mcp, &mcp.Tool{Name: "exec", Description: "Run a command (no shell) in a running service of an instance, e.g. the tests in the backend; returns its exit code and the end of its output. A non-zero exit is a result, not an error."},
-		func(ctx context.Context, req *mcp.CallToolRequest, in ExecInput) (*mcp.CallToolResult, any, error) {
-			return s.call(ctx, req, "exec", in.Instance, false, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
-				return s.exec(ctx, e, t, in)
-			})
-		})
-	mcp.AddTool(s.mcp, &mcp.Tool{Name: "snapshot", Description: "Copy an instance's volumes into a named snapshot (writers paused meanwhile). Sends progress."},
-		func(ctx context.Context, req *mcp.CallToolRequest, in SnapshotInput) (*mcp.CallToolResult, any, error) {
-			return s.call(ctx, req, "snapshot", in.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
-				m, err := e.Snapshots().Take(ctx, t.kind, in.Name)
-				if err != nil {
-					return nil, "", err
-				}
-				return snapshotOf(m), fmt.Sprintf("Snapshot %s of %s: %d volume(s)", m.Name, m.Instance, len(m.Volumes)), nil
-			})
-		})
-	mcp.AddTool(s.mcp, &mcp.Tool{Name: "snapshots", Description: "An instance's snapshots, or every instance's with all (the JSON of sandbox:snapshots -json)."},
-		func(ctx context.Context, req *mcp.CallToolRequest, in SnapshotsInput) (*mcp.CallToolResult, any, error) {
-			return s.call(ctx, req, "snapshots", in.Instance, false, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
-				l, err := e.Snapshots().List(t.kind, in.All)
-				return l, fmt.Sprintf("%d snapshot(s)", len(l.Snapshots)), err
-			})
-		})
-	mcp.AddTool(s.mcp, &mcp.Tool{Name: "restore", Description: "Give an instance the data of a snapshot, then start it and run the gate. Sends progress."},
-		func(ctx context.Context, req *mcp.CallToolRequest, in RestoreInput) (*mcp.CallToolResult, any, error) {
-			return s.call(ctx, req, "restore", in.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
-				if in.Name == "" {
-					return nil, "", fail.New(fail.CodeUsage, fail.Say("Name the snapshot (the snapshots tool lists them)"), "name is required")
-				}
-				timeout, err := duration("timeout", in.Timeout)
-				if err != nil {
-					return nil, "", err
-				}
-				r, err := e.Snapshots().Restore(ctx, t.kind, in.Name, in.From, core.StartOptions{NoSecrets: in.NoSecrets, Timeout: timeout, NoWait: in.NoWait})
-				st := started(r.Start)
-				if st == nil {
-					return nil, "", err
-				}
-				return Restored{Snapshot: snapshotOf(r.Snapshot), Start: *st}, "Restored " + in.Name + "; " + st.line(), err
-			})
-		})
-	mcp.AddTool(s.mcp, &mcp.Tool{Name: "doctor", Description: "Check Docker, git, op, disk, ports and the registry; each problem comes with the command that fixes it (the JSON of sandbox:doctor -json)."},
-		func(ctx context.Context, req *mcp.CallToolRequest, _ DoctorInput) (*mcp.CallToolResult, any, error) {
-			return s.callAt(ctx, req, "doctor", func(ctx context.Context, e *core.Env) (any, string, error) {
-				rep := e.Doctor(ctx).JSON(s.o.Spell)
-				return rep, fmt.Sprintf("%d check(s), %d problem(s)", len(rep.Findings), rep.Problems), nil
-			})
-		})
-	mcp.AddTool(s.mcp, &mcp.Tool{Name: "destroy", Description: "Remove an instance: containers, volumes, worktree (never its branch) and registry entry. Needs confirm equal to its name; refuses uncommitted work unless discardChanges is true too."},
-		func(ctx context.Context, req *mcp.CallToolRequest, in DestroyInput) (*mcp.CallToolResult, any, error) {
-			return s.call(ctx, req, "destroy", in.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
-				return s.destroy(ctx, e, t, in)
-			})
-		})
+	mcp.AddTool(s.mcp, &mcp.Tool{Name: "list", Description: "Every instance with its slot, state, API port, usage and path (the JSON of sandbox:list -json)."}, s.listTool)
+	mcp.AddTool(s.mcp, &mcp.Tool{Name: "status", Description: "One instance's state, containers, URLs and shared data (the JSON of sandbox:status -json)."}, s.statusTool)
+	mcp.AddTool(s.mcp, &mcp.Tool{Name: "create", Description: "Create a sandbox: a git worktree beside the repository on its own port slot, registered, not started (call up next). Sends progress."}, s.createTool)
+	mcp.AddTool(s.mcp, &mcp.Tool{Name: "up", Description: "Start an instance and wait for its startability gate; the result has the gate's checks and the URLs. Sends progress; cancelling stops it as Ctrl-C does."}, s.upTool)
+	mcp.AddTool(s.mcp, &mcp.Tool{Name: "down", Description: "Stop an instance; its volumes are kept unless volumes is true."}, s.downTool)
+	mcp.AddTool(s.mcp, &mcp.Tool{Name: "logs", Description: "The end of an instance's compose logs, bounded in lines and bytes (no follow)."}, s.logsTool)
+	mcp.AddTool(s.mcp, &mcp.Tool{Name: "exec", Description: "Run a command (no shell) in a running service of an instance, e.g. the tests in the backend; returns its exit code and the end of its output. A non-zero exit is a result, not an error."}, s.execTool)
+	mcp.AddTool(s.mcp, &mcp.Tool{Name: "snapshot", Description: "Copy an instance's volumes into a named snapshot (writers paused meanwhile). Sends progress."}, s.snapshotTool)
+	mcp.AddTool(s.mcp, &mcp.Tool{Name: "snapshots", Description: "An instance's snapshots, or every instance's with all (the JSON of sandbox:snapshots -json)."}, s.snapshotsTool)
+	mcp.AddTool(s.mcp, &mcp.Tool{Name: "restore", Description: "Give an instance the data of a snapshot, then start it and run the gate. Sends progress."}, s.restoreTool)
+	mcp.AddTool(s.mcp, &mcp.Tool{Name: "doctor", Description: "Check Docker, git, op, disk, ports and the registry; each problem comes with the command that fixes it (the JSON of sandbox:doctor -json)."}, s.doctorTool)
+	mcp.AddTool(s.mcp, &mcp.Tool{Name: "destroy", Description: "Remove an instance: containers, volumes, worktree (never its branch) and registry entry. Needs confirm equal to its name; refuses uncommitted work unless discardChanges is true too."}, s.destroyTool)
+}
+
+func (s *Server) listTool(ctx context.Context, req *mcp.CallToolRequest, _ ListInput) (*mcp.CallToolResult, any, error) {
+	return s.callAt(ctx, req, "list", func(ctx context.Context, e *core.Env) (any, string, error) {
+		l, err := e.List(ctx)
+		return l, fmt.Sprintf("%d instance(s)", len(l.Instances)), err
+	})
+}
+
+func (s *Server) statusTool(ctx context.Context, req *mcp.CallToolRequest, in StatusInput) (*mcp.CallToolResult, any, error) {
+	return s.call(ctx, req, "status", in.Instance, false, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
+		rep, err := e.Status(ctx, t.kind)
+		if err != nil {
+			return nil, "", err
+		}
+		return rep, fmt.Sprintf("%s: %s, %d/%d containers running", rep.InstanceID, rep.State, rep.Running, rep.Total), nil
+	})
+}
+
+func (s *Server) createTool(ctx context.Context, req *mcp.CallToolRequest, in CreateInput) (*mcp.CallToolResult, any, error) {
+	return s.callAt(ctx, req, "create", func(ctx context.Context, e *core.Env) (any, string, error) {
+		defer s.refreshResources()
+		r, err := e.Create(ctx, in.Name, core.CreateOptions{Branch: in.Branch, Slot: in.Slot, NoInclude: in.NoInclude, NoHooks: in.NoHooks, Seed: in.Seed})
+		if err != nil {
+			return nil, "", err
+		}
+		out := Created{InstanceID: r.Instance.ID, Name: strings.TrimPrefix(r.Instance.ID, e.Config.IDPrefix), Slot: r.Instance.Slot, Path: r.Instance.Dir, URLs: r.Headline}
+		if r.Included != nil {
+			out.IncludedFiles = r.Included.Files
+		}
+		return out, fmt.Sprintf("Created sandbox %s on slot %d at %s", out.InstanceID, out.Slot, out.Path), nil
+	})
+}
+
+func (s *Server) upTool(ctx context.Context, req *mcp.CallToolRequest, in UpInput) (*mcp.CallToolResult, any, error) {
+	return s.call(ctx, req, "up", in.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
+		timeout, err := duration("timeout", in.Timeout)
+		if err != nil {
+			return nil, "", err
+		}
+		r, err := e.Up(ctx, t.kind, core.StartOptions{NoWait: in.NoWait, Build: in.Build, Timeout: timeout, NoSecrets: in.NoSecrets, NoHooks: in.NoHooks})
+		out := started(r)
+		if out == nil {
+			return nil, "", err
+		}
+		return out, out.line(), err
+	})
+}
+
+func (s *Server) downTool(ctx context.Context, req *mcp.CallToolRequest, in DownInput) (*mcp.CallToolResult, any, error) {
+	return s.call(ctx, req, "down", in.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
+		r, err := e.Down(ctx, t.kind, core.DownOptions{Volumes: in.Volumes})
+		if err != nil {
+			return nil, "", err
+		}
+		out := Stopped{InstanceID: r.Instance.ID, VolumesRemoved: r.VolumesRemoved, Snapshot: r.Snapshot}
+		if out.VolumesRemoved {
+			return out, out.InstanceID + " stopped; volumes removed", nil
+		}
+		return out, out.InstanceID + " stopped (volumes kept)", nil
+	})
+}
+
+func (s *Server) logsTool(ctx context.Context, req *mcp.CallToolRequest, in LogsInput) (*mcp.CallToolResult, any, error) {
+	return s.call(ctx, req, "logs", in.Instance, false, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
+		buf := newTailBuffer(capped(in.MaxBytes, DefaultOutputCap, MaxOutputCap))
+		e.Out, e.Err = buf, buf
+		if err := e.Logs(ctx, t.kind, core.LogOptions{Service: in.Service, Tail: capped(in.Tail, DefaultLogLines, MaxLogLines)}); err != nil {
+			return nil, "", err
+		}
+		in, err := e.Current(t.kind)
+		if err != nil {
+			return nil, "", err
+		}
+		text, cut := buf.text()
+		return Logs{InstanceID: in.ID, Logs: text, Truncated: cut}, fmt.Sprintf("%d bytes of %s's logs", len(text), in.ID), nil
+	})
+}
+
+func (s *Server) execTool(ctx context.Context, req *mcp.CallToolRequest, in ExecInput) (*mcp.CallToolResult, any, error) {
+	return s.call(ctx, req, "exec", in.Instance, false, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
+		return s.exec(ctx, e, t, in)
+	})
+}
+
+func (s *Server) snapshotTool(ctx context.Context, req *mcp.CallToolRequest, in SnapshotInput) (*mcp.CallToolResult, any, error) {
+	return s.call(ctx, req, "snapshot", in.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
+		m, err := e.Snapshots().Take(ctx, t.kind, in.Name)
+		if err != nil {
+			return nil, "", err
+		}
+		return snapshotOf(m), fmt.Sprintf("Snapshot %s of %s: %d volume(s)", m.Name, m.Instance, len(m.Volumes)), nil
+	})
+}
+
+func (s *Server) snapshotsTool(ctx context.Context, req *mcp.CallToolRequest, in SnapshotsInput) (*mcp.CallToolResult, any, error) {
+	return s.call(ctx, req, "snapshots", in.Instance, false, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
+		l, err := e.Snapshots().List(t.kind, in.All)
+		return l, fmt.Sprintf("%d snapshot(s)", len(l.Snapshots)), err
+	})
+}
+
+func (s *Server) restoreTool(ctx context.Context, req *mcp.CallToolRequest, in RestoreInput) (*mcp.CallToolResult, any, error) {
+	return s.call(ctx, req, "restore", in.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
+		if in.Name == "" {
+			return nil, "", fail.New(fail.CodeUsage, fail.Say("Name the snapshot (the snapshots tool lists them)"), "name is required")
+		}
+		timeout, err := duration("timeout", in.Timeout)
+		if err != nil {
+			return nil, "", err
+		}
+		r, err := e.Snapshots().Restore(ctx, t.kind, in.Name, in.From, core.StartOptions{NoSecrets: in.NoSecrets, Timeout: timeout, NoWait: in.NoWait})
+		st := started(r.Start)
+		if st == nil {
+			return nil, "", err
+		}
+		return Restored{Snapshot: snapshotOf(r.Snapshot), Start: *st}, "Restored " + in.Name + "; " + st.line(), err
+	})
+}
+
+func (s *Server) doctorTool(ctx context.Context, req *mcp.CallToolRequest, _ DoctorInput) (*mcp.CallToolResult, any, error) {
+	return s.callAt(ctx, req, "doctor", func(ctx context.Context, e *core.Env) (any, string, error) {
+		rep := e.Doctor(ctx).JSON(s.o.Spell)
+		return rep, fmt.Sprintf("%d check(s), %d problem(s)", len(rep.Findings), rep.Problems), nil
+	})
+}
+
+func (s *Server) destroyTool(ctx context.Context, req *mcp.CallToolRequest, in DestroyInput) (*mcp.CallToolResult, any, error) {
+	return s.call(ctx, req, "destroy", in.Instance, true, func(ctx context.Context, e *core.Env, t target) (any, string, error) {
+		return s.destroy(ctx, e, t, in)
+	})
 }
 
 // callAt is call for the tools that act on no one instance (list, create, doctor).
