@@ -19,12 +19,12 @@ import (
 // Bounds of what one call may return or take: an agent's context is small, and a stuck
 // command must not hold a call forever.
 const (
-	DefaultLogLines   = 100
-	MaxLogLines       = 2000
-	DefaultOutputCap  = 64 << 10
-	MaxOutputCap      = 1 << 20
-	DefaultExecTimout = 2 * time.Minute
-	MaxExecTimeout    = 30 * time.Minute
+	DefaultLogLines    = 100
+	MaxLogLines        = 2000
+	DefaultOutputCap   = 64 << 10
+	MaxOutputCap       = 1 << 20
+	DefaultExecTimeout = 2 * time.Minute
+	MaxExecTimeout     = 30 * time.Minute
 )
 
 type (
@@ -370,7 +370,7 @@ func (s *Server) callAt(ctx context.Context, req *mcp.CallToolRequest, tool stri
 }
 
 func (s *Server) exec(ctx context.Context, e *core.Env, t target, in ExecInput) (any, string, error) {
-	limit := time.Duration(capped(in.TimeoutSeconds, int(DefaultExecTimout/time.Second), int(MaxExecTimeout/time.Second))) * time.Second
+	limit := time.Duration(capped(in.TimeoutSeconds, int(DefaultExecTimeout/time.Second), int(MaxExecTimeout/time.Second))) * time.Second
 	cctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	outCap := capped(in.MaxOutputBytes, DefaultOutputCap, MaxOutputCap)
