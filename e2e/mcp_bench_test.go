@@ -83,3 +83,47 @@ func BenchmarkStatusTarget(b *testing.B) {
 		}
 	}
 }
+
+// TestMCPTwoAgentsCreateTwoSandboxesAtOnce: two servers in one repository, each asked to
+// create a sandbox at the same moment; the registry's lock lets both succeed, on their
+// own slots.
+func TestMCPTwoAgentsCreateTwoSandboxesAtOnce(t *testing.T) {
+	work := t.TempDir()
+	if err := makeRepo(work); err != nil {
+		t.Fatal(err)
+	}
+	repo := filepath.Join(work, "repo")
+	agents := map[string]*mcp.ClientSession{"mcp-a": mcpSession(t, work, repo, nil), "mcp-b": mcpSession(t, work, repo, nil)}
+	slots := map[string]int{"mcp-a": 6, "mcp-b": 7}
+	var wg sync.WaitGroup
+	for name, cs := range agents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "create", Arguments: map[string]any{"name": name, "slot": slots[name]}})
+			switch {
+			case err != nil:
+				t.Errorf("create %s: %v", name, err)
+			case res.IsError:
+				t.Errorf("create %s: %s", name, resultText(res))
+			}
+		}()
+	}
+	wg.Wait()
+	var listing struct {
+		Instances []struct {
+			InstanceID string `json:"instance_id"`
+			Slot       int    `json:"slot"`
+		} `json:"instances"`
+	}
+	structuredAs(t, callTool(t, agents["mcp-a"], "list", nil), &listing)
+	got := map[string]int{}
+	for _, in := range listing.Instances {
+		got[in.InstanceID] = in.Slot
+	}
+	if got["ktrdr--mcp-a"] != 6 || got["ktrdr--mcp-b"] != 7 || len(got) != 2 {
+		t.Errorf("registered after two creates at once: %v", got)
+	}
+}
