@@ -6,7 +6,8 @@
 #             TAIL, TIMEOUT, ENGINE, CONTEXT, SHELL_NAME (completion's -shell; SHELL is make's)
 #   booleans (set to 1; any non-empty value, even 0, turns one on):
 #             NOINCLUDE, NOHOOKS, NOWAIT, BUILD, NOSECRETS, FORCE, VOLUMES, KEEPWORKTREE,
-#             DISCARDCHANGES, SNAPSHOT, NOSNAPSHOT, JSON, ALL, WATCH, FOLLOW, MINIMAL, DRYRUN, SWARM, REGISTRY
+#             DISCARDCHANGES, SNAPSHOT, NOSNAPSHOT, JSON, ALL, WATCH, FOLLOW, MINIMAL, DRYRUN, SWARM, REGISTRY,
+#             ALLOWLOCALPROD
 #   make sandbox-create NAME=feat-x SLOT=3
 #   make sandbox-up NOSECRETS=1
 #   make sandbox-destroy FORCE=1 SNAPSHOT=1
@@ -48,7 +49,7 @@ bench:
 
 .PHONY: sandbox-create sandbox-init sandbox-sync sandbox-up sandbox-down sandbox-destroy \
 	sandbox-snapshot sandbox-snapshots sandbox-restore sandbox-list sandbox-status sandbox-logs \
-	sandbox-shell sandbox-init-shared sandbox-doctor sandbox-gc sandbox-completion \
+	sandbox-shell sandbox-init-shared sandbox-doctor sandbox-gc sandbox-completion sandbox-mcp \
 	local-prod-init local-prod-sync local-prod-up local-prod-down local-prod-destroy \
 	local-prod-snapshot local-prod-restore local-prod-status local-prod-logs
 
@@ -86,6 +87,8 @@ sandbox-gc:
 	$(MAGE) sandbox:gc $(call bool,DRYRUN,dryRun) $(call bool,VOLUMES,volumes) $(call bool,FORCE,force) $(call bool,IMAGES,images)
 sandbox-completion:
 	$(MAGE) sandbox:completion $(call flag,SHELL_NAME,shell)
+sandbox-mcp:
+	$(MAGE) sandbox:mcp $(call bool,ALLOWLOCALPROD,allowLocalProd)
 local-prod-init:
 	$(MAGE) localProd:init $(call flag,ENGINE,engine) $(call flag,CONTEXT,context) $(call bool,SWARM,swarm) $(call flag,REGISTRY,registry)
 local-prod-sync:

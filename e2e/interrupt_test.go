@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // Ctrl-C in the middle of create, while git is adding the worktree (its new branch already
@@ -99,4 +102,85 @@ exec "` + realGit + `" "$@"
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// A create cancelled through the MCP server while git is adding the worktree stops as
+// Ctrl-C does: no registry entry, no directory, no worktree, no branch.
+func TestMCPCancelledCreateLeavesNothing(t *testing.T) {
+	work := t.TempDir()
+	if err := makeRepo(work); err != nil {
+		t.Fatal(err)
+	}
+	repo := filepath.Join(work, "repo")
+	realGit, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := filepath.Join(work, "slowgit")
+	marker := filepath.Join(work, "adding")
+	script := `#!/bin/sh
+if [ "$1" = "worktree" ] && [ "$2" = "add" ]; then
+  "` + realGit + `" branch ktrdr--mcp-x
+  : > "` + marker + `"
+  exec sleep 60
+fi
+exec "` + realGit + `" "$@"
+`
+	if err := os.MkdirAll(slow, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(slow, "git"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := sandboxCmd(work, repo, "sandbox:mcp")
+	for i, kv := range cmd.Env {
+		if strings.HasPrefix(kv, "PATH=") {
+			cmd.Env[i] = "PATH=" + slow + string(os.PathListSeparator) + strings.TrimPrefix(kv, "PATH=")
+		}
+	}
+	cs := mcpSessionOf(t, work, cmd, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	called := make(chan error, 1)
+	go func() {
+		_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "create", Arguments: map[string]any{"name": "mcp-x", "slot": 7}})
+		called <- err
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !exists(marker) {
+		if time.Now().After(deadline) {
+			t.Fatal("create never reached git worktree add")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-called; err == nil {
+		t.Error("the cancelled create returned no error to its client")
+	}
+	// The client returns at once; the server's log line says when the call ended.
+	log := filepath.Join(work, "mcp-stderr.log")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		data, _ := os.ReadFile(log)
+		if strings.Contains(string(data), "tool=create") {
+			if !strings.Contains(string(data), "cancelled") {
+				t.Errorf("the server did not log the create as cancelled:\n%s", data)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the create did not end within 20s of its cancellation:\n%s", data)
+		}
+	}
+	if exists(filepath.Join(work, "ktrdr--mcp-x")) {
+		t.Errorf("the worktree directory was left behind")
+	}
+	if got := mustRun(t, exec.Command(realGit, "-C", repo, "branch", "--list", "ktrdr--mcp-x")); strings.TrimSpace(got) != "" {
+		t.Errorf("the new branch was left behind: %q", got)
+	}
+	if got := mustRun(t, exec.Command(realGit, "-C", repo, "worktree", "list")); strings.Contains(got, "ktrdr--mcp-x") {
+		t.Errorf("a worktree was left registered:\n%s", got)
+	}
+	if res := callTool(t, cs, "list", nil); res.IsError || !strings.Contains(resultText(res), "0 instance(s)") {
+		t.Errorf("a registry entry was left: %s", resultText(res))
+	}
 }

@@ -44,6 +44,36 @@ func (r DoctorReport) Problems() int {
 	return n
 }
 
+// DoctorJSON is the report as doctor -json (and the MCP server's doctor tool) give it:
+// every finding, its fix spelled as the user runs it, and the count of problems.
+type DoctorJSON struct {
+	Findings []FindingJSON `json:"findings"`
+	Problems int           `json:"problems"`
+}
+
+// FindingJSON is one finding of DoctorJSON.
+type FindingJSON struct {
+	Check  string `json:"check"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+	// Commands are the tool's commands the fix names, spelled as a user runs them.
+	Commands []string `json:"fix_commands,omitempty"`
+}
+
+// JSON is r with each fix spelled by spell.
+func (r DoctorReport) JSON(spell func(fail.Command) string) DoctorJSON {
+	out := DoctorJSON{Findings: []FindingJSON{}, Problems: r.Problems()}
+	for _, f := range r.Findings {
+		fj := FindingJSON{Check: f.Check, OK: f.OK, Detail: f.Detail, Fix: f.Fix.Render(spell)}
+		for _, c := range f.Fix.Commands {
+			fj.Commands = append(fj.Commands, spell(c))
+		}
+		out.Findings = append(out.Findings, fj)
+	}
+	return out
+}
+
 // ResponsiveBound is how long doctor lets the engine take to inspect one container.
 var ResponsiveBound = 10 * time.Second
 

@@ -750,3 +750,80 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// ExecOptions are what Exec runs and where its output goes.
+type ExecOptions struct {
+	Service string   // the table's default service when empty
+	Command []string // run as is: no shell, no expansion
+	Out     io.Writer
+	Err     io.Writer
+}
+
+// ExecResult is how a command run by Exec ended.
+type ExecResult struct {
+	Service  string `json:"service"`
+	ExitCode int    `json:"exit_code"`
+}
+
+// Exec runs a command in a running service of the instance of kind, without a terminal
+// and without input: how an agent runs the tests inside a backend. A command that ran
+// and failed is a result with its exit code, not an error; one that could not run is.
+func (e *Env) Exec(ctx context.Context, kind config.Kind, o ExecOptions) (ExecResult, error) {
+	in, err := e.Current(kind)
+	if err != nil {
+		return ExecResult{}, err
+	}
+	if o.Service == "" {
+		o.Service = e.Config.DefaultService
+	}
+	if o.Service == "" {
+		return ExecResult{}, fail.New(fail.CodeUsage, fail.Run("Name the service (one of "+e.Config.ComposeFile+"'s; see %s)", fail.Do(string(kind), "status", "")), "no service given and the configuration has no default service")
+	}
+	if len(o.Command) == 0 {
+		return ExecResult{}, fail.New(fail.CodeUsage, fail.Say("Give the command as a list of words, e.g. [\"go\", \"test\", \"./...\"]"), "no command given")
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Err == nil {
+		o.Err = io.Discard
+	}
+	res := ExecResult{Service: o.Service}
+	err = e.on(ctx, in.Engine, false, func(e *Env) error {
+		if err := e.ready(ctx, in); err != nil {
+			return err
+		}
+		if err := e.serviceRunning(ctx, kind, in, o.Service); err != nil {
+			return err
+		}
+		p := e.project(in, e.Config.Lifecycle(kind), nil)
+		return e.Docker.Exec(ctx, p, o.Service, o.Command, false, nil, o.Out, o.Err)
+	})
+	var ee *execx.ExitError
+	switch {
+	case err == nil:
+		return res, nil
+	case ctx.Err() == nil && errors.As(err, &ee) && ee.Code != 126 && ee.Code != 127 && ee.Code != 125:
+		res.ExitCode = ee.Code
+		return res, nil
+	case fail.FixOf(err).IsZero():
+		return res, fail.With(fail.CodeError, fail.Run(fmt.Sprintf("Is %s running, and is the command in its image? See: %%s", o.Service), fail.Do(string(kind), "status", "")), err)
+	}
+	return res, err
+}
+
+// serviceRunning refuses a service with no running container: compose exec would exit 1,
+// which a caller cannot tell from the command's own failure.
+func (e *Env) serviceRunning(ctx context.Context, kind config.Kind, in *Instance, service string) error {
+	cs, err := e.Docker.Containers(ctx, e.Config.ComposeProjectLabel, in.ID)
+	if err != nil {
+		return e.dockerFailed(ctx, err)
+	}
+	for _, c := range cs {
+		if c.Service == service && c.State == "running" {
+			return nil
+		}
+	}
+	return fail.New(fail.CodeError, fail.Run("Start it with %s, or see what runs: %s", fail.Do(string(kind), "up", ""), fail.Do(string(kind), "status", "")),
+		"service %s of %s is not running", service, in.ID)
+}

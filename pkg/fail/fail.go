@@ -103,3 +103,14 @@ func FixOf(err error) Remedy {
 	}
 	return Remedy{}
 }
+
+// Message is err as every front end shows it: the error, then the remedy spelled with
+// spell on a "Hint: " line of its own. The targets put it under Mage's "Error: "; the MCP
+// server puts it in a refused tool call, so an agent reads what a person would.
+func Message(err error, spell func(Command) string) string {
+	msg := err.Error()
+	if fix := FixOf(err); !fix.IsZero() {
+		msg += "\nHint: " + fix.Render(spell)
+	}
+	return msg
+}

@@ -31,6 +31,7 @@ var flags = map[string][]string{
 	"sandbox:doctor":     {"-json"},
 	"sandbox:gc":         {"-dryRun", "-volumes", "-force", "-images"},
 	"sandbox:completion": {"-shell="},
+	"sandbox:mcp":        {"-allowLocalProd"},
 	"localProd:init":     {"-engine=", "-context=", "-swarm", "-registry="},
 	"localProd:sync":     {},
 	"localProd:up":       {"-noWait", "-build", "-timeout=", "-noSecrets", "-noHooks", "-force"},

@@ -365,31 +365,10 @@ func (s *screen) watch(ctx context.Context, e *core.Env, asJSON bool) error {
 	}
 }
 
-// findingJSON is one doctor finding in doctor -json.
-type findingJSON struct {
-	Check  string `json:"check"`
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail"`
-	Fix    string `json:"fix,omitempty"`
-	// Commands are the tool's commands the fix names, spelled as a user runs them.
-	Commands []string `json:"fix_commands,omitempty"`
-}
-
 func (s *screen) doctor(rep core.DoctorReport, asJSON bool) error {
 	problems := rep.Problems()
 	if asJSON {
-		out := struct {
-			Findings []findingJSON `json:"findings"`
-			Problems int           `json:"problems"`
-		}{Findings: []findingJSON{}, Problems: problems}
-		for _, f := range rep.Findings {
-			fj := findingJSON{Check: f.Check, OK: f.OK, Detail: f.Detail, Fix: s.run.Render(f.Fix)}
-			for _, c := range f.Fix.Commands {
-				fj.Commands = append(fj.Commands, s.run.Spell(c))
-			}
-			out.Findings = append(out.Findings, fj)
-		}
-		if err := writeJSON(s.out, out); err != nil {
+		if err := writeJSON(s.out, rep.JSON(s.run.Spell)); err != nil {
 			return err
 		}
 	} else {

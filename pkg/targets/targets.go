@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/magefile/mage/mg"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"golang.org/x/term"
 
 	"github.com/ktrdr/sandbox/pkg/config"
@@ -17,6 +18,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/engine"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/gitx"
+	"github.com/ktrdr/sandbox/pkg/mcpserver"
 	"github.com/ktrdr/sandbox/pkg/secrets"
 	"github.com/ktrdr/sandbox/pkg/shared"
 )
@@ -155,11 +157,7 @@ func run(fn func(e *core.Env, s *screen) error) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
-	if fix := fail.FixOf(err); !fix.IsZero() {
-		msg += "\nHint: " + Invocation.Render(fix)
-	}
-	return mg.Fatal(fail.Code(err), msg)
+	return mg.Fatal(fail.Code(err), fail.Message(err, Invocation.Spell))
 }
 
 func val[T any](p *T) T {
@@ -366,6 +364,29 @@ func (Sandbox) Gc(ctx context.Context, dryRun, volumes, force, images *bool) err
 		rep, err := e.GC(ctx, core.GCOptions{DryRun: val(dryRun), Volumes: val(volumes), Force: val(force), Images: val(images)})
 		s.gc(rep)
 		return err
+	})
+}
+
+// Mcp serves the sandbox operations to coding agents over MCP on stdin and stdout, for
+// the repository it is started in (see docs/AGENTS.md). Local-prod is read-only unless
+// -allowLocalProd. Flag: -allowLocalProd.
+func (Sandbox) Mcp(ctx context.Context, allowLocalProd *bool) error {
+	return run(func(e *core.Env, _ *screen) error {
+		srv, err := mcpserver.New(ctx, mcpserver.Options{
+			Env: func(dir string) (*core.Env, error) {
+				c := *e
+				c.Cwd = dir
+				return core.New(c)
+			},
+			Dir:            e.Cwd,
+			Spell:          Invocation.Spell,
+			AllowLocalProd: val(allowLocalProd),
+			Log:            os.Stderr,
+		})
+		if err != nil {
+			return err
+		}
+		return srv.Run(ctx, &mcp.StdioTransport{})
 	})
 }
 
