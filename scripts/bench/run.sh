@@ -4,7 +4,8 @@
 #   copy    sandbox:initShared -from  vs  cp -a          (1 GiB in 64 files; 20k small files)
 #   rerun   initShared over unchanged data  vs  its first run
 #   disk    initShared -from  vs  cp -a, each until the data is on disk (then sync), pairs:
-#           1 GiB in 1000 files + 20,000 small files; 1000 x 1 MiB alone
+#           1 GiB in 1000 files + 20,000 small files; 1000 x 1 MiB alone; one big data/
+#           (1016 x 1 MiB in 8 folders beside 20,000 x 2 KiB in 20) with models/ and strategies/
 #   stats   sandbox:status (Shared Data of 100k files)  vs  du -sb
 #   list    sandbox:list / sandbox:status with 10 running instances  vs  docker compose ls +
 #           docker stats --no-stream
@@ -134,6 +135,29 @@ bench_disk() {
   report "initShared -from again, unchanged" "$t_re" "first initShared -from, sync" "$first"
   rm -rf "$src/models"
   pairs "$PAIRS" "initShared -from to disk (1000 x 1 MiB, sync)" ours "cp -a, sync" ref clear_dst
+  rm -rf "$src" "$work/cp" "$HOME/.ktrdr/shared"
+  bench_disk_one_folder
+}
+
+# The same amount of data shaped as a user's shared directory usually is: one subdirectory
+# (data/) holding nearly everything, its large and small files in folders side by side.
+mktree_one_folder() {
+  mkdir -p "$1/models" "$1/strategies"
+  for d in $(seq 8); do mkdir -p "$1/data/bars$d"; for f in $(seq 127); do head -c $((1<<20)) /dev/urandom >"$1/data/bars$d/f$f.bin"; done; done
+  for d in $(seq 20); do mkdir -p "$1/data/ticks$d"; for f in $(seq 1000); do head -c 2048 /dev/urandom >"$1/data/ticks$d/f$f.csv"; done; done
+  head -c $((8<<20)) /dev/urandom >"$1/models/model.bin"
+  for f in $(seq 20); do head -c 512 /dev/urandom | base64 >"$1/strategies/s$f.yaml"; done
+}
+
+bench_disk_one_folder() {
+  src="$work/src-onefolder"; mktree_one_folder "$src"
+  clear_dst() { rm -rf "$HOME/.ktrdr/shared" "$work/cp"; sync; }
+  ours() { "$sbx" sandbox:initShared -from="$src"; sync; }
+  ref() { mkdir -p "$work/cp" && cp -a "$src/data" "$src/models" "$src/strategies" "$work/cp/"; sync; }
+  pairs "$PAIRS" "initShared -from to disk (one big data/, sync)" ours "cp -a, sync" ref clear_dst
+  local first=$LAST_OURS
+  t_re=$(timeit 3 "$sbx" sandbox:initShared -from="$src")
+  report "initShared -from again, unchanged (one big data/)" "$t_re" "first initShared -from, sync" "$first"
   rm -rf "$src" "$work/cp" "$HOME/.ktrdr/shared"
 }
 
