@@ -53,7 +53,7 @@ func Replace(ctx context.Context, src, dst string, prog Progress) (ReplaceResult
 	if err := cleanLeftovers(dst); err != nil {
 		return res, err
 	}
-	srcTree, err := scan(src)
+	srcTree, dstTree, err := scanBoth(src, dst)
 	if err != nil {
 		return res, describeCopyError(err)
 	}
@@ -62,19 +62,32 @@ func Replace(ctx context.Context, src, dst string, prog Progress) (ReplaceResult
 		prog.Start(srcTree.stats)
 		defer prog.Finish()
 	}
-	var old *tree // nil: no readable old destination, so nothing to compare or reuse
-	if t, err := scan(dst); err == nil {
-		if srcTree.equal(t) {
-			res.UpToDate = true
-			return res, nil
-		}
-		old = &t
+	if dstTree != nil && srcTree.equal(*dstTree) {
+		res.UpToDate = true
+		return res, nil
 	}
-	if err := rebuildAndSwap(ctx, src, dst, srcTree, old, prog, &res); err != nil {
+	if err := rebuildAndSwap(ctx, src, dst, srcTree, dstTree, prog, &res); err != nil {
 		return res, err
 	}
-	res.Destroyed = old != nil
+	res.Destroyed = dstTree != nil
 	return res, nil
+}
+
+// scanBoth scans src and the old destination side by side: a re-run over unchanged data
+// is nothing but these two walks. The destination's tree is nil when it cannot be read
+// (there is then nothing to compare or reuse).
+func scanBoth(src, dst string) (tree, *tree, error) {
+	var dstTree *tree
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if t, err := scan(dst); err == nil {
+			dstTree = &t
+		}
+	}()
+	srcTree, err := scan(src)
+	<-done
+	return srcTree, dstTree, err
 }
 
 // followDestinationLink returns where dst points when it is a symlink (data kept on
