@@ -53,7 +53,7 @@ func Replace(ctx context.Context, src, dst string, prog Progress) (ReplaceResult
 	if err := cleanLeftovers(dst); err != nil {
 		return res, err
 	}
-	srcTree, err := scan(src)
+	srcTree, dstTree, err := scanBoth(src, dst)
 	if err != nil {
 		return res, describeCopyError(err)
 	}
@@ -62,19 +62,32 @@ func Replace(ctx context.Context, src, dst string, prog Progress) (ReplaceResult
 		prog.Start(srcTree.stats)
 		defer prog.Finish()
 	}
-	var old *tree // nil: no readable old destination, so nothing to compare or reuse
-	if t, err := scan(dst); err == nil {
-		if srcTree.equal(t) {
-			res.UpToDate = true
-			return res, nil
-		}
-		old = &t
+	if dstTree != nil && srcTree.equal(*dstTree) {
+		res.UpToDate = true
+		return res, nil
 	}
-	if err := rebuildAndSwap(ctx, src, dst, srcTree, old, prog, &res); err != nil {
+	if err := rebuildAndSwap(ctx, src, dst, srcTree, dstTree, prog, &res); err != nil {
 		return res, err
 	}
-	res.Destroyed = old != nil
+	res.Destroyed = dstTree != nil
 	return res, nil
+}
+
+// scanBoth scans src and the old destination side by side: a re-run over unchanged data
+// is nothing but these two walks. The destination's tree is nil when it cannot be read
+// (there is then nothing to compare or reuse).
+func scanBoth(src, dst string) (tree, *tree, error) {
+	var dstTree *tree
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if t, err := scan(dst); err == nil {
+			dstTree = &t
+		}
+	}()
+	srcTree, err := scan(src)
+	<-done
+	return srcTree, dstTree, err
 }
 
 // followDestinationLink returns where dst points when it is a symlink (data kept on
@@ -207,46 +220,47 @@ func workersFor(st Stats) int64 {
 	return int64(2 * runtime.GOMAXPROCS(0))
 }
 
-// largeFile is the average file size from which a directory's files are copied several
-// at a time. Below it a copy is metadata updates that contend on the filesystem journal,
-// so one at a time is faster (measured by scripts/bench: see docs/decisions.md).
+// largeFile is the average file size from which a directory's own files are copied
+// several at a time. Below it a copy is metadata updates, and files created in one
+// directory queue on that directory's lock, so one at a time is as fast (measured by
+// scripts/bench: see docs/decisions.md).
 const largeFile = 256 << 10
 
 // concurrentDirs says which directories (relative to the root) have their entries copied
-// at once: every directory whose subtree averages large files, and the root unless it
-// holds small files itself, so that its parts (a tree of large files and one of small
-// ones) overlap. A tree of small files is still copied by one goroutine, beside the
-// large ones.
+// at once: every directory that holds subdirectories, so that the parts of a tree (a folder
+// of large files beside folders of small ones) overlap however deep they sit, and every
+// directory whose own files average large. Only a folder of small files with no folders
+// inside is copied one file at a time.
+//
+// Deciding from a directory's whole subtree instead (its average file size) serialised
+// everything below a folder that mixes large and small files: such a folder averages
+// small, so its subfolders were copied one after another, large ones included.
 func (t tree) concurrentDirs() map[string]bool {
-	type sum struct{ files, bytes int64 }
-	sums := map[string]*sum{}
-	var rootFiles sum
+	type content struct {
+		files, bytes int64
+		subdirs      bool
+	}
+	dirs := map[string]*content{}
+	of := func(dir string) *content {
+		if dirs[dir] == nil {
+			dirs[dir] = &content{}
+		}
+		return dirs[dir]
+	}
 	for rel, e := range t.entries {
-		if !e.mode.IsRegular() {
-			continue
-		}
-		if filepath.Dir(rel) == "." {
-			rootFiles.files++
-			rootFiles.bytes += e.size
-		}
-		for dir := filepath.Dir(rel); ; dir = filepath.Dir(dir) {
-			s := sums[dir]
-			if s == nil {
-				s = &sum{}
-				sums[dir] = s
-			}
-			s.files++
-			s.bytes += e.size
-			if dir == "." {
-				break
-			}
+		switch {
+		case rel == ".":
+		case e.mode.IsDir():
+			of(filepath.Dir(rel)).subdirs = true
+		case e.mode.IsRegular():
+			c := of(filepath.Dir(rel))
+			c.files++
+			c.bytes += e.size
 		}
 	}
-	out := map[string]bool{".": rootFiles.files == 0 || rootFiles.bytes/rootFiles.files >= largeFile}
-	for dir, s := range sums {
-		if dir != "." && s.bytes/s.files >= largeFile {
-			out[dir] = true
-		}
+	out := map[string]bool{}
+	for dir, c := range dirs {
+		out[dir] = c.subdirs || (c.files > 0 && c.bytes/c.files >= largeFile)
 	}
 	return out
 }

@@ -308,8 +308,8 @@ func TestSymlinkedDestinationIsReplacedWhereItPoints(t *testing.T) {
 }
 
 // TestLargeFilesAreCopiedSeveralAtOnceBesideSmallOnes: directories of large files are
-// copied concurrently and overlap with a tree of small files, which one goroutine
-// copies; a root holding small files itself is copied one at a time.
+// copied concurrently and overlap with folders of small files; a folder of small files
+// alone is copied one file at a time.
 func TestLargeFilesAreCopiedSeveralAtOnceBesideSmallOnes(t *testing.T) {
 	file := func(size int64) entry { return entry{mode: 0o644, size: size} }
 	dir := entry{mode: fs.ModeDir | 0o755}
@@ -319,13 +319,34 @@ func TestLargeFilesAreCopiedSeveralAtOnceBesideSmallOnes(t *testing.T) {
 		"models/d1/x.json": file(2048), "models/d2/y.json": file(2048), "models/d2/z.json": file(2048),
 	}}
 	got := mixed.concurrentDirs()
-	for d, want := range map[string]bool{".": true, "data": true, "models": false, "models/d1": false, "models/d2": false} {
+	for d, want := range map[string]bool{".": true, "data": true, "models": true, "models/d1": false, "models/d2": false} {
 		if got[d] != want {
 			t.Errorf("%s copied concurrently: %v, want %v (all: %v)", d, got[d], want, got)
 		}
 	}
-	smallRoot := tree{entries: map[string]entry{".": dir, "a.csv": file(100), "b.csv": file(100), "big": dir, "big/f": file(64 << 20)}}
-	if got := smallRoot.concurrentDirs(); got["."] || !got["big"] {
-		t.Errorf("a root of small files beside a large one: %v", got)
+	smallLeaf := tree{entries: map[string]entry{".": dir, "a.csv": file(100), "b.csv": file(100)}}
+	if got := smallLeaf.concurrentDirs(); got["."] {
+		t.Errorf("a folder of small files alone: %v", got)
+	}
+}
+
+// TestConcurrencyReachesIntoOneBigFolder: when one folder holds nearly everything (its
+// large and small files in subfolders side by side, a few small files of its own), its
+// subfolders are still copied at once, wherever that folder sits; only a folder's own
+// small files are copied one at a time.
+func TestConcurrencyReachesIntoOneBigFolder(t *testing.T) {
+	file := func(size int64) entry { return entry{mode: 0o644, size: size} }
+	dir := entry{mode: fs.ModeDir | 0o755}
+	oneBig := tree{entries: map[string]entry{
+		".": dir, "README": file(300), "market": dir, "market/index.csv": file(100),
+		"market/bars1": dir, "market/bars1/a.bin": file(512 << 10), "market/bars1/b.bin": file(512 << 10),
+		"market/ticks1": dir, "market/ticks2": dir,
+		"market/ticks1/x.csv": file(2048), "market/ticks1/y.csv": file(2048), "market/ticks2/z.csv": file(2048),
+	}}
+	got := oneBig.concurrentDirs()
+	for d, want := range map[string]bool{".": true, "market": true, "market/bars1": true, "market/ticks1": false, "market/ticks2": false} {
+		if got[d] != want {
+			t.Errorf("%s copied concurrently: %v, want %v (all: %v)", d, got[d], want, got)
+		}
 	}
 }

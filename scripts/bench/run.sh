@@ -4,7 +4,10 @@
 #   copy    sandbox:initShared -from  vs  cp -a          (1 GiB in 64 files; 20k small files)
 #   rerun   initShared over unchanged data  vs  its first run
 #   disk    initShared -from  vs  cp -a, each until the data is on disk (then sync), pairs:
-#           1 GiB in 1000 files + 20,000 small files; 1000 x 1 MiB alone
+#           1 GiB in 1000 files + 20,000 small files; 1000 x 1 MiB alone; one big data/
+#           (1016 x 1 MiB in 8 folders beside 20,000 x 2 KiB in 20) with models/ and strategies/,
+#           and the same one level deeper (data/market/); destinations are moved aside
+#           between timings and deleted after the pairs (see clear_dst)
 #   stats   sandbox:status (Shared Data of 100k files)  vs  du -sb
 #   list    sandbox:list / sandbox:status with 10 running instances  vs  docker compose ls +
 #           docker stats --no-stream
@@ -119,22 +122,62 @@ bench_copy() {
   done
 }
 
+# clear_dst empties both destinations before a disk timing by moving them aside, and
+# empty_trash deletes them after the pairs. Deleting them in between made each timing
+# pay for the last one: ext4 without a journal (this machine's) skips inodes freed in
+# the last 60 s and checks every one of them on each file it creates (perf: 59% of a
+# cp -a of 1000 small files), so a copy right after an rm -rf of 21,000 files measured
+# that rm more than itself, and pairs of one run ranged from 0.2 to 3.
+clear_dst() {
+  mkdir -p "$work/trash"
+  for d in "$HOME/.ktrdr/shared" "$work/cp"; do [ -e "$d" ] && mv "$d" "$(mktemp -d "$work/trash/t.XXXXXX")/"; done
+  sync
+}
+empty_trash() { rm -rf "$work/trash" "$HOME/.ktrdr/shared" "$work/cp"; sync; }
+
 bench_disk() {
   # 1 GiB in 1000 files + 20,000 small files; then the 1000 x 1 MiB tree alone. Each side
-  # copies to disk and syncs; each starts from an empty destination and a flushed cache.
+  # copies to disk and syncs; each starts from an empty destination.
   src="$work/src-disk"; mkdir -p "$src/data" "$src/models"
   for i in $(seq 1000); do head -c $((1<<20)) /dev/urandom >"$src/data/f$i.bin"; done
   for d in $(seq 100); do mkdir -p "$src/models/d$d"; for f in $(seq 200); do head -c 2048 /dev/urandom >"$src/models/d$d/f$f.json"; done; done
-  clear_dst() { rm -rf "$HOME/.ktrdr/shared" "$work/cp"; sync; }
   ours() { "$sbx" sandbox:initShared -from="$src"; sync; }
   ref() { mkdir -p "$work/cp" && cp -a "$src/data" "$src/models" "$work/cp/"; sync; }
   pairs "$PAIRS" "initShared -from to disk (1 GiB + 20k files, sync)" ours "cp -a, sync" ref clear_dst
   local first=$LAST_OURS
   t_re=$(timeit 3 "$sbx" sandbox:initShared -from="$src")
   report "initShared -from again, unchanged" "$t_re" "first initShared -from, sync" "$first"
+  empty_trash
   rm -rf "$src/models"
   pairs "$PAIRS" "initShared -from to disk (1000 x 1 MiB, sync)" ours "cp -a, sync" ref clear_dst
-  rm -rf "$src" "$work/cp" "$HOME/.ktrdr/shared"
+  rm -rf "$src"; empty_trash
+  bench_disk_one_folder
+}
+
+# The same amount of data shaped as a user's shared directory usually is: one subdirectory
+# (data/) holding nearly everything, its large and small files in folders side by side.
+mktree_one_folder() {
+  mkdir -p "$1/models" "$1/strategies"
+  for d in $(seq 8); do mkdir -p "$1/data/bars$d"; for f in $(seq 127); do head -c $((1<<20)) /dev/urandom >"$1/data/bars$d/f$f.bin"; done; done
+  for d in $(seq 20); do mkdir -p "$1/data/ticks$d"; for f in $(seq 1000); do head -c 2048 /dev/urandom >"$1/data/ticks$d/f$f.csv"; done; done
+  head -c $((8<<20)) /dev/urandom >"$1/models/model.bin"
+  for f in $(seq 20); do head -c 512 /dev/urandom | base64 >"$1/strategies/s$f.yaml"; done
+}
+
+# bench_disk_one_folder times that shape, then the same folders one level deeper
+# (data/market/…), where the folder mixing large and small files is not the copy's root.
+bench_disk_one_folder() {
+  src="$work/src-onefolder"; mktree_one_folder "$src"
+  ours() { "$sbx" sandbox:initShared -from="$src"; sync; }
+  ref() { mkdir -p "$work/cp" && cp -a "$src/data" "$src/models" "$src/strategies" "$work/cp/"; sync; }
+  pairs "$PAIRS" "initShared -from to disk (one big data/, sync)" ours "cp -a, sync" ref clear_dst
+  local first=$LAST_OURS
+  t_re=$(timeit 3 "$sbx" sandbox:initShared -from="$src")
+  report "initShared -from again, unchanged (one big data/)" "$t_re" "first initShared -from, sync" "$first"
+  empty_trash
+  mkdir "$src/market" && mv "$src"/data/* "$src/market/" && mv "$src/market" "$src/data/"
+  pairs "$PAIRS" "initShared -from to disk (one big data/market/, sync)" ours "cp -a, sync" ref clear_dst
+  rm -rf "$src"; empty_trash
 }
 
 bench_stats() {
