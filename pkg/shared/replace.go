@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -358,30 +359,40 @@ type tree struct {
 // scan records every entry under root by relative path; directories compare by mode only
 // (their mtimes change whenever we create one).
 func scan(root string) (tree, error) {
-	t := tree{entries: map[string]entry{}}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		e := entryOf(fi)
-		switch {
-		case d.IsDir():
-			e.mtime = time.Time{}
-		case d.Type()&fs.ModeSymlink != 0:
-			e.mtime = time.Time{} // a copied link gets a new mtime; its target is what matters
-			if e.target, err = os.Readlink(p); err != nil {
+	fi, err := os.Stat(root) // walked through a link, as the copy reads it
+	if err != nil {
+		return tree{}, err
+	}
+	t := tree{entries: map[string]entry{".": {mode: fi.Mode()}}}
+	var mu sync.Mutex
+	err = eachDir(root, func(rel string, dir *os.File, entries []fs.DirEntry) error {
+		found := make(map[string]entry, len(entries))
+		var files, bytes int64
+		for _, d := range entries {
+			p := filepath.Join(rel, d.Name())
+			e, err := entryAt(dir, d)
+			if err != nil {
 				return err
 			}
-		case d.Type().IsRegular():
-			t.stats.Files++
-			t.stats.Bytes += fi.Size()
+			switch {
+			case d.IsDir():
+				e.mtime = time.Time{}
+			case d.Type()&fs.ModeSymlink != 0:
+				e.mtime = time.Time{} // a copied link gets a new mtime; its target is what matters
+				if e.target, err = os.Readlink(filepath.Join(root, p)); err != nil {
+					return err
+				}
+			case d.Type().IsRegular():
+				files++
+				bytes += e.size
+			}
+			found[p] = e
 		}
-		t.entries[rel] = e
+		mu.Lock()
+		defer mu.Unlock()
+		maps.Copy(t.entries, found)
+		t.stats.Files += files
+		t.stats.Bytes += bytes
 		return nil
 	})
 	return t, err

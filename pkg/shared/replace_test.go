@@ -350,3 +350,34 @@ func TestConcurrencyReachesIntoOneBigFolder(t *testing.T) {
 		}
 	}
 }
+
+// What the walk reads relative to an open directory is what Lstat says of each path: the
+// copy decides from both (the old tree's entries against the source's infos).
+func TestEntryAtAgreesWithLstat(t *testing.T) {
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(dir, "file"), []byte("data"), 0o640))
+	must(os.WriteFile(filepath.Join(dir, "setuid"), nil, 0o755))
+	must(os.Chmod(filepath.Join(dir, "setuid"), 0o4755))
+	must(os.Mkdir(filepath.Join(dir, "sub"), 0o750))
+	must(os.Symlink("file", filepath.Join(dir, "link")))
+	f, err := os.Open(dir)
+	must(err)
+	defer f.Close()
+	entries, err := f.ReadDir(-1)
+	must(err)
+	for _, d := range entries {
+		got, err := entryAt(f, d)
+		must(err)
+		fi, err := os.Lstat(filepath.Join(dir, d.Name()))
+		must(err)
+		if want := entryOf(fi); !got.sameFile(want) {
+			t.Errorf("%s: entryAt %+v, Lstat %+v", d.Name(), got, want)
+		}
+	}
+}

@@ -21,18 +21,52 @@ type Stats struct {
 // on a cold cache the time is spent waiting on the disk, and more requests in flight
 // finish sooner.
 func Measure(dir string) (Stats, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return Stats{}, err
+	}
+	if !fi.IsDir() {
+		return Stats{}, fmt.Errorf("%s is not a directory", dir)
+	}
 	var files, bytes atomic.Int64
+	err = eachDir(dir, func(_ string, f *os.File, entries []fs.DirEntry) error {
+		for _, e := range entries {
+			if !e.Type().IsRegular() {
+				continue
+			}
+			// Stat relative to the open directory, as du does: no path to resolve.
+			size, err := sizeAt(f, e)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // removed while we looked
+			}
+			if err != nil {
+				return err
+			}
+			files.Add(1)
+			bytes.Add(size)
+		}
+		return nil
+	})
+	return Stats{Files: files.Load(), Bytes: bytes.Load()}, err
+}
+
+// eachDir calls visit for root and every directory below it (symlinks are not followed),
+// with the directory's path relative to root (root's is "."), the directory open, and its
+// entries. Several directories are read at once: a walk mostly waits on the filesystem,
+// and on a warm cache the kernel's work spreads over the cores. visit runs concurrently
+// with itself; the first error is returned, after the walk.
+func eachDir(root string, visit func(rel string, dir *os.File, entries []fs.DirEntry) error) error {
 	var firstErr error
 	var errOnce sync.Once
 	setErr := func(err error) { errOnce.Do(func() { firstErr = err }) }
 	sem := make(chan struct{}, 4*runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
-	var walk func(string)
-	walk = func(d string) {
+	var walk func(rel string)
+	walk = func(rel string) {
 		defer wg.Done()
 		sem <- struct{}{}
 		defer func() { <-sem }()
-		f, err := os.Open(d)
+		f, err := os.Open(filepath.Join(root, rel))
 		if err != nil {
 			setErr(err)
 			return
@@ -44,35 +78,19 @@ func Measure(dir string) (Stats, error) {
 			return
 		}
 		for _, e := range entries {
-			switch {
-			case e.IsDir():
+			if e.IsDir() {
 				wg.Add(1)
-				go walk(filepath.Join(d, e.Name()))
-			case e.Type().IsRegular():
-				// Stat relative to the open directory, as du does: no path to resolve.
-				size, err := sizeAt(f, e)
-				if err != nil {
-					if !errors.Is(err, fs.ErrNotExist) {
-						setErr(err)
-					}
-					continue
-				}
-				files.Add(1)
-				bytes.Add(size)
+				go walk(filepath.Join(rel, e.Name()))
 			}
 		}
-	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return Stats{}, err
-	}
-	if !fi.IsDir() {
-		return Stats{}, fmt.Errorf("%s is not a directory", dir)
+		if err := visit(rel, f, entries); err != nil {
+			setErr(err)
+		}
 	}
 	wg.Add(1)
-	walk(dir)
+	walk(".")
 	wg.Wait()
-	return Stats{Files: files.Load(), Bytes: bytes.Load()}, firstErr
+	return firstErr
 }
 
 // FormatSize renders bytes with one decimal in steps of 1024: "0 B", "512.0 B", "1.2 GB".
