@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -318,34 +319,8 @@ func TestSwarmNodeThatGoesAwayIsDownAndNotChosen(t *testing.T) {
 func TestSwarmSandboxThroughTheTargets(t *testing.T) {
 	requireSwarm(t)
 	ctx := context.Background()
-	m := swarm.Manager{Env: append(os.Environ(), "DOCKER_HOST="+swarmManager)}
-	nodes, err := m.Nodes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	image := helperEverywhere(t, nodes)
-	// sbx-sw1 keeps only 256 MiB free: the sandbox's 512 MiB go elsewhere
-	t.Cleanup(func() { _ = m.Unplace(context.Background(), "swe2e-full1") })
-	on(t, swarmManager, "service", "create", "--detach", "--no-resolve-image", "--name", swarm.PlaceholderName("swe2e-full1"),
-		"--constraint", "node.hostname==sbx-sw1", "--reserve-memory", fmt.Sprint(nodes[0].MemBytes-256<<20), image, "idle")
-	waitFor(t, time.Minute, "sbx-sw1 nearly full", func() bool { _, ok, _ := m.Placement(ctx, "swe2e-full1"); return ok })
-
-	work, err := os.MkdirTemp("", "sw") // short: the tunnel's control socket path is limited
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(work) })
-	home, repo := filepath.Join(work, "home"), filepath.Join(work, "repo")
-	example := filepath.Join(repoRoot, "examples", "remote")
-	copyExample(t, example, repo, "docker-compose.sandbox.yml", "demo/Dockerfile", ".gitignore", "go.sum", "site/index.html")
-	src := filepath.Join(work, "data")
-	writeFile(t, filepath.Join(src, "assets", "a.txt"), []byte("asset one\n"))
-	bin := filepath.Join(work, "bin", "remo")
-	compile := exec.Command("go", "tool", "mage", "-compile", bin)
-	compile.Dir = example
-	if out, err := compile.CombinedOutput(); err != nil {
-		t.Fatalf("compiling the targets: %v\n%s", err, out)
-	}
+	w := newSwarmWorld(t)
+	m, nodes, work, home, repo, src, bin := w.m, w.nodes, w.work, w.home, w.repo, w.src, w.bin
 	environ := projectEnv(home, "REMO_DEMO_IMAGE=remo-demo:swe2e")
 	git := gitRunner(t, environ)
 	git(repo, "init", "-q", "-b", "main")
@@ -361,7 +336,7 @@ func TestSwarmSandboxThroughTheTargets(t *testing.T) {
 		_ = m.RemoveStack(context.Background(), "remo--s", time.Minute)
 		_ = m.Unplace(context.Background(), "remo--s")
 		for _, n := range nodes { // a failed run's volumes would seed the next one's
-			_ = exec.Command("docker", "-H", nodeEngine(n), "volume", "rm", "-f", "remo--s_db_data", "remo--t_db_data", "remo--u_db_data").Run()
+			removeVolumesOn(t, nodeEngine(n), "remo--s_db_data", "remo--t_db_data", "remo--u_db_data")
 		}
 	})
 	// the shared data on every node that may run it
@@ -720,34 +695,8 @@ func nothingLeftOn(t *testing.T, m swarm.Manager, node swarm.Node, project strin
 func TestSwarmSandboxLeavesNothingItDoesNotUse(t *testing.T) {
 	requireSwarm(t)
 	ctx := context.Background()
-	m := swarm.Manager{Env: append(os.Environ(), "DOCKER_HOST="+swarmManager)}
-	nodes, err := m.Nodes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	helper := helperEverywhere(t, nodes)
-	// the manager keeps only 256 MiB free: the sandbox lands on a worker, whose tunnel is
-	// not the manager's
-	t.Cleanup(func() { _ = m.Unplace(context.Background(), "swe2e-full1") })
-	on(t, swarmManager, "service", "create", "--detach", "--no-resolve-image", "--name", swarm.PlaceholderName("swe2e-full1"),
-		"--constraint", "node.hostname==sbx-sw1", "--reserve-memory", fmt.Sprint(nodes[0].MemBytes-256<<20), helper, "idle")
-	waitFor(t, time.Minute, "sbx-sw1 nearly full", func() bool { _, ok, _ := m.Placement(ctx, "swe2e-full1"); return ok })
-	work, err := os.MkdirTemp("", "sw") // short: the tunnel's control socket path is limited
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(work) })
-	home, repo := filepath.Join(work, "home"), filepath.Join(work, "repo")
-	example := filepath.Join(repoRoot, "examples", "remote")
-	copyExample(t, example, repo, "docker-compose.sandbox.yml", "demo/Dockerfile", ".gitignore", "go.sum", "site/index.html")
-	src := filepath.Join(work, "data")
-	writeFile(t, filepath.Join(src, "assets", "a.txt"), []byte("asset one\n"))
-	bin := filepath.Join(work, "bin", "remo")
-	compile := exec.Command("go", "tool", "mage", "-compile", bin)
-	compile.Dir = example
-	if out, err := compile.CombinedOutput(); err != nil {
-		t.Fatalf("compiling the targets: %v\n%s", err, out)
-	}
+	w := newSwarmWorld(t)
+	m, nodes, work, home, repo, src, bin := w.m, w.nodes, w.work, w.home, w.repo, w.src, w.bin
 	const image = "remo-demo:swe2e-left"
 	environ := projectEnv(home, "REMO_DEMO_IMAGE="+image)
 	git := gitRunner(t, environ)
@@ -861,4 +810,70 @@ func TestSwarmSandboxLeavesNothingItDoesNotUse(t *testing.T) {
 	if b, _ := exec.Command("pgrep", "-af", tool).Output(); len(b) > 0 {
 		t.Errorf("ssh processes of the tool are left after the last destroy:\n%s", b)
 	}
+}
+
+// removeVolumesOn removes volumes from a node's engine, waiting (up to a minute) for the
+// containers of a stack just removed to let go of them: a volume left would hold the
+// rows of this run when the next run's instance of that name starts.
+func removeVolumesOn(t *testing.T, engine string, names ...string) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_ = exec.Command("docker", append([]string{"-H", engine, "volume", "rm", "-f"}, names...)...).Run()
+		out, err := exec.Command("docker", "-H", engine, "volume", "ls", "-q").Output()
+		left := 0
+		for _, v := range strings.Fields(string(out)) {
+			if slices.Contains(names, v) {
+				left++
+			}
+		}
+		if err == nil && left == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Logf("cleanup: volumes still on %s: %s", engine, out)
+			return
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// swarmWorld is a test's machine for sandboxes on the Swarm through the targets.
+type swarmWorld struct {
+	m                          swarm.Manager
+	nodes                      []swarm.Node
+	work, home, repo, src, bin string
+}
+
+// newSwarmWorld fills sbx-sw1, the manager, but for 256 MiB, so that a sandbox's 512 MiB
+// land on a worker (whose tunnel is not the manager's); and makes a short work directory
+// (the tunnel's control socket path is limited) with the remote example's repository
+// files, shared data to copy, and the example's targets compiled.
+func newSwarmWorld(t *testing.T) swarmWorld {
+	ctx := context.Background()
+	w := swarmWorld{m: swarm.Manager{Env: append(os.Environ(), "DOCKER_HOST="+swarmManager)}}
+	var err error
+	if w.nodes, err = w.m.Nodes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	helper := helperEverywhere(t, w.nodes)
+	t.Cleanup(func() { _ = w.m.Unplace(context.Background(), "swe2e-full1") })
+	on(t, swarmManager, "service", "create", "--detach", "--no-resolve-image", "--name", swarm.PlaceholderName("swe2e-full1"),
+		"--constraint", "node.hostname==sbx-sw1", "--reserve-memory", fmt.Sprint(w.nodes[0].MemBytes-256<<20), helper, "idle")
+	waitFor(t, time.Minute, "sbx-sw1 nearly full", func() bool { _, ok, _ := w.m.Placement(ctx, "swe2e-full1"); return ok })
+	if w.work, err = os.MkdirTemp("", "sw"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(w.work) })
+	w.home, w.repo = filepath.Join(w.work, "home"), filepath.Join(w.work, "repo")
+	example := filepath.Join(repoRoot, "examples", "remote")
+	copyExample(t, example, w.repo, "docker-compose.sandbox.yml", "demo/Dockerfile", ".gitignore", "go.sum", "site/index.html")
+	w.src = filepath.Join(w.work, "data")
+	writeFile(t, filepath.Join(w.src, "assets", "a.txt"), []byte("asset one\n"))
+	w.bin = filepath.Join(w.work, "bin", "remo")
+	compile := exec.Command("go", "tool", "mage", "-compile", w.bin)
+	compile.Dir = example
+	if out, err := compile.CombinedOutput(); err != nil {
+		t.Fatalf("compiling the targets: %v\n%s", err, out)
+	}
+	return w
 }
