@@ -19,38 +19,9 @@ import (
 // no registry entry, no directory, no worktree, no branch.
 func TestCtrlCDuringCreateLeavesNothing(t *testing.T) {
 	work := t.TempDir()
-	if err := makeRepo(work); err != nil {
-		t.Fatal(err)
-	}
-	repo := filepath.Join(work, "repo")
-	realGit, err := exec.LookPath("git")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A git that, asked to add a worktree, makes the branch as git would and then hangs,
-	// so the interrupt lands mid-create.
-	slow := filepath.Join(work, "slowgit")
-	marker := filepath.Join(work, "adding")
-	script := `#!/bin/sh
-if [ "$1" = "worktree" ] && [ "$2" = "add" ]; then
-  "` + realGit + `" branch ktrdr--x
-  : > "` + marker + `"
-  exec sleep 60
-fi
-exec "` + realGit + `" "$@"
-`
-	if err := os.MkdirAll(slow, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(slow, "git"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	repo, marker := hangingWorktreeAdd(t, work, "ktrdr--x")
 	cmd := sandboxCmd(work, repo, "sandbox:create", "x")
-	for i, kv := range cmd.Env {
-		if strings.HasPrefix(kv, "PATH=") {
-			cmd.Env[i] = "PATH=" + slow + string(os.PathListSeparator) + strings.TrimPrefix(kv, "PATH=")
-		}
-	}
+	withSlowGit(cmd, work)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a terminal's Ctrl-C reaches the whole group
@@ -71,6 +42,7 @@ exec "` + realGit + `" "$@"
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	var err error
 	select {
 	case err = <-done:
 	case <-time.After(20 * time.Second):
@@ -88,10 +60,10 @@ exec "` + realGit + `" "$@"
 	if exists(filepath.Join(work, "ktrdr--x")) {
 		t.Errorf("the worktree directory was left behind")
 	}
-	if got := mustRun(t, exec.Command(realGit, "-C", repo, "branch", "--list", "ktrdr--x")); strings.TrimSpace(got) != "" {
+	if got := mustRun(t, exec.Command("git", "-C", repo, "branch", "--list", "ktrdr--x")); strings.TrimSpace(got) != "" {
 		t.Errorf("the new branch was left behind: %q", got)
 	}
-	if got := mustRun(t, exec.Command(realGit, "-C", repo, "worktree", "list")); strings.Contains(got, "ktrdr--x") {
+	if got := mustRun(t, exec.Command("git", "-C", repo, "worktree", "list")); strings.Contains(got, "ktrdr--x") {
 		t.Errorf("a worktree was left registered:\n%s", got)
 	}
 	if got := mustRun(t, sandboxCmd(work, repo, "sandbox:list")); !strings.Contains(got, "No sandbox instances found") {
@@ -108,36 +80,9 @@ func exists(p string) bool {
 // Ctrl-C does: no registry entry, no directory, no worktree, no branch.
 func TestMCPCancelledCreateLeavesNothing(t *testing.T) {
 	work := t.TempDir()
-	if err := makeRepo(work); err != nil {
-		t.Fatal(err)
-	}
-	repo := filepath.Join(work, "repo")
-	realGit, err := exec.LookPath("git")
-	if err != nil {
-		t.Fatal(err)
-	}
-	slow := filepath.Join(work, "slowgit")
-	marker := filepath.Join(work, "adding")
-	script := `#!/bin/sh
-if [ "$1" = "worktree" ] && [ "$2" = "add" ]; then
-  "` + realGit + `" branch ktrdr--mcp-x
-  : > "` + marker + `"
-  exec sleep 60
-fi
-exec "` + realGit + `" "$@"
-`
-	if err := os.MkdirAll(slow, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(slow, "git"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	repo, marker := hangingWorktreeAdd(t, work, "ktrdr--mcp-x")
 	cmd := sandboxCmd(work, repo, "sandbox:mcp")
-	for i, kv := range cmd.Env {
-		if strings.HasPrefix(kv, "PATH=") {
-			cmd.Env[i] = "PATH=" + slow + string(os.PathListSeparator) + strings.TrimPrefix(kv, "PATH=")
-		}
-	}
+	withSlowGit(cmd, work)
 	cs := mcpSessionOf(t, work, cmd, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -174,13 +119,53 @@ exec "` + realGit + `" "$@"
 	if exists(filepath.Join(work, "ktrdr--mcp-x")) {
 		t.Errorf("the worktree directory was left behind")
 	}
-	if got := mustRun(t, exec.Command(realGit, "-C", repo, "branch", "--list", "ktrdr--mcp-x")); strings.TrimSpace(got) != "" {
+	if got := mustRun(t, exec.Command("git", "-C", repo, "branch", "--list", "ktrdr--mcp-x")); strings.TrimSpace(got) != "" {
 		t.Errorf("the new branch was left behind: %q", got)
 	}
-	if got := mustRun(t, exec.Command(realGit, "-C", repo, "worktree", "list")); strings.Contains(got, "ktrdr--mcp-x") {
+	if got := mustRun(t, exec.Command("git", "-C", repo, "worktree", "list")); strings.Contains(got, "ktrdr--mcp-x") {
 		t.Errorf("a worktree was left registered:\n%s", got)
 	}
 	if res := callTool(t, cs, "list", nil); res.IsError || !strings.Contains(resultText(res), "0 instance(s)") {
 		t.Errorf("a registry entry was left: %s", resultText(res))
+	}
+}
+
+// hangingWorktreeAdd makes a repository in work and, in work/slowgit, a git that, asked
+// to add a worktree, makes branch as git would first, touches the returned marker, and
+// hangs: an interrupt then lands mid-create.
+func hangingWorktreeAdd(t *testing.T, work, branch string) (repo, marker string) {
+	t.Helper()
+	if err := makeRepo(work); err != nil {
+		t.Fatal(err)
+	}
+	realGit, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := filepath.Join(work, "slowgit")
+	marker = filepath.Join(work, "adding")
+	script := `#!/bin/sh
+if [ "$1" = "worktree" ] && [ "$2" = "add" ]; then
+  "` + realGit + `" branch ` + branch + `
+  : > "` + marker + `"
+  exec sleep 60
+fi
+exec "` + realGit + `" "$@"
+`
+	if err := os.MkdirAll(slow, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(slow, "git"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(work, "repo"), marker
+}
+
+// withSlowGit puts hangingWorktreeAdd's git first on cmd's PATH.
+func withSlowGit(cmd *exec.Cmd, work string) {
+	for i, kv := range cmd.Env {
+		if strings.HasPrefix(kv, "PATH=") {
+			cmd.Env[i] = "PATH=" + filepath.Join(work, "slowgit") + string(os.PathListSeparator) + strings.TrimPrefix(kv, "PATH=")
+		}
 	}
 }
