@@ -89,8 +89,8 @@ func TestMCPServesOverStdio(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tools.Tools) != 12 {
-		t.Errorf("%d tools, want 12", len(tools.Tools))
+	if len(tools.Tools) != 13 {
+		t.Errorf("%d tools, want 13", len(tools.Tools))
 	}
 	for _, tool := range tools.Tools {
 		data, err := json.Marshal(tool.InputSchema)

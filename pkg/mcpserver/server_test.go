@@ -34,7 +34,7 @@ func TestEveryToolIsListedWithAnObjectInputSchema(t *testing.T) {
 		}
 	}
 	slices.Sort(names)
-	want := []string{"create", "destroy", "doctor", "down", "exec", "list", "logs", "restore", "snapshot", "snapshots", "status", "up"}
+	want := []string{"create", "destroy", "doctor", "down", "exec", "initShared", "list", "logs", "restore", "snapshot", "snapshots", "status", "up"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("tools %v, want %v", names, want)
 	}
@@ -326,4 +326,37 @@ func TestAServerStartedInASandboxActsOnItByDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustRefuse(t, "destroy", destroy, `confirm set to "feat-d"`)
+}
+
+// initShared copies a checkout's data into the machine's shared directory with progress,
+// says it is up to date when run again, and refuses from with minimal as the target does.
+func TestInitSharedFillsTheSharedDirectoryWithProgress(t *testing.T) {
+	h := newHarness(t, false)
+	src := t.TempDir()
+	for _, f := range []string{"data/a.csv", "data/bars/b.csv", "models/m.bin"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(src, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, f), []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := h.callWithProgress("initShared", map[string]any{"from": src})
+	mustSucceed(t, "initShared", res)
+	var got mcpserver.SharedData
+	structured(t, res, &got)
+	if got.Outcome != "copied" || got.Root != filepath.Join(h.home, ".ktrdr", "shared") || len(got.Subdirs) == 0 {
+		t.Fatalf("initShared: %+v", got)
+	}
+	if b, err := os.ReadFile(filepath.Join(got.Root, "data", "bars", "b.csv")); err != nil || string(b) != "data/bars/b.csv" {
+		t.Errorf("copied file: %q %v", b, err)
+	}
+	h.mu.Lock()
+	steps := strings.Join(h.steps, "\n")
+	h.mu.Unlock()
+	if !strings.Contains(steps, "data/") {
+		t.Errorf("progress did not name what it copied: %q", steps)
+	}
+	mustSucceed(t, "initShared again", h.call("initShared", map[string]any{"from": src}))
+	mustRefuse(t, "initShared", h.call("initShared", map[string]any{"from": src, "minimal": true}), "cannot be used together")
 }

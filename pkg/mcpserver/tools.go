@@ -13,6 +13,7 @@ import (
 	"github.com/ktrdr/sandbox/pkg/core"
 	"github.com/ktrdr/sandbox/pkg/fail"
 	"github.com/ktrdr/sandbox/pkg/gate"
+	"github.com/ktrdr/sandbox/pkg/shared"
 	"github.com/ktrdr/sandbox/pkg/snapshot"
 )
 
@@ -91,6 +92,12 @@ type (
 		Timeout   string `json:"timeout,omitempty" jsonschema:"how long the gate may take, e.g. 2m"`
 		NoSecrets bool   `json:"noSecrets,omitempty" jsonschema:"start without fetching secrets"`
 	}
+	// InitSharedInput says where the shared data comes from.
+	InitSharedInput struct {
+		From    string `json:"from,omitempty" jsonschema:"a checkout (or directory) whose data/, models/ ... subdirectories are copied in; without it the directory is only shown (or made when missing)"`
+		Minimal bool   `json:"minimal,omitempty" jsonschema:"only make the missing subdirectories, keeping what is there"`
+		Engine  string `json:"engine,omitempty" jsonschema:"ssh://[user@]host: fill the shared directory on that remote engine's host instead of this machine's (with from)"`
+	}
 	// DoctorInput takes nothing.
 	DoctorInput struct{}
 	// DestroyInput asks twice for what cannot be undone.
@@ -156,6 +163,16 @@ type (
 	Restored struct {
 		Snapshot Snapshot `json:"snapshot"`
 		Start    Started  `json:"start"`
+	}
+	// SharedData is what initShared did and what the shared directory now holds.
+	SharedData struct {
+		Outcome core.SharedOutcome `json:"outcome"`
+		Root    string             `json:"root"`
+		shared.Report
+		// Restart names the running instances that still mount a replaced directory
+		// (down and up each to see the new data).
+		Restart        []string `json:"restart,omitempty"`
+		RestartUnknown string   `json:"restart_unknown,omitempty"`
 	}
 	// Destroyed is what destroy removed.
 	Destroyed struct {
@@ -229,6 +246,7 @@ func (s *Server) addTools() {
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "snapshot", Description: "Copy an instance's volumes into a named snapshot (writers paused meanwhile). Sends progress."}, s.snapshotTool)
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "snapshots", Description: "An instance's snapshots, or every instance's with all (the JSON of sandbox:snapshots -json)."}, s.snapshotsTool)
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "restore", Description: "Give an instance the data of a snapshot, then start it and run the gate. Sends progress."}, s.restoreTool)
+	mcp.AddTool(s.mcp, &mcp.Tool{Name: "initShared", Description: "Fill the machine's shared data directory from a checkout (from), make its empty structure (minimal), or show it; on a remote engine's host with engine. A re-run over unchanged data copies nothing. Sends progress."}, s.initSharedTool)
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "doctor", Description: "Check Docker, git, op, disk, ports and the registry; each problem comes with the command that fixes it (the JSON of sandbox:doctor -json)."}, s.doctorTool)
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "destroy", Description: "Remove an instance: containers, volumes, worktree (never its branch) and registry entry. Needs confirm equal to its name; refuses uncommitted work unless discardChanges is true too."}, s.destroyTool)
 }
@@ -323,6 +341,37 @@ func (s *Server) snapshotTool(ctx context.Context, req *mcp.CallToolRequest, in 
 			return nil, "", err
 		}
 		return snapshotOf(m), fmt.Sprintf("Snapshot %s of %s: %d volume(s)", m.Name, m.Instance, len(m.Volumes)), nil
+	})
+}
+
+func (s *Server) initSharedTool(ctx context.Context, req *mcp.CallToolRequest, in InitSharedInput) (*mcp.CallToolResult, any, error) {
+	return s.callAt(ctx, req, "initShared", func(ctx context.Context, e *core.Env) (any, string, error) {
+		if in.From != "" && in.Minimal {
+			return nil, "", fail.New(fail.CodeUsage, fail.Say("Use one of them"), "from and minimal cannot be used together")
+		}
+		var r core.SharedResult
+		var err error
+		if in.Engine != "" {
+			if in.Minimal {
+				return nil, "", fail.New(fail.CodeUsage, fail.Say("Copy data there with from, or from this machine without engine"), "minimal cannot be used with engine")
+			}
+			eng, perr := e.ParseEngine(ctx, in.Engine, "")
+			if perr != nil {
+				return nil, "", perr
+			}
+			r, err = e.InitSharedOn(ctx, eng, in.From)
+		} else {
+			r, err = e.InitShared(ctx, in.From, in.Minimal)
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		out := SharedData{Outcome: r.Outcome, Root: r.Root, Report: r.Summary, Restart: r.Restart, RestartUnknown: r.RestartUnknown}
+		line := fmt.Sprintf("Shared data at %s: %s", r.Root, r.Outcome)
+		if len(r.Restart) > 0 {
+			line += "; down and up to see the new data: " + strings.Join(r.Restart, ", ")
+		}
+		return out, line, nil
 	})
 }
 
