@@ -172,24 +172,9 @@ func TestMCPALineThatIsNotJSONEndsOrIsAnswered(t *testing.T) {
 	}
 }
 
-// mcpLightCompose is one idle service from the demo image: enough for exec and a
-// snapshot, light on the engine.
-const mcpLightCompose = `services:
-  backend:
-    image: ${KTRDR_DEMO_IMAGE:-ktrdr-sandbox-demo:dev}
-    build:
-      context: ./demo
-    pull_policy: never
-    command: ["idle"]
-    volumes:
-      - data:/data
-    stop_grace_period: 1s
-volumes:
-  data: {}
-`
-
 // TestDockerMCPCreateUpExecSnapshotDestroy is an agent's session on the real engine:
-// create on slot 6, up (progress notifications heard), exec in the backend, snapshot,
+// create on slot 6, up of the demo stack through its gate (progress heard; the gate's
+// checks and the URLs in the result), exec in the backend, snapshot,
 // then destroy refused for a wrong confirm and for uncommitted work, and done with both
 // arguments; nothing labelled with the sandbox is left.
 func TestDockerMCPCreateUpExecSnapshotDestroy(t *testing.T) {
@@ -210,11 +195,9 @@ func TestDockerMCPCreateUpExecSnapshotDestroy(t *testing.T) {
 		t.Fatalf("create: %s", resultText(res))
 	}
 	dir := filepath.Join(s.work, id)
-	if err := os.WriteFile(filepath.Join(dir, "docker-compose.sandbox.yml"), []byte(mcpLightCompose), 0o644); err != nil {
-		t.Fatal(err)
-	}
 
-	up := &mcp.CallToolParams{Name: "up", Arguments: map[string]any{"instance": "mcp-e2e", "noWait": true, "noSecrets": true}}
+	// the demo stack, gate and all: the result carries the gate's checks and the URLs
+	up := &mcp.CallToolParams{Name: "up", Arguments: map[string]any{"instance": "mcp-e2e", "noSecrets": true, "timeout": "4m"}}
 	up.SetProgressToken("up-1")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -224,13 +207,28 @@ func TestDockerMCPCreateUpExecSnapshotDestroy(t *testing.T) {
 	}
 	var started struct {
 		InstanceID string `json:"instance_id"`
-		URLs       []struct {
+		Waited     bool   `json:"waited"`
+		GatePassed bool   `json:"gate_passed"`
+		Gate       struct {
+			Results []struct {
+				Name    string `json:"name"`
+				Outcome string `json:"outcome"`
+			} `json:"results"`
+		} `json:"gate"`
+		URLs []struct {
 			URL string `json:"url"`
 		} `json:"urls"`
 	}
 	structuredAs(t, res, &started)
-	if started.InstanceID != id || len(started.URLs) == 0 {
+	if started.InstanceID != id || !started.Waited || !started.GatePassed || len(started.Gate.Results) == 0 || len(started.URLs) == 0 {
 		t.Errorf("up result %+v", started)
+	}
+	for _, u := range started.URLs {
+		if strings.Contains(u.URL, "localhost:28006") { // the API of slot 6 answers at its URL
+			if code, _ := get(t, strings.Replace(u.URL, "localhost", "127.0.0.1", 1)+"/api/v1/health"); code != 200 {
+				t.Errorf("%s/api/v1/health: %d", u.URL, code)
+			}
+		}
 	}
 	mu.Lock()
 	heard := len(progress)
@@ -239,14 +237,14 @@ func TestDockerMCPCreateUpExecSnapshotDestroy(t *testing.T) {
 		t.Error("up sent no progress notification")
 	}
 
-	res = callTool(t, cs, "exec", map[string]any{"instance": "mcp-e2e", "command": []string{"ls", "/"}, "timeoutSeconds": 60})
+	res = callTool(t, cs, "exec", map[string]any{"instance": "mcp-e2e", "command": []string{"ls", "/app"}, "timeoutSeconds": 60})
 	var ran struct {
 		ExitCode int    `json:"exit_code"`
 		Stdout   string `json:"stdout"`
 	}
 	structuredAs(t, res, &ran)
 	if res.IsError || ran.ExitCode != 0 || !strings.Contains(ran.Stdout, "data") {
-		t.Errorf("exec ls /: error=%v %+v %s", res.IsError, ran, resultText(res))
+		t.Errorf("exec ls /app: error=%v %+v %s", res.IsError, ran, resultText(res))
 	}
 
 	res = callTool(t, cs, "snapshot", map[string]any{"instance": "mcp-e2e", "name": "base"})
@@ -258,7 +256,10 @@ func TestDockerMCPCreateUpExecSnapshotDestroy(t *testing.T) {
 	if !res.IsError || !strings.Contains(resultText(res), "Nothing was deleted") {
 		t.Errorf("destroy with a wrong confirm: %s", resultText(res))
 	}
-	// the compose file was changed above: uncommitted work
+	// work an agent left in the worktree and did not commit
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("todo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	res = callTool(t, cs, "destroy", map[string]any{"instance": "mcp-e2e", "confirm": "mcp-e2e"})
 	if !res.IsError || !strings.Contains(resultText(res), "uncommitted") {
 		t.Errorf("destroy of a worktree with uncommitted work: %s", resultText(res))
