@@ -35,7 +35,7 @@ func Measure(dir string) (Stats, error) {
 				continue
 			}
 			// Stat relative to the open directory, as du does: no path to resolve.
-			size, err := sizeAt(f, e)
+			en, err := entryAt(f, e)
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // removed while we looked
 			}
@@ -43,7 +43,7 @@ func Measure(dir string) (Stats, error) {
 				return err
 			}
 			files.Add(1)
-			bytes.Add(size)
+			bytes.Add(en.size)
 		}
 		return nil
 	})
