@@ -319,18 +319,9 @@ func TestSwarmNodeThatGoesAwayIsDownAndNotChosen(t *testing.T) {
 func TestSwarmSandboxThroughTheTargets(t *testing.T) {
 	requireSwarm(t)
 	ctx := context.Background()
-	w := newSwarmWorld(t)
+	w := newSwarmWorld(t, "remo-demo:swe2e")
 	m, nodes, work, home, repo, src, bin := w.m, w.nodes, w.work, w.home, w.repo, w.src, w.bin
-	environ := projectEnv(home, "REMO_DEMO_IMAGE=remo-demo:swe2e")
-	git := gitRunner(t, environ)
-	git(repo, "init", "-q", "-b", "main")
-	git(repo, "add", "-A")
-	git(repo, "commit", "-q", "-m", "remo")
-	var transcript strings.Builder
-	run := func(dir string, wantCode int, args ...string) string {
-		t.Helper()
-		return runBin(t, bin, environ, &transcript, dir, wantCode, args...)
-	}
+	environ, git, run, transcript := w.environ, w.git, w.run, w.transcript
 	t.Cleanup(func() {
 		_ = exec.Command("pkill", "-f", filepath.Join(home, ".remo")).Run()
 		_ = m.RemoveStack(context.Background(), "remo--s", time.Minute)
@@ -695,19 +686,10 @@ func nothingLeftOn(t *testing.T, m swarm.Manager, node swarm.Node, project strin
 func TestSwarmSandboxLeavesNothingItDoesNotUse(t *testing.T) {
 	requireSwarm(t)
 	ctx := context.Background()
-	w := newSwarmWorld(t)
-	m, nodes, work, home, repo, src, bin := w.m, w.nodes, w.work, w.home, w.repo, w.src, w.bin
 	const image = "remo-demo:swe2e-left"
-	environ := projectEnv(home, "REMO_DEMO_IMAGE="+image)
-	git := gitRunner(t, environ)
-	git(repo, "init", "-q", "-b", "main")
-	git(repo, "add", "-A")
-	git(repo, "commit", "-q", "-m", "remo")
-	var transcript strings.Builder
-	run := func(dir string, wantCode int, args ...string) string {
-		t.Helper()
-		return runBin(t, bin, environ, &transcript, dir, wantCode, args...)
-	}
+	w := newSwarmWorld(t, image)
+	m, nodes, work, home, repo, src := w.m, w.nodes, w.work, w.home, w.repo, w.src
+	run, transcript := w.run, w.transcript
 	const id = "remo--left"
 	tool := filepath.Join(home, ".remo") // every tunnel's control socket is under it
 	t.Cleanup(func() {
@@ -842,13 +824,19 @@ type swarmWorld struct {
 	m                          swarm.Manager
 	nodes                      []swarm.Node
 	work, home, repo, src, bin string
+	environ                    []string // the targets' environment, the demo's image named
+	git                        func(dir string, args ...string)
+	// run runs the compiled targets in dir, wanting an exit code; every run is written
+	// to transcript.
+	run        func(dir string, wantCode int, args ...string) string
+	transcript *strings.Builder
 }
 
 // newSwarmWorld fills sbx-sw1, the manager, but for 256 MiB, so that a sandbox's 512 MiB
 // land on a worker (whose tunnel is not the manager's); and makes a short work directory
 // (the tunnel's control socket path is limited) with the remote example's repository
 // files, shared data to copy, and the example's targets compiled.
-func newSwarmWorld(t *testing.T) swarmWorld {
+func newSwarmWorld(t *testing.T, image string) swarmWorld {
 	ctx := context.Background()
 	w := swarmWorld{m: swarm.Manager{Env: append(os.Environ(), "DOCKER_HOST="+swarmManager)}}
 	var err error
@@ -874,6 +862,16 @@ func newSwarmWorld(t *testing.T) swarmWorld {
 	compile.Dir = example
 	if out, err := compile.CombinedOutput(); err != nil {
 		t.Fatalf("compiling the targets: %v\n%s", err, out)
+	}
+	w.environ = projectEnv(w.home, "REMO_DEMO_IMAGE="+image)
+	w.git = gitRunner(t, w.environ)
+	w.git(w.repo, "init", "-q", "-b", "main")
+	w.git(w.repo, "add", "-A")
+	w.git(w.repo, "commit", "-q", "-m", "remo")
+	w.transcript = &strings.Builder{}
+	w.run = func(dir string, wantCode int, args ...string) string {
+		t.Helper()
+		return runBin(t, w.bin, w.environ, w.transcript, dir, wantCode, args...)
 	}
 	return w
 }
