@@ -94,7 +94,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 // MCP is the protocol server, for a caller that connects its own transport.
 func (s *Server) MCP() *mcp.Server { return s.mcp }
 
-// Run serves one client over t (mcp.StdioTransport for sandbox:mcp) until it goes away or
+// Run serves one client over t (mcp.StdioTransport for the mcp target) until it goes away or
 // ctx ends.
 func (s *Server) Run(ctx context.Context, t mcp.Transport) error {
 	err := s.mcp.Run(ctx, t)
