@@ -284,7 +284,8 @@ func (s *Snapshots) Restore(ctx context.Context, kind config.Kind, name, from st
 	}
 	if in.Engine.Swarm != nil && !in.Engine.Placed() {
 		// never up yet: its volumes are made where the Swarm will run it
-		if err := s.env.place(ctx, in, s.env.Config.Lifecycle(kind)); err != nil {
+		lc := s.env.Config.Lifecycle(kind)
+		if err := s.env.place(ctx, in, lc, s.env.composeConfig(ctx, in, lc)); err != nil {
 			return RestoreResult{}, err
 		}
 	}

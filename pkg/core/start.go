@@ -203,10 +203,11 @@ func (e *Env) Up(ctx context.Context, kind config.Kind, o StartOptions) (StartRe
 	case in.Engine.Placed():
 		head = e.swarmHeadAsync(ctx, kind, in, o)
 	case in.Engine.Swarm != nil:
-		if err := e.refuseUndeployable(ctx, in, lc); err != nil {
+		configOf := e.composeConfig(ctx, in, lc)
+		if err := refuseUndeployable(in, configOf); err != nil {
 			return res, err
 		}
-		if err := e.place(ctx, in, lc); err != nil {
+		if err := e.place(ctx, in, lc, configOf); err != nil {
 			return res, err
 		}
 		placedNow = true

@@ -80,8 +80,9 @@ func (e *Env) atManager(ctx context.Context, eng engine.Engine, open bool, fn fu
 // place gives an instance on a Swarm its node, chosen by the Swarm's scheduler from the
 // memory it reserves (kept while the instance lives), and records it: from then on the
 // instance's engine is that node's, reached over SSH as a remote engine. No node with
-// room fails here, before anything starts, with each node's figures.
-func (e *Env) place(ctx context.Context, in *Instance, lc config.Lifecycle) error {
+// room fails here, before anything starts, with each node's figures. configOf is compose's
+// configuration of the instance (what it reserves), shared with the rest of up.
+func (e *Env) place(ctx context.Context, in *Instance, lc config.Lifecycle, configOf func() ([]byte, error)) error {
 	manager := in.Engine.Swarm.Manager
 	var node swarm.Node
 	err := e.onManager(ctx, in.Engine, func(m swarm.Manager) error {
@@ -90,7 +91,7 @@ func (e *Env) place(ctx context.Context, in *Instance, lc config.Lifecycle) erro
 			return err
 		}
 		if placed {
-			node, err = e.reserveAgain(ctx, m, in, lc, n)
+			node, err = e.reserveAgain(ctx, m, in, n, configOf)
 			return err
 		}
 		on := ""
@@ -104,7 +105,7 @@ func (e *Env) place(ctx context.Context, in *Instance, lc config.Lifecycle) erro
 		if err != nil {
 			return err
 		}
-		mem, why := e.reservation(ctx, in, lc)
+		mem, why := e.reservation(in, configOf)
 		e.say("Placing %s on the Swarm of %s (reserving %d MiB: %s)", in.ID, manager, mem>>20, why)
 		node, err = m.Place(ctx, in.ID, mem, image, on, placeBound)
 		if errors.Is(err, swarm.ErrNoRoom) {
@@ -135,8 +136,8 @@ func (e *Env) place(ctx context.Context, in *Instance, lc config.Lifecycle) erro
 // now, on its node n, or refuses with every node's figures. Only the compose file's
 // figure counts: the most a run used changes with every run, and a placeholder updated
 // at each up would be restarted for nothing.
-func (e *Env) reserveAgain(ctx context.Context, m swarm.Manager, in *Instance, lc config.Lifecycle, n swarm.Node) (swarm.Node, error) {
-	mem, fromFile := e.composeReservation(ctx, in, lc)
+func (e *Env) reserveAgain(ctx context.Context, m swarm.Manager, in *Instance, n swarm.Node, configOf func() ([]byte, error)) (swarm.Node, error) {
+	mem, fromFile := composeReservation(in, configOf)
 	if !fromFile {
 		return n, nil
 	}
@@ -183,11 +184,11 @@ func (e *Env) unplaceFailedFirstUp(ctx context.Context, in *Instance) {
 // checks there, whether a placed instance's placeholder runs on its node (or can again),
 // as place does; in is a copy, so nothing up reads changes meanwhile. The returned
 // function waits for the answer, as often as it is called.
-func (e *Env) confirmPlacementAsync(ctx context.Context, in Instance, lc config.Lifecycle) func() error {
+func (e *Env) confirmPlacementAsync(ctx context.Context, in Instance, lc config.Lifecycle, configOf func() ([]byte, error)) func() error {
 	done := make(chan error, 1)
 	node := in.Engine.Endpoint
 	go func() {
-		err := e.place(ctx, &in, lc)
+		err := e.place(ctx, &in, lc, configOf)
 		if err == nil && in.Engine.Endpoint != node {
 			err = fail.New(fail.CodeError, fail.Run("Run it again: %s", fail.Do(fail.Sandbox, "up", "")), "the Swarm has moved %s to %s", in.ID, in.Engine.Swarm.Node)
 		}
@@ -209,7 +210,13 @@ type swarmHead struct {
 // service is deployed after the sync. The project is the one up would give compose,
 // bound to the node's tunnel.
 func (e *Env) swarmHeadAsync(ctx context.Context, kind config.Kind, in *Instance, o StartOptions) swarmHead {
-	return swarmHead{placed: e.confirmPlacementAsync(ctx, *in, e.Config.Lifecycle(kind)), config: e.earlyConfig(ctx, kind, in, o)}
+	lc := e.Config.Lifecycle(kind)
+	early := e.earlyConfig(ctx, kind, in, o)
+	reserves := early // what the placement re-reserves is read from the same answer
+	if reserves == nil {
+		reserves = e.composeConfig(ctx, in, lc)
+	}
+	return swarmHead{placed: e.confirmPlacementAsync(ctx, *in, lc, reserves), config: early}
 }
 
 // earlyConfig is compose's configuration of the project up would give compose on the
@@ -257,11 +264,11 @@ func nodeEndpoint(manager, addr string) string {
 
 // reservation is the memory the instance reserves on its Swarm, and why: what its
 // compose file's services reserve, else the most it used in a run (as up records it),
-// else a default. lc is the lifecycle whose profiles count; without a directory (a new
-// instance being seeded) the compose file is not read yet.
-func (e *Env) reservation(ctx context.Context, in *Instance, lc config.Lifecycle) (int64, string) {
+// else a default. Without a directory (a new instance being seeded) the compose file is
+// not read yet.
+func (e *Env) reservation(in *Instance, configOf func() ([]byte, error)) (int64, string) {
 	atLeast := func(b int64) int64 { return max(b, minReservation) }
-	if mem, fromFile := e.composeReservation(ctx, in, lc); fromFile {
+	if mem, fromFile := composeReservation(in, configOf); fromFile {
 		return mem, "what its compose file reserves"
 	}
 	if seen := e.usageHistory().Load()[in.ID]; seen.MemBytes > 0 {
@@ -272,11 +279,11 @@ func (e *Env) reservation(ctx context.Context, in *Instance, lc config.Lifecycle
 
 // composeReservation is what the instance's compose file reserves (at least the Swarm's
 // floor), and whether it says anything.
-func (e *Env) composeReservation(ctx context.Context, in *Instance, lc config.Lifecycle) (int64, bool) {
+func composeReservation(in *Instance, configOf func() ([]byte, error)) (int64, bool) {
 	if in.Dir == "" {
 		return 0, false
 	}
-	c, err := e.Docker.Config(ctx, e.project(in, lc, nil))
+	c, err := configOf()
 	if err != nil {
 		return 0, false
 	}
@@ -343,9 +350,15 @@ func renderStack(in *Instance, configOf func() ([]byte, error)) (stack.Rendered,
 // refuseUndeployable renders an instance not yet placed before its placeholder reserves
 // memory on a node and its checkout is copied there: a compose file the Swarm cannot run
 // is refused with nothing to undo.
-func (e *Env) refuseUndeployable(ctx context.Context, in *Instance, lc config.Lifecycle) error {
-	_, err := renderStack(in, func() ([]byte, error) { return e.Docker.Config(ctx, e.project(in, lc, nil)) })
+func refuseUndeployable(in *Instance, configOf func() ([]byte, error)) error {
+	_, err := renderStack(in, configOf)
 	return err
+}
+
+// composeConfig asks compose for the instance's resolved configuration once, however
+// often the answer is read (the renderer's refusal and the placement's reservation).
+func (e *Env) composeConfig(ctx context.Context, in *Instance, lc config.Lifecycle) func() ([]byte, error) {
+	return sync.OnceValues(func() ([]byte, error) { return e.Docker.Config(ctx, e.project(in, lc, nil)) })
 }
 
 // deploy builds the instance's images on its node (through the tunnel e is bound to)
@@ -672,7 +685,8 @@ func (e *Env) placeForSeed(ctx context.Context, id string) error {
 	if err != nil || eng.Swarm == nil || eng.Placed() {
 		return err
 	}
-	return e.place(ctx, &Instance{ID: id, Engine: eng}, e.Config.Lifecycle(config.KindSandbox))
+	in := &Instance{ID: id, Engine: eng} // no directory yet: its compose file is not read
+	return e.place(ctx, in, e.Config.Lifecycle(config.KindSandbox), e.composeConfig(ctx, in, e.Config.Lifecycle(config.KindSandbox)))
 }
 
 // swarmNodeAsync asks the manager, beside the rest of status, how it sees the node of a

@@ -93,17 +93,17 @@ func TestTheReservationComesFromTheComposeFileThenTheLastRun(t *testing.T) {
 	e := w.at(w.repo)
 	lc := e.Config.Lifecycle(config.KindSandbox)
 	in := &Instance{ID: "acme--a", Dir: w.repo}
-	if mem, why := e.reservation(context.Background(), in, lc); mem != defaultReservation || !strings.Contains(why, "nothing says") {
+	if mem, why := e.reservation(in, e.composeConfig(context.Background(), in, lc)); mem != defaultReservation || !strings.Contains(why, "nothing says") {
 		t.Errorf("with nothing known: %d (%s)", mem, why)
 	}
 	if err := e.usageHistory().Record(map[string]stats.Usage{"acme--a": {Containers: 2, MemBytes: 1 << 20}}, e.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if mem, why := e.reservation(context.Background(), in, lc); mem != minReservation || !strings.Contains(why, "last ran") {
+	if mem, why := e.reservation(in, e.composeConfig(context.Background(), in, lc)); mem != minReservation || !strings.Contains(why, "last ran") {
 		t.Errorf("after a run that used 1 MiB: %d (%s), want the 4 MiB floor", mem, why)
 	}
 	w.docker.config = []byte(`{"services": {"db": {"mem_reservation": 33554432}, "web": {"deploy": {"replicas": 2, "resources": {"reservations": {"memory": "16777216"}}}}}}`)
-	if mem, why := e.reservation(context.Background(), in, lc); mem != 64<<20 || !strings.Contains(why, "compose file") {
+	if mem, why := e.reservation(in, e.composeConfig(context.Background(), in, lc)); mem != 64<<20 || !strings.Contains(why, "compose file") {
 		t.Errorf("with reservations in the compose file: %d MiB (%s), want 32 + 2 × 16", mem>>20, why)
 	}
 }
@@ -312,5 +312,24 @@ exit 0
 		if image != own && !strings.Contains(string(b), "ssh://root@"+addr+" image tag "+own+" "+image) {
 			t.Errorf("the placeholder runs %s, which node %s (%s) does not have: its helper is %s\n%s", image, addr, p, own, b)
 		}
+	}
+}
+
+// The renderer's refusal and the placement's reservation read one answer of compose: a
+// first up on a Swarm asks for the configuration once.
+func TestTheRefusalAndTheReservationShareOneComposeConfig(t *testing.T) {
+	w := newWorld(t)
+	e := w.at(w.repo)
+	in := &Instance{ID: "acme--a", Dir: w.repo, Engine: engine.Engine{Endpoint: "ssh://m", Swarm: &engine.Swarm{Manager: "ssh://m"}}}
+	w.docker.config = []byte(`{"services": {"web": {"image": "web:1", "mem_reservation": 33554432}}}`)
+	configOf := e.composeConfig(context.Background(), in, e.Config.Lifecycle(config.KindSandbox))
+	if err := refuseUndeployable(in, configOf); err != nil {
+		t.Fatal(err)
+	}
+	if mem, _ := e.reservation(in, configOf); mem != 32<<20 {
+		t.Errorf("reservation %d MiB", mem>>20)
+	}
+	if asked := w.docker.called("config "); len(asked) != 1 {
+		t.Errorf("compose config asked %d times: %v", len(asked), asked)
 	}
 }
