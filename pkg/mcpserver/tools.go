@@ -234,25 +234,20 @@ func capped(n, def, max int) int {
 	return n
 }
 
-// jsonOf is the command whose -json output a tool returns, as the user types it.
-func (s *Server) jsonOf(action string) string {
-	return s.o.Spell(fail.Do(fail.Sandbox, action, "-json"))
-}
-
 // addTools registers every tool; each handler is a method below.
 func (s *Server) addTools() {
-	mcp.AddTool(s.mcp, &mcp.Tool{Name: "list", Description: "Every instance with its slot, state, API port, usage and path (the JSON of " + s.jsonOf("list") + ")."}, s.listTool)
-	mcp.AddTool(s.mcp, &mcp.Tool{Name: "status", Description: "One instance's state, containers, URLs and shared data (the JSON of " + s.jsonOf("status") + ")."}, s.statusTool)
+	mcp.AddTool(s.mcp, &mcp.Tool{Name: "list", Description: "Every instance with its slot, state, API port, usage and path (the JSON of " + s.o.Spell(fail.Do(fail.Sandbox, "list", "-json")) + ")."}, s.listTool)
+	mcp.AddTool(s.mcp, &mcp.Tool{Name: "status", Description: "One instance's state, containers, URLs and shared data (the JSON of " + s.o.Spell(fail.Do(fail.Sandbox, "status", "-json")) + ")."}, s.statusTool)
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "create", Description: "Create a sandbox: a git worktree beside the repository on its own port slot, registered, not started (call up next). Sends progress."}, s.createTool)
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "up", Description: "Start an instance and wait for its startability gate; the result has the gate's checks and the URLs. Sends progress; cancelling stops it as Ctrl-C does."}, s.upTool)
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "down", Description: "Stop an instance; its volumes are kept unless volumes is true."}, s.downTool)
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "logs", Description: "The end of an instance's compose logs, bounded in lines and bytes (no follow)."}, s.logsTool)
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "exec", Description: "Run a command (no shell) in a running service of an instance, e.g. the tests in the backend; returns its exit code and the end of its output. A non-zero exit is a result, not an error."}, s.execTool)
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "snapshot", Description: "Copy an instance's volumes into a named snapshot (writers paused meanwhile). Sends progress."}, s.snapshotTool)
-	mcp.AddTool(s.mcp, &mcp.Tool{Name: "snapshots", Description: "An instance's snapshots, or every instance's with all (the JSON of " + s.jsonOf("snapshots") + ")."}, s.snapshotsTool)
+	mcp.AddTool(s.mcp, &mcp.Tool{Name: "snapshots", Description: "An instance's snapshots, or every instance's with all (the JSON of " + s.o.Spell(fail.Do(fail.Sandbox, "snapshots", "-json")) + ")."}, s.snapshotsTool)
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "restore", Description: "Give an instance the data of a snapshot, then start it and run the gate. Sends progress."}, s.restoreTool)
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "initShared", Description: "Fill the machine's shared data directory from a checkout (from), make its empty structure (minimal), or show it; on a remote engine's host with engine. A re-run over unchanged data copies nothing. Sends progress."}, s.initSharedTool)
-	mcp.AddTool(s.mcp, &mcp.Tool{Name: "doctor", Description: "Check Docker, git, op, disk, ports and the registry; each problem comes with the command that fixes it (the JSON of " + s.jsonOf("doctor") + ")."}, s.doctorTool)
+	mcp.AddTool(s.mcp, &mcp.Tool{Name: "doctor", Description: "Check Docker, git, op, disk, ports and the registry; each problem comes with the command that fixes it (the JSON of " + s.o.Spell(fail.Do(fail.Sandbox, "doctor", "-json")) + ")."}, s.doctorTool)
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "destroy", Description: "Remove an instance: containers, volumes, worktree (never its branch) and registry entry. Needs confirm equal to its name; refuses uncommitted work unless discardChanges is true too."}, s.destroyTool)
 }
 
